@@ -1,0 +1,358 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler verifies incoming application-link requests (OAuth 1.0a, RSA-SHA1
+// or HMAC-SHA1, 2-legged with or without impersonation), maps each to exactly
+// one user, hands that user upstream in a header, and strips everything a
+// client could use to claim an identity itself.
+type Handler struct {
+	// The URL clients sign against: Jira's "Base URL" (scheme, host, port,
+	// context path). Required. Client headers never change it.
+	BaseURL string `json:"base_url"`
+
+	// The request header that carries the mapped user upstream. Every
+	// spelling of it a client sends is removed first. Default X-Forwarded-User.
+	IdentityHeader string `json:"identity_header,omitempty"`
+
+	// The linked applications allowed to call.
+	Consumers []*ConsumerConfig `json:"consumers,omitempty"`
+
+	// What to do with Trusted Applications headers (X-Seraph-Trusted-App-*)
+	// and Basic authentication: "block" (default) refuses the request,
+	// "strip" removes them and goes on.
+	LegacyAuth string `json:"legacy_auth,omitempty"`
+
+	// What to do with requests that carry no OAuth at all: "pass" (default)
+	// forwards them with no identity, "reject" refuses them.
+	Anonymous string `json:"anonymous,omitempty"`
+
+	// How far oauth_timestamp may be from now, either way. Default 5m.
+	TimestampWindow caddy.Duration `json:"timestamp_window,omitempty"`
+
+	// The largest application/x-www-form-urlencoded body read to look for
+	// OAuth parameters, in bytes. Larger form bodies are refused (413).
+	// Default 1 MiB.
+	MaxFormBody int64 `json:"max_form_body,omitempty"`
+
+	verifier    *oauth1.Verifier
+	realm       string
+	identity    string // canonical identity header name
+	nonceKey    string
+	consumers   map[string]*oauth1.Consumer
+	logger      *zap.Logger
+	stripLegacy bool
+	rejectAnon  bool
+}
+
+// ConsumerConfig is one linked application, identified by its
+// oauth_consumer_key.
+type ConsumerConfig struct {
+	Key  string `json:"key"`
+	Name string `json:"name,omitempty"`
+
+	// The consumer's RSA public key: PEM (PKIX or PKCS#1) or the bare base64
+	// DER that Atlassian's consumer-info publishes. Or a file holding either.
+	PublicKey     string `json:"public_key,omitempty"`
+	PublicKeyFile string `json:"public_key_file,omitempty"`
+
+	// A shared secret enabling HMAC-SHA1 (for non-Atlassian clients).
+	Secret string `json:"secret,omitempty"`
+
+	// Allow plain 2-legged OAuth, executing as this user.
+	TwoLegged string `json:"two_legged,omitempty"`
+
+	// Allow 2-legged OAuth with impersonation (xoauth_requestor_id).
+	Impersonation bool `json:"impersonation,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.applink",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+const (
+	defaultIdentityHeader = "X-Forwarded-User"
+	defaultMaxFormBody    = 1 << 20
+	maxTimestampWindow    = time.Hour
+)
+
+// Provision sets up the handler.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+
+	base, err := oauth1.ParseBaseURL(repl.ReplaceKnown(h.BaseURL, ""))
+	if h.BaseURL == "" {
+		return errors.New("applink: base_url is required")
+	}
+	if err != nil {
+		return fmt.Errorf("applink: %w", err)
+	}
+	h.realm = base.String()
+
+	if h.IdentityHeader == "" {
+		h.IdentityHeader = defaultIdentityHeader
+	}
+	if !validHeaderName(h.IdentityHeader) {
+		return fmt.Errorf("applink: identity_header %q is not a valid header name", h.IdentityHeader)
+	}
+	h.identity = textproto.CanonicalMIMEHeaderKey(h.IdentityHeader)
+
+	switch h.LegacyAuth {
+	case "", "block":
+	case "strip":
+		h.stripLegacy = true
+	default:
+		return fmt.Errorf("applink: legacy_auth must be block or strip, not %q", h.LegacyAuth)
+	}
+	switch h.Anonymous {
+	case "", "pass":
+	case "reject":
+		h.rejectAnon = true
+	default:
+		return fmt.Errorf("applink: anonymous must be pass or reject, not %q", h.Anonymous)
+	}
+	window := time.Duration(h.TimestampWindow)
+	if window == 0 {
+		window = oauth1.DefaultWindow
+	}
+	if window < time.Second || window > maxTimestampWindow {
+		return fmt.Errorf("applink: timestamp_window must be between 1s and %s", maxTimestampWindow)
+	}
+	if h.MaxFormBody == 0 {
+		h.MaxFormBody = defaultMaxFormBody
+	}
+	if h.MaxFormBody < 0 {
+		return errors.New("applink: max_form_body must be positive")
+	}
+
+	h.consumers = make(map[string]*oauth1.Consumer, len(h.Consumers))
+	for _, cc := range h.Consumers {
+		c, err := cc.build(repl)
+		if err != nil {
+			return fmt.Errorf("applink: consumer %q: %w", cc.Key, err)
+		}
+		if _, dup := h.consumers[c.Key]; dup {
+			return fmt.Errorf("applink: consumer %q is configured twice", c.Key)
+		}
+		if c.TwoLeggedUser == "" && !c.Impersonation {
+			h.logger.Warn("consumer allows neither two_legged nor impersonation; its requests will all be refused",
+				zap.String("consumer", c.Key))
+		}
+		h.consumers[c.Key] = c
+	}
+
+	nonces, err := acquireMemoryNonces()
+	if err != nil {
+		return err
+	}
+	h.nonceKey = memoryNonceKey
+	h.verifier = &oauth1.Verifier{
+		BaseURL:   base,
+		Consumers: func(key string) *oauth1.Consumer { return h.consumers[key] },
+		Nonces:    nonces,
+		Window:    window,
+	}
+	return nil
+}
+
+func (cc *ConsumerConfig) build(repl *caddy.Replacer) (*oauth1.Consumer, error) {
+	c := &oauth1.Consumer{
+		Key:           repl.ReplaceKnown(cc.Key, ""),
+		Name:          cc.Name,
+		Secret:        repl.ReplaceKnown(cc.Secret, ""),
+		TwoLeggedUser: repl.ReplaceKnown(cc.TwoLegged, ""),
+		Impersonation: cc.Impersonation,
+	}
+	if c.Key == "" {
+		return nil, errors.New("the consumer key is empty")
+	}
+	if strings.ContainsAny(c.TwoLeggedUser, "\r\n\x00") {
+		return nil, errors.New("two_legged user contains control characters")
+	}
+	switch {
+	case cc.PublicKey != "" && cc.PublicKeyFile != "":
+		return nil, errors.New("set public_key or public_key_file, not both")
+	case cc.PublicKey != "":
+		k, err := rsakey.ParsePublic([]byte(repl.ReplaceKnown(cc.PublicKey, "")))
+		if err != nil {
+			return nil, fmt.Errorf("public_key: %w", err)
+		}
+		c.PublicKey = k
+	case cc.PublicKeyFile != "":
+		k, err := rsakey.LoadPublic(repl.ReplaceKnown(cc.PublicKeyFile, ""))
+		if err != nil {
+			return nil, fmt.Errorf("public_key_file: %w", err)
+		}
+		c.PublicKey = k
+	}
+	if c.PublicKey == nil && c.Secret == "" {
+		return nil, errors.New("needs public_key, public_key_file or secret")
+	}
+	return c, nil
+}
+
+// Cleanup releases the nonce store reference.
+func (h *Handler) Cleanup() error {
+	if h.nonceKey != "" {
+		_, err := noncePool.Delete(h.nonceKey)
+		return err
+	}
+	return nil
+}
+
+// ServeHTTP strips spoofable credentials, verifies OAuth, and forwards the
+// request with exactly one identity, or refuses it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	removeHeader(r.Header, h.identity)
+	r.Header.Del("Proxy-Authorization")
+	if legacy := h.legacyCredentials(r.Header); legacy != "" {
+		if !h.stripLegacy {
+			return h.refuse(w, r, &oauth1.Problem{Code: oauth1.PermissionDenied, Status: http.StatusUnauthorized,
+				Advice: legacy + " is not accepted here; use an OAuth application link",
+				Reason: "legacy credentials: " + legacy})
+		}
+		h.stripLegacyCredentials(r.Header)
+	}
+	if isBlockedPath(r.URL.EscapedPath()) || isBlockedPath(originalPath(r)) {
+		h.logger.Info("blocked path", zap.String("path", r.URL.Path), zap.String("reason", "CVE-2017-9506"))
+		http.Error(w, "Forbidden", http.StatusForbidden)
+		return nil
+	}
+
+	form, p := h.readForm(r)
+	if p != nil {
+		return h.refuse(w, r, p)
+	}
+	rawPath, rawQuery := originalTarget(r)
+	req := &oauth1.Request{
+		Method:        originalMethod(r),
+		RawPath:       rawPath,
+		RawQuery:      rawQuery,
+		Authorization: r.Header.Values("Authorization"),
+		Form:          form,
+	}
+	res, p := h.verifier.Verify(r.Context(), req)
+	if p != nil {
+		return h.refuse(w, r, p)
+	}
+	if res.Mode == oauth1.ModeAnonymous && h.rejectAnon {
+		return h.refuse(w, r, &oauth1.Problem{Code: oauth1.ParameterAbsent, Status: http.StatusUnauthorized,
+			Params: []oauth1.Param{{Key: "oauth_parameters_absent",
+				Value: "oauth_consumer_key&oauth_signature_method&oauth_signature&oauth_timestamp&oauth_nonce"}},
+			Advice: "this service accepts only OAuth-signed requests",
+			Reason: "anonymous request"})
+	}
+
+	drop := stripAnonymousParam
+	if res.Mode != oauth1.ModeAnonymous {
+		drop = stripAuthenticatedParam
+		// The OAuth header is spent, and no other credential may ride along
+		// with the verified identity.
+		r.Header.Del("Authorization")
+		r.Header.Del("Cookie")
+		r.Header.Set(h.identity, res.User)
+		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		repl.Set("http.auth.user.id", res.User)
+		repl.Set("applink.consumer", res.Consumer.Key)
+		repl.Set("applink.mode", string(res.Mode))
+		h.logger.Debug("verified",
+			zap.String("consumer", res.Consumer.Key),
+			zap.String("mode", string(res.Mode)),
+			zap.String("user", res.User))
+	}
+	if q, changed := oauth1.RemoveParams(r.URL.RawQuery, drop); changed {
+		r.URL.RawQuery = q
+		r.RequestURI = r.URL.RequestURI()
+	}
+	if form != "" {
+		body := form
+		if stripped, changed := oauth1.RemoveParams(form, drop); changed {
+			body = stripped
+		}
+		setBody(r, body)
+	}
+	return next.ServeHTTP(w, r)
+}
+
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, p *oauth1.Problem) error {
+	h.logger.Info("request refused",
+		zap.String("consumer", p.Consumer),
+		zap.String("problem", p.Code),
+		zap.Int("status", p.HTTPStatus()),
+		zap.String("reason", p.Reason),
+		zap.String("method", r.Method),
+		zap.String("path", r.URL.Path),
+		zap.String("remote_ip", r.RemoteAddr))
+	p.Write(w, h.realm)
+	return nil
+}
+
+// readForm reads an application/x-www-form-urlencoded body (bounded), so its
+// OAuth parameters can be checked, and puts it back for the upstream.
+func (h *Handler) readForm(r *http.Request) (string, *oauth1.Problem) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return "", nil
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return "", nil
+	}
+	tooLarge := &oauth1.Problem{Code: oauth1.ParameterRejected, Status: http.StatusRequestEntityTooLarge,
+		Advice: "form body larger than " + strconv.FormatInt(h.MaxFormBody, 10) + " bytes",
+		Reason: "form body over the limit"}
+	if r.ContentLength > h.MaxFormBody {
+		return "", tooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, h.MaxFormBody+1))
+	if err != nil {
+		return "", &oauth1.Problem{Code: oauth1.ParameterRejected, Advice: "could not read the form body",
+			Reason: "reading form body: " + err.Error()}
+	}
+	if int64(len(data)) > h.MaxFormBody {
+		return "", tooLarge
+	}
+	_ = r.Body.Close()
+	setBody(r, string(data))
+	return string(data), nil
+}
+
+func setBody(r *http.Request, body string) {
+	r.Body = io.NopCloser(strings.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	r.TransferEncoding = nil
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,167 @@
+// Package rsakey reads and writes the RSA keys of application links in the
+// forms Atlassian and OpenSSL use: PEM (PKIX "PUBLIC KEY", PKCS#1 "RSA PUBLIC
+// KEY", X.509 certificates; PKCS#1 or PKCS#8 private keys) and the bare
+// base64 DER that /plugins/servlet/oauth/consumer-info publishes.
+package rsakey
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// MinBits is the smallest modulus accepted. Old Atlassian instances generated
+// 1024-bit keys, and Go refuses anything smaller.
+const MinBits = 1024
+
+// ParsePublic reads a public key from PEM or from base64 DER (with or without
+// PEM armour and line breaks, as consumer-info parsers accept).
+func ParsePublic(data []byte) (*rsa.PublicKey, error) {
+	text := strings.TrimSpace(string(data))
+	if strings.HasPrefix(text, "-----BEGIN") {
+		block, _ := pem.Decode([]byte(text))
+		if block == nil {
+			return nil, errors.New("invalid PEM")
+		}
+		switch block.Type {
+		case "CERTIFICATE":
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, err
+			}
+			return checkPublic(cert.PublicKey)
+		case "RSA PUBLIC KEY":
+			k, err := x509.ParsePKCS1PublicKey(block.Bytes)
+			if err != nil {
+				return nil, err
+			}
+			return checkPublic(k)
+		case "PUBLIC KEY":
+			return parsePublicDER(block.Bytes)
+		default:
+			return nil, fmt.Errorf("PEM block %q is not a public key", block.Type)
+		}
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
+	if err != nil {
+		return nil, fmt.Errorf("not PEM and not base64 DER: %w", err)
+	}
+	return parsePublicDER(der)
+}
+
+func parsePublicDER(der []byte) (*rsa.PublicKey, error) {
+	if k, err := x509.ParsePKIXPublicKey(der); err == nil {
+		return checkPublic(k)
+	}
+	k, err := x509.ParsePKCS1PublicKey(der)
+	if err != nil {
+		return nil, errors.New("not an X.509 SubjectPublicKeyInfo or PKCS#1 RSA public key")
+	}
+	return checkPublic(k)
+}
+
+func checkPublic(k any) (*rsa.PublicKey, error) {
+	pub, ok := k.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("key is %T, not RSA (application links sign with RSA-SHA1)", k)
+	}
+	if pub.N.BitLen() < MinBits {
+		return nil, fmt.Errorf("RSA key of %d bits is too small (minimum %d)", pub.N.BitLen(), MinBits)
+	}
+	return pub, nil
+}
+
+// ParsePrivate reads a PEM private key (PKCS#1 "RSA PRIVATE KEY" or PKCS#8
+// "PRIVATE KEY").
+func ParsePrivate(data []byte) (*rsa.PrivateKey, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, errors.New("no PEM block found")
+	}
+	var key any
+	var err error
+	switch block.Type {
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("PEM block %q is not a private key", block.Type)
+	}
+	if err != nil {
+		return nil, err
+	}
+	priv, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("key is %T, not RSA", key)
+	}
+	if _, err := checkPublic(&priv.PublicKey); err != nil {
+		return nil, err
+	}
+	return priv, nil
+}
+
+// LoadPublic reads a public key file; errors name the file.
+func LoadPublic(path string) (*rsa.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	k, err := ParsePublic(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// LoadPrivate reads a private key file; errors name the file.
+func LoadPrivate(path string) (*rsa.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	k, err := ParsePrivate(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// ConsumerInfoString renders a public key as consumer-info publishes it:
+// base64 of the X.509 SubjectPublicKeyInfo DER, no armour, no newlines.
+func ConsumerInfoString(pub *rsa.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(der), nil
+}
+
+// Generate creates a key pair of the given size.
+func Generate(bits int) (*rsa.PrivateKey, error) {
+	return rsa.GenerateKey(rand.Reader, bits)
+}
+
+// EncodePrivatePEM renders a private key as PKCS#8 PEM.
+func EncodePrivatePEM(k *rsa.PrivateKey) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// EncodePublicPEM renders a public key as PKIX PEM.
+func EncodePublicPEM(k *rsa.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}

@@ -1,0 +1,169 @@
+package caddymodule
+
+import (
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+)
+
+// normalizeHeaderName maps a header name to the form proxies and servlet
+// containers may treat as equal: lower case, "_" as "-". Go keeps
+// X_Forwarded_User apart from X-Forwarded-User; a Java upstream may not.
+func normalizeHeaderName(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+// removeHeader deletes every header whose normalised name equals name's.
+func removeHeader(h http.Header, name string) {
+	want := normalizeHeaderName(name)
+	for k := range h {
+		if normalizeHeaderName(k) == want {
+			delete(h, k)
+		}
+	}
+}
+
+const trustedAppPrefix = "x-seraph-trusted-app-"
+
+// legacyCredentials names the first legacy credential found, or "".
+func (h *Handler) legacyCredentials(hdr http.Header) string {
+	for k := range hdr {
+		if strings.HasPrefix(normalizeHeaderName(k), trustedAppPrefix) {
+			return "Trusted Applications authentication"
+		}
+	}
+	for k, vals := range hdr {
+		if normalizeHeaderName(k) != "authorization" {
+			continue
+		}
+		for _, v := range vals {
+			if isBasic(v) {
+				return "Basic authentication"
+			}
+		}
+	}
+	return ""
+}
+
+func (h *Handler) stripLegacyCredentials(hdr http.Header) {
+	for k, vals := range hdr {
+		n := normalizeHeaderName(k)
+		switch {
+		case strings.HasPrefix(n, trustedAppPrefix):
+			delete(hdr, k)
+		case n == "authorization":
+			kept := vals[:0]
+			for _, v := range vals {
+				if !isBasic(v) {
+					kept = append(kept, v)
+				}
+			}
+			if len(kept) == 0 {
+				delete(hdr, k)
+			} else {
+				hdr[k] = kept
+			}
+		}
+	}
+}
+
+func isBasic(v string) bool {
+	v = strings.TrimLeft(v, " \t")
+	return len(v) >= 5 && strings.EqualFold(v[:5], "basic") && (len(v) == 5 || v[5] == ' ' || v[5] == '\t')
+}
+
+// blockedServlet is the SSRF endpoint of CVE-2017-9506.
+const blockedServlet = "/plugins/servlet/oauth/users/icon-uri"
+
+// isBlockedPath reports whether a raw path reaches the blocked servlet once
+// a servlet container has decoded it: percent-decoding (repeated, against
+// double encoding), ";param" path parameters, "//" and dot segments, any case.
+func isBlockedPath(raw string) bool {
+	p := strings.ToLower(raw)
+	for i := 0; i < 3 && strings.Contains(p, "%"); i++ {
+		d, err := oauth1.PercentDecode(p, false)
+		if err != nil {
+			break
+		}
+		p = d
+	}
+	p = strings.ReplaceAll(p, "\\", "/")
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if j := strings.IndexByte(s, ';'); j >= 0 {
+			segs[i] = s[:j]
+		}
+	}
+	p = path.Clean("/" + strings.Join(segs, "/"))
+	return strings.Contains(p+"/", blockedServlet+"/")
+}
+
+// originalTarget returns the raw path and query the client sent, before any
+// Caddy rewrite: the signature covers what the client signed.
+func originalTarget(r *http.Request) (rawPath, rawQuery string) {
+	uri := r.RequestURI
+	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.RequestURI != "" {
+		uri = or.RequestURI
+	}
+	if uri == "" {
+		return r.URL.EscapedPath(), r.URL.RawQuery
+	}
+	if !strings.HasPrefix(uri, "/") {
+		// absolute-form (a request to a proxy): drop scheme://authority.
+		if i := strings.Index(uri, "://"); i >= 0 {
+			rest := uri[i+3:]
+			if j := strings.IndexAny(rest, "/?"); j >= 0 {
+				uri = rest[j:]
+			} else {
+				uri = "/"
+			}
+		}
+	}
+	rawPath, rawQuery, _ = strings.Cut(uri, "?")
+	return rawPath, rawQuery
+}
+
+func originalMethod(r *http.Request) string {
+	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.Method != "" {
+		return or.Method
+	}
+	return r.Method
+}
+
+func originalPath(r *http.Request) string {
+	p, _ := originalTarget(r)
+	return p
+}
+
+// stripAnonymousParam selects the parameters removed from every request:
+// Seraph's own login parameters and the impersonation selectors.
+func stripAnonymousParam(key string) bool {
+	switch strings.ToLower(key) {
+	case "os_username", "os_password", "os_authtype", "xoauth_requestor_id", "user_id":
+		return true
+	}
+	return false
+}
+
+// stripAuthenticatedParam also removes the spent OAuth parameters, which the
+// product would otherwise try to verify again.
+func stripAuthenticatedParam(key string) bool {
+	return stripAnonymousParam(key) || strings.HasPrefix(strings.ToLower(key), "oauth_")
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}

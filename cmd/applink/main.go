@@ -1,0 +1,19 @@
+// Command applink is Caddy with the caddy-applink modules compiled in.
+// Every Caddy subcommand works (run, start, stop, reload, adapt, validate,
+// list-modules, version, ...), plus the applink-specific ones the modules
+// register (see `applink help`).
+package main
+
+import (
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	// Caddy's standard modules: reverse_proxy, file_server, tls, metrics...
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	// caddy-applink's own modules.
+	_ "github.com/caddy-applink/caddy-applink/caddymodule"
+)
+
+func main() {
+	caddycmd.Main()
+}
