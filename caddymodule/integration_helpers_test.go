@@ -235,7 +235,6 @@ func (s signSpec) build(t testing.TB) *http.Request {
 	} else {
 		o = append(o, oauth1.Param{Key: "oauth_token", Value: ""})
 	}
-	o = append(o, s.Extra...)
 	if s.Omit != "" {
 		kept := o[:0]
 		for _, p := range o {
@@ -245,6 +244,7 @@ func (s signSpec) build(t testing.TB) *http.Request {
 		}
 		o = kept
 	}
+	o = append(o, s.Extra...)
 	signedTarget := s.Target
 	if s.SignedAs != "" {
 		signedTarget = s.SignedAs

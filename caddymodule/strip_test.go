@@ -1,0 +1,60 @@
+package caddymodule
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestLegacyCredentialNames(t *testing.T) {
+	h := &Handler{}
+	for _, tc := range []struct {
+		header http.Header
+		want   bool
+	}{
+		{http.Header{"X-Seraph-Trusted-App-Id": {"a"}}, true},
+		{http.Header{"X_seraph_trusted_app_cert": {"a"}}, true},
+		{http.Header{"x_Seraph-Trusted_App-Signature": {"a"}}, true},
+		{http.Header{"Authorization": {"Basic abc"}}, true},
+		{http.Header{"Authorization": {"  bAsIc abc"}}, true},
+		{http.Header{"Authorization": {"Bearer abc"}}, false},
+		{http.Header{"Authorization": {"Basicx abc"}}, false},
+		{http.Header{"X-Seraph-Other": {"a"}}, false},
+	} {
+		if got := h.legacyCredentials(tc.header) != ""; got != tc.want {
+			t.Errorf("%v: legacy=%v, want %v", tc.header, got, tc.want)
+		}
+		h.stripLegacyCredentials(tc.header)
+		if h.legacyCredentials(tc.header) != "" {
+			t.Errorf("%v: legacy credentials survive stripping", tc.header)
+		}
+	}
+}
+
+func TestRemoveHeaderEverySpelling(t *testing.T) {
+	hdr := http.Header{
+		"X-Forwarded-User": {"a"}, "X_forwarded_user": {"b"}, "x-FORWARDED_user": {"c"}, "X-Forwarded-Users": {"keep"},
+	}
+	removeHeader(hdr, "X-Forwarded-User")
+	if len(hdr) != 1 || hdr.Get("X-Forwarded-Users") != "keep" {
+		t.Errorf("after removal: %v", hdr)
+	}
+}
+
+func TestBlockedPathNormalisation(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/plugins/servlet/oauth/users/icon-uri":               true,
+		"/ctx/plugins/servlet/oauth/users/icon-uri/x":         true,
+		"/plugins/servlet/oauth/users/%252569con-uri":         true,
+		"/plugins\\servlet\\oauth\\users\\icon-uri":           true,
+		"/plugins/servlet/oauth/users/icon-uri.png":           false,
+		"/plugins/servlet/oauth/users/access-tokens":          false,
+		"/plugins/servlet/oauth/users/icon-uri-not":           false,
+		"/plugins/servlet/oauth/users/./icon-uri;a=b":         true,
+		"/plugins/servlet/oauth/x/../../oauth/users/icon-uri": true,
+		"/plugins/servlet/oauth/users/../icon-uri":            false,
+	} {
+		if got := isBlockedPath(p); got != want {
+			t.Errorf("isBlockedPath(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
