@@ -1,0 +1,116 @@
+package caddymodule
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// TestCaddyfileAdapt compares testdata/caddyfile_adapt/*.caddyfiletest
+// (Caddyfile, "----------", expected JSON) as Caddy's own suite does.
+func TestCaddyfileAdapt(t *testing.T) {
+	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no adapt tests: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts := strings.Split(string(data), "----------")
+			if !caddytest.CompareAdapt(t, f, strings.TrimSpace(parts[0])+"\n", "caddyfile", strings.TrimSpace(parts[1])) {
+				t.Error("adapted JSON differs")
+			}
+		})
+	}
+}
+
+func TestCaddyfileErrors(t *testing.T) {
+	for _, tc := range []struct{ input, want string }{
+		{"applink {\n bogus 1\n}", `unknown subdirective "bogus"`},
+		{"applink extra", "wrong argument count"},
+		{"applink {\n base_url\n}", "base_url needs one argument"},
+		{"applink {\n base_url a b\n}", "takes one argument"},
+		{"applink {\n legacy_auth allow\n}", "legacy_auth must be block or strip"},
+		{"applink {\n anonymous maybe\n}", "anonymous must be pass or reject"},
+		{"applink {\n timestamp_window soon\n}", "timestamp_window"},
+		{"applink {\n max_form_body lots\n}", "max_form_body"},
+		{"applink {\n consumer\n}", "consumer needs its oauth_consumer_key"},
+		{"applink {\n consumer k {\n  color blue\n }\n}", `unknown consumer subdirective "color"`},
+		{"applink {\n consumer k {\n  impersonation yes\n }\n}", "wrong argument count"},
+	} {
+		h := new(Handler)
+		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.input, err, tc.want)
+		}
+	}
+}
+
+// TestProvisionErrors loads JSON configs into real Caddy (validate only) and
+// checks that each mistake is refused with an error naming it.
+func TestProvisionErrors(t *testing.T) {
+	testKeys(t)
+	dir := t.TempDir()
+	ecKey := filepath.Join(dir, "ec.pem")
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecDER, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	if err := os.WriteFile(ecKey, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ecDER}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(keyDir, "consumer.pub.pem")
+	t.Setenv("APPLINK_TEST_KEY", pub)
+	for _, tc := range []struct {
+		handler map[string]any
+		want    string
+	}{
+		{map[string]any{}, "base_url is required"},
+		{map[string]any{"base_url": "ftp://x"}, "scheme must be http or https"},
+		{map[string]any{"base_url": "https://x/?a=b"}, "want scheme://host"},
+		{map[string]any{"base_url": "https://x", "identity_header": "X User"}, "not a valid header name"},
+		{map[string]any{"base_url": "https://x", "legacy_auth": "allow"}, "legacy_auth"},
+		{map[string]any{"base_url": "https://x", "timestamp_window": int64(2 * 3600 * 1e9)}, "timestamp_window"},
+		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key_file": "/nonexistent/k.pem"}}}, "/nonexistent/k.pem"},
+		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key_file": ecKey}}}, "not RSA"},
+		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key": "bm90IGEga2V5"}}}, "public_key"},
+		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a"}}}, "needs public_key"},
+		{map[string]any{"base_url": "https://x", "consumers": []any{
+			map[string]any{"key": "a", "secret": "s"}, map[string]any{"key": "a", "secret": "t"}}}, "configured twice"},
+		// {env.*} placeholders resolve: this one is valid.
+		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key_file": "{env.APPLINK_TEST_KEY}", "two_legged": "svc"}}}, ""},
+	} {
+		tc.handler["handler"] = "applink"
+		cfg := map[string]any{
+			"admin": map[string]any{"disabled": true},
+			"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"s": map[string]any{
+				"listen": []string{"127.0.0.1:0"},
+				"routes": []any{map[string]any{"handle": []any{tc.handler}}},
+			}}}},
+		}
+		raw, _ := json.Marshal(cfg)
+		var c caddy.Config
+		if err := json.Unmarshal(raw, &c); err != nil {
+			t.Fatal(err)
+		}
+		err := caddy.Validate(&c)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: unexpected error %v", tc.handler, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: error %v, want it to contain %q", tc.handler, err, tc.want)
+		}
+	}
+}
