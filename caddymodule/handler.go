@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -319,8 +318,7 @@ func (h *Handler) readForm(r *http.Request) (string, *oauth1.Problem) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return "", nil
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
+	if !isFormContentType(r.Header.Values("Content-Type")) {
 		return "", nil
 	}
 	tooLarge := &oauth1.Problem{Code: oauth1.ParameterRejected, Status: http.StatusRequestEntityTooLarge,
@@ -340,6 +338,18 @@ func (h *Handler) readForm(r *http.Request) (string, *oauth1.Problem) {
 	_ = r.Body.Close()
 	setBody(r, string(data))
 	return string(data), nil
+}
+
+// isFormContentType reports whether a body is a URL-encoded form. Like
+// Tomcat, it looks only at the part before ";", so that a malformed charset
+// parameter cannot hide a form (and its OAuth or identity parameters) from
+// the check; unlike Tomcat it ignores case, which only reads more bodies.
+func isFormContentType(values []string) bool {
+	if len(values) == 0 {
+		return false
+	}
+	mt, _, _ := strings.Cut(values[0], ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded")
 }
 
 func setBody(r *http.Request, body string) {

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dghubble "github.com/dghubble/oauth1"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+)
+
+// buildBinary compiles the real applink binary once for this test binary.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "applink")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	return bin
+}
+
+// TestReadmeQuickStart runs the README's first command (the proxy on the
+// embedded demo config) as a user would and talks to it as a linked app.
+func TestReadmeQuickStart(t *testing.T) {
+	bin := buildBinary(t)
+	root, _ := filepath.Abs("../..")
+
+	out, err := exec.Command(bin, "list-modules").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "http.handlers.applink") {
+		t.Fatalf("list-modules: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "version").CombinedOutput(); err != nil || len(out) == 0 {
+		t.Fatalf("version: %v %s", err, out)
+	}
+	validate := exec.Command(bin, "validate", "--config", "Caddyfile.example")
+	validate.Dir = root
+	if out, err := validate.CombinedOutput(); err != nil {
+		t.Fatalf("validate Caddyfile.example: %v\n%s", err, out)
+	}
+
+	stop := runProxy(t, bin, root, "Caddyfile.example", "http://localhost:8080/")
+	defer stop()
+	client := demoClient(t, root, "demo:applink")
+	for url, want := range map[string]string{
+		"http://localhost:8080/rest/api/2/myself":                         `"user":"svc-demo"`,
+		"http://localhost:8080/rest/api/2/myself?xoauth_requestor_id=ann": `"user":"ann"`,
+	} {
+		body := get(t, client, url, nil)
+		if !strings.Contains(body, want) {
+			t.Errorf("%s: upstream answered %q, want %s", url, body, want)
+		}
+	}
+	// An anonymous client claiming to be admin reaches the product as nobody.
+	body := get(t, http.DefaultClient, "http://localhost:8080/rest/api/2/myself", http.Header{"X-Forwarded-User": {"admin"}})
+	if !strings.Contains(body, `"user":""`) {
+		t.Errorf("spoofed identity reached the product: %s", body)
+	}
+}
+
+// TestExamplesRun starts each example as its README says and sends it the
+// requests its README shows.
+func TestExamplesRun(t *testing.T) {
+	bin := buildBinary(t)
+	root, _ := filepath.Abs("../..")
+	t.Setenv("RELEASE_BOT_SECRET", "demo-secret")
+
+	stop := runProxy(t, bin, root, "examples/jira/Caddyfile", "http://localhost:8090/")
+	bamboo := demoClient(t, root, "bamboo:93f2")
+	confluence := demoClient(t, root, "confluence:7c1e")
+	for _, tc := range []struct {
+		c         *http.Client
+		url, want string
+	}{
+		{bamboo, "http://localhost:8090/rest/api/2/myself", `"name":"svc-bamboo"`},
+		{bamboo, "http://localhost:8090/rest/api/2/myself?xoauth_requestor_id=alice", `"name":"alice"`},
+		{confluence, "http://localhost:8090/rest/api/2/search?jql=project%3DABC", `"name":"svc-confluence-reader"`},
+	} {
+		if body := get(t, tc.c, tc.url, nil); !strings.Contains(body, tc.want) {
+			t.Errorf("jira example %s: %s, want %s", tc.url, body, tc.want)
+		}
+	}
+	stop()
+
+	stop = runProxy(t, bin, root, "examples/bamboo/Caddyfile", "http://localhost:8085/")
+	defer stop()
+	jira := demoClient(t, root, "jira:6c5e1d0a")
+	if body := get(t, jira, "http://localhost:8085/rest/api/latest/currentUser?xoauth_requestor_id=alice", nil); !strings.Contains(body, `"name":"alice"`) {
+		t.Errorf("bamboo example, Jira impersonating: %s", body)
+	}
+	bot := (&dghubble.Config{ConsumerKey: "release-bot", ConsumerSecret: "demo-secret"}).
+		Client(context.Background(), dghubble.NewToken("", ""))
+	if body := get(t, bot, "http://localhost:8085/rest/api/latest/currentUser", nil); !strings.Contains(body, `"name":"svc-release"`) {
+		t.Errorf("bamboo example, HMAC bot: %s", body)
+	}
+}
+
+// runProxy starts `applink run --config config` in dir and waits until url
+// answers. The returned func stops it (also run at cleanup).
+func runProxy(t *testing.T, bin, dir, config, url string) func() {
+	t.Helper()
+	run := exec.Command(bin, "run", "--config", config)
+	run.Dir = dir
+	run.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+	logs := &strings.Builder{}
+	run.Stderr = logs
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = run.Process.Signal(os.Interrupt)
+			done := make(chan struct{})
+			go func() { _ = run.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = run.Process.Kill()
+				<-done
+			}
+			if t.Failed() {
+				t.Logf("%s log:\n%s", config, logs.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	waitFor(t, url)
+	// The in-memory nonce store refuses the second it started in.
+	time.Sleep(1100 * time.Millisecond)
+	return stop
+}
+
+// demoClient is a dghubble/oauth1 2LO client signing with the demo key.
+func demoClient(t *testing.T, root, consumer string) *http.Client {
+	t.Helper()
+	key, err := rsakey.LoadPrivate(filepath.Join(root, "examples/keys/demo-consumer.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return (&dghubble.Config{ConsumerKey: consumer, Signer: &dghubble.RSASigner{PrivateKey: key}}).
+		Client(context.Background(), dghubble.NewToken("", ""))
+}
+
+func get(t *testing.T, c *http.Client, url string, h http.Header) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %s %s", url, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), b)
+	}
+	return string(b)
+}
+
+func waitFor(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s did not come up", url)
+}
