@@ -1,0 +1,240 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	tokensBucket = []byte("tokens")
+	metaBucket   = []byte("meta")
+	schemaKey    = []byte("schema")
+)
+
+const schemaVersion = "1"
+
+// Bolt is the embedded token store: one bbolt file, safe across restarts
+// and crashes (every write is a synced transaction). Open it once per
+// process: bbolt holds an exclusive lock on the file.
+type Bolt struct {
+	db   *bolt.DB
+	path string
+}
+
+// OpenBolt opens or creates the state file. A file locked by another
+// process or not a bbolt database gives an error naming the file.
+func OpenBolt(path string) (*Bolt, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("state file %s is locked by another process (is another applink running on it?)", path)
+		}
+		return nil, fmt.Errorf("state file %s: cannot open: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(metaBucket)
+		if err != nil {
+			return err
+		}
+		if v := meta.Get(schemaKey); v != nil && string(v) != schemaVersion {
+			return fmt.Errorf("schema version %s, this build reads %s", v, schemaVersion)
+		}
+		if err := meta.Put(schemaKey, []byte(schemaVersion)); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucketIfNotExists(tokensBucket)
+		return err
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return &Bolt{db: db, path: path}, nil
+}
+
+// Path returns the file name.
+func (b *Bolt) Path() string { return b.path }
+
+// Close releases the file.
+func (b *Bolt) Close() error { return b.db.Close() }
+
+func decode(v []byte) (*Token, error) {
+	t := new(Token)
+	if err := json.Unmarshal(v, t); err != nil {
+		return nil, fmt.Errorf("corrupt token record: %w", err)
+	}
+	return t, nil
+}
+
+// Put stores a new token.
+func (b *Bolt) Put(_ context.Context, t *Token) error {
+	data, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(tokensBucket)
+		if bk.Get([]byte(t.ID)) != nil {
+			return ErrExists
+		}
+		return bk.Put([]byte(t.ID), data)
+	})
+}
+
+// Get returns a token by ID.
+func (b *Bolt) Get(_ context.Context, id string) (*Token, error) {
+	var t *Token
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(tokensBucket).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		var err error
+		t, err = decode(v)
+		return err
+	})
+	return t, err
+}
+
+// Update changes one token atomically.
+func (b *Bolt) Update(_ context.Context, id string, fn func(*Token) error) (*Token, error) {
+	var t *Token
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(tokensBucket)
+		v := bk.Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		var err error
+		if t, err = decode(v); err != nil {
+			return err
+		}
+		switch err := fn(t); {
+		case errors.Is(err, ErrDelete):
+			return bk.Delete([]byte(id))
+		case err != nil:
+			return err
+		}
+		data, err := json.Marshal(t)
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte(id), data)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Delete removes the selected tokens.
+func (b *Bolt) Delete(_ context.Context, f Filter) (int, error) {
+	n := 0
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(tokensBucket)
+		if f.ID != "" {
+			v := bk.Get([]byte(f.ID))
+			if v == nil {
+				return nil
+			}
+			t, err := decode(v)
+			if err != nil || !f.Match(t) {
+				return err
+			}
+			n = 1
+			return bk.Delete([]byte(f.ID))
+		}
+		var doomed [][]byte
+		err := bk.ForEach(func(k, v []byte) error {
+			t, err := decode(v)
+			if err != nil {
+				return err
+			}
+			if f.Match(t) {
+				doomed = append(doomed, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range doomed {
+			if err := bk.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(doomed)
+		return nil
+	})
+	return n, err
+}
+
+// List returns the selected tokens.
+func (b *Bolt) List(_ context.Context, f Filter) ([]*Token, error) {
+	var out []*Token
+	err := b.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(tokensBucket)
+		if f.ID != "" {
+			if v := bk.Get([]byte(f.ID)); v != nil {
+				t, err := decode(v)
+				if err != nil {
+					return err
+				}
+				if f.Match(t) {
+					out = append(out, t)
+				}
+			}
+			return nil
+		}
+		return bk.ForEach(func(_, v []byte) error {
+			t, err := decode(v)
+			if err != nil {
+				return err
+			}
+			if f.Match(t) {
+				out = append(out, t)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Sweep deletes dead tokens.
+func (b *Bolt) Sweep(_ context.Context, now time.Time) (int, error) {
+	n := 0
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(tokensBucket)
+		var doomed [][]byte
+		err := bk.ForEach(func(k, v []byte) error {
+			t, err := decode(v)
+			if err != nil || t.Dead(now) {
+				doomed = append(doomed, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range doomed {
+			if err := bk.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(doomed)
+		return nil
+	})
+	return n, err
+}
+
+var _ TokenStore = (*Bolt)(nil)
