@@ -89,6 +89,40 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_form_body: want a size between 1B and 1GiB, got %q", s)
 			}
 			h.MaxFormBody = int64(n)
+		case "login":
+			l, err := parseLogin(d)
+			if err != nil {
+				return err
+			}
+			h.Login = l
+		case "state":
+			st, err := parseState(d)
+			if err != nil {
+				return err
+			}
+			h.State = st
+		case "session_key":
+			if err := oneArg(d, &h.SessionKey); err != nil {
+				return err
+			}
+		case "request_token_ttl", "access_token_ttl", "session_ttl":
+			name := d.Val()
+			var s string
+			if err := oneArg(d, &s); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(s)
+			if err != nil || dur <= 0 {
+				return d.Errf("%s: want a positive duration, got %q", name, s)
+			}
+			switch name {
+			case "request_token_ttl":
+				h.RequestTokenTTL = caddy.Duration(dur)
+			case "access_token_ttl":
+				h.AccessTokenTTL = caddy.Duration(dur)
+			default:
+				h.SessionTTL = caddy.Duration(dur)
+			}
 		case "consumer":
 			c, err := parseConsumer(d)
 			if err != nil {
@@ -138,6 +172,20 @@ func parseConsumer(d *caddyfile.Dispenser) (*ConsumerConfig, error) {
 				return nil, d.ArgErr()
 			}
 			c.Impersonation = true
+		case "three_legged":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return nil, err
+			}
+			if v != "on" && v != "off" {
+				return nil, d.Errf("three_legged must be on or off, not %q", v)
+			}
+			on := v == "on"
+			c.ThreeLegged = &on
+		case "description":
+			if err := oneArg(d, &c.Description); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, d.Errf("unknown consumer subdirective %q", d.Val())
 		}
@@ -160,3 +208,122 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 
 // Interface guard
 var _ caddyfile.Unmarshaler = (*Handler)(nil)
+
+// parseLogin reads
+//
+//	login header <name>
+//	login upstream <whoami url or path> [<login url>]
+//	login ldap <ldap[s]://host:port> {
+//		user_dn <template with {user}> | search_base <dn> + search_filter <filter with {user}>
+//		bind_dn <dn>
+//		bind_password <password>
+//		user_attribute <attr>
+//		starttls
+//		session_ttl <duration>
+//	}
+func parseLogin(d *caddyfile.Dispenser) (*LoginConfig, error) {
+	l := new(LoginConfig)
+	if !d.NextArg() {
+		return nil, d.Err("login needs a source: header, upstream or ldap")
+	}
+	l.Source = d.Val()
+	args := d.RemainingArgs()
+	switch l.Source {
+	case "header":
+		if len(args) != 1 {
+			return nil, d.Err("usage: login header <header name>")
+		}
+		l.Header = args[0]
+	case "upstream":
+		if len(args) < 1 || len(args) > 2 {
+			return nil, d.Err("usage: login upstream <current-user URL or path> [<login URL>]")
+		}
+		l.WhoAmI = args[0]
+		if len(args) == 2 {
+			l.LoginURL = args[1]
+		}
+	case "ldap":
+		if len(args) != 1 {
+			return nil, d.Err("usage: login ldap <ldap://host:port> { ... }")
+		}
+		l.LDAP = &LDAPConfig{URL: args[0]}
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			var dst *string
+			switch d.Val() {
+			case "user_dn":
+				dst = &l.LDAP.UserDN
+			case "search_base":
+				dst = &l.LDAP.SearchBase
+			case "search_filter":
+				dst = &l.LDAP.SearchFilter
+			case "bind_dn":
+				dst = &l.LDAP.BindDN
+			case "bind_password":
+				dst = &l.LDAP.BindPassword
+			case "user_attribute":
+				dst = &l.LDAP.UserAttribute
+			case "starttls":
+				if d.NextArg() {
+					return nil, d.ArgErr()
+				}
+				l.LDAP.StartTLS = true
+				continue
+			case "session_ttl":
+				var s string
+				if err := oneArg(d, &s); err != nil {
+					return nil, err
+				}
+				dur, err := caddy.ParseDuration(s)
+				if err != nil {
+					return nil, d.Errf("session_ttl: %v", err)
+				}
+				l.SessionTTL = caddy.Duration(dur)
+				continue
+			default:
+				return nil, d.Errf("unknown login ldap subdirective %q", d.Val())
+			}
+			if err := oneArg(d, dst); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, d.Errf("login must be header, upstream or ldap, not %q", l.Source)
+	}
+	return l, nil
+}
+
+// parseState reads `state file [<path>] { encryption_key <key> }` or
+// `state memory`.
+func parseState(d *caddyfile.Dispenser) (*StateConfig, error) {
+	st := new(StateConfig)
+	if !d.NextArg() {
+		return nil, d.Err("state needs a backend: file or memory")
+	}
+	st.Backend = d.Val()
+	switch st.Backend {
+	case "file":
+		if d.NextArg() {
+			st.Path = d.Val()
+		}
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
+	case "memory":
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
+	default:
+		return nil, d.Errf("state must be file or memory, not %q", st.Backend)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "encryption_key":
+			if err := oneArg(d, &st.EncryptionKey); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, d.Errf("unknown state subdirective %q", d.Val())
+		}
+	}
+	return st, nil
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +15,9 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-applink/caddy-applink/caddymodule/login"
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/caddymodule/provider"
 	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
 )
 
@@ -55,6 +58,22 @@ type Handler struct {
 	// Default 1 MiB.
 	MaxFormBody int64 `json:"max_form_body,omitempty"`
 
+	// How the approval page and the token page learn who the user is.
+	Login *LoginConfig `json:"login,omitempty"`
+
+	// Where tokens live (default: a bbolt file in Caddy's data directory).
+	State *StateConfig `json:"state,omitempty"`
+
+	// Keys login sessions and CSRF tokens (32+ bytes; use {env.*}). Default:
+	// random per process (sessions end with the process).
+	SessionKey string `json:"session_key,omitempty"`
+
+	// Token lifetimes; Atlassian's defaults: request 10m, access 5 years,
+	// session (renewal) access + 30 days.
+	RequestTokenTTL caddy.Duration `json:"request_token_ttl,omitempty"`
+	AccessTokenTTL  caddy.Duration `json:"access_token_ttl,omitempty"`
+	SessionTTL      caddy.Duration `json:"session_ttl,omitempty"`
+
 	verifier    *oauth1.Verifier
 	realm       string
 	identity    string // canonical identity header name
@@ -63,6 +82,11 @@ type Handler struct {
 	logger      *zap.Logger
 	stripLegacy bool
 	rejectAnon  bool
+	contextPath string
+	stateKey    string
+	provider    *provider.Provider
+	login       login.Source
+	csrf        *login.CSRF
 }
 
 // ConsumerConfig is one linked application, identified by its
@@ -84,6 +108,12 @@ type ConsumerConfig struct {
 
 	// Allow 2-legged OAuth with impersonation (xoauth_requestor_id).
 	Impersonation bool `json:"impersonation,omitempty"`
+
+	// Allow 3-legged OAuth (users approve the consumer once). Default true.
+	ThreeLegged *bool `json:"three_legged,omitempty"`
+
+	// Shown on the approval page.
+	Description string `json:"description,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -113,6 +143,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("applink: %w", err)
 	}
 	h.realm = base.String()
+	h.contextPath = base.ContextPath()
+	baseURL, _ := url.Parse(base.String())
 
 	if h.IdentityHeader == "" {
 		h.IdentityHeader = defaultIdentityHeader
@@ -159,11 +191,42 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if _, dup := h.consumers[c.Key]; dup {
 			return fmt.Errorf("applink: consumer %q is configured twice", c.Key)
 		}
-		if c.TwoLeggedUser == "" && !c.Impersonation {
-			h.logger.Warn("consumer allows neither two_legged nor impersonation; its requests will all be refused",
+		if c.TwoLeggedUser == "" && !c.Impersonation && !c.ThreeLegged {
+			h.logger.Warn("consumer allows neither two_legged, impersonation nor three_legged; its requests will all be refused",
 				zap.String("consumer", c.Key))
 		}
 		h.consumers[c.Key] = c
+	}
+
+	tokens, stateKey, err := openState(h.State, repl)
+	if err != nil {
+		return fmt.Errorf("applink: state: %w", err)
+	}
+	h.stateKey = stateKey
+	var sealer *provider.Sealer
+	if h.State != nil && h.State.EncryptionKey != "" {
+		if sealer, err = provider.NewSealer(repl.ReplaceKnown(h.State.EncryptionKey, "")); err != nil {
+			return fmt.Errorf("applink: state encryption_key: %w", err)
+		}
+	}
+	for _, c := range h.consumers {
+		if c.Secret != "" && c.ThreeLegged && sealer == nil {
+			h.logger.Warn("HMAC-SHA1 consumer gets no 3-legged OAuth without a state encryption_key",
+				zap.String("consumer", c.Key))
+		}
+	}
+	h.provider = &provider.Provider{
+		Tokens:     tokens,
+		Sealer:     sealer,
+		RequestTTL: time.Duration(h.RequestTokenTTL),
+		AccessTTL:  time.Duration(h.AccessTokenTTL),
+		SessionTTL: time.Duration(h.SessionTTL),
+		OnStoreError: func(err error) {
+			h.logger.Error("token store failed", zap.Error(err))
+		},
+	}
+	if h.login, h.csrf, err = h.buildLogin(repl, baseURL); err != nil {
+		return fmt.Errorf("applink: login: %w", err)
 	}
 
 	nonces, err := acquireMemoryNonces()
@@ -176,8 +239,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Consumers: func(key string) *oauth1.Consumer { return h.consumers[key] },
 		Nonces:    nonces,
 		Window:    window,
+		Tokens:    h.provider,
 	}
 	return nil
+}
+
+// productName names the product on pages: the host of base_url.
+func (h *Handler) productName() string {
+	if u, err := url.Parse(h.realm); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return h.realm
 }
 
 func (cc *ConsumerConfig) build(repl *caddy.Replacer) (*oauth1.Consumer, error) {
@@ -187,6 +259,8 @@ func (cc *ConsumerConfig) build(repl *caddy.Replacer) (*oauth1.Consumer, error) 
 		Secret:        repl.ReplaceKnown(cc.Secret, ""),
 		TwoLeggedUser: repl.ReplaceKnown(cc.TwoLegged, ""),
 		Impersonation: cc.Impersonation,
+		ThreeLegged:   cc.ThreeLegged == nil || *cc.ThreeLegged,
+		Description:   cc.Description,
 	}
 	if c.Key == "" {
 		return nil, errors.New("the consumer key is empty")
@@ -216,13 +290,18 @@ func (cc *ConsumerConfig) build(repl *caddy.Replacer) (*oauth1.Consumer, error) 
 	return c, nil
 }
 
-// Cleanup releases the nonce store reference.
+// Cleanup releases the shared stores.
 func (h *Handler) Cleanup() error {
+	var errs []error
 	if h.nonceKey != "" {
 		_, err := noncePool.Delete(h.nonceKey)
-		return err
+		errs = append(errs, err)
 	}
-	return nil
+	if h.stateKey != "" {
+		_, err := statePool.Delete(h.stateKey)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // ServeHTTP strips spoofable credentials, verifies OAuth, and forwards the
@@ -244,9 +323,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 
+	if h.login != nil {
+		h.stripLoginHeader(r)
+	}
+
 	form, p := h.readForm(r)
 	if p != nil {
 		return h.refuse(w, r, p)
+	}
+	if handled, err := h.serveProvider(w, r, form); handled {
+		return err
 	}
 	rawPath, rawQuery := originalTarget(r)
 	req := &oauth1.Request{

@@ -1,7 +1,9 @@
 package oauth1
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -9,12 +11,7 @@ import (
 // the RFC 3986 unreserved characters becomes %XX with upper-case hex. Space is
 // %20, never "+", and "~" stays as it is.
 func PercentEncode(s string) string {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if !isUnreserved(s[i]) {
-			n++
-		}
-	}
+	n := escapes(s)
 	if n == 0 {
 		return s
 	}
@@ -24,23 +21,113 @@ func PercentEncode(s string) string {
 	return b.String()
 }
 
-func appendEncoded(b *strings.Builder, s string) {
-	const hex = "0123456789ABCDEF"
+const upperHex = "0123456789ABCDEF"
+
+// unreserved is the RFC 3986 unreserved set: ALPHA / DIGIT / "-" / "." /
+// "_" / "~".
+var unreserved = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~'
+	}
+	return t
+}()
+
+func isUnreserved(c byte) bool { return unreserved[c] }
+
+// escapes counts the bytes of s that PercentEncode turns into %XX.
+func escapes(s string) int {
+	n := 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if isUnreserved(c) {
-			b.WriteByte(c)
-			continue
+		if !unreserved[s[i]] {
+			n++
 		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&0x0f])
+	}
+	return n
+}
+
+// appendEncoded writes PercentEncode(s) to b, copying runs of unreserved
+// bytes at once.
+func appendEncoded(b *strings.Builder, s string) {
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && unreserved[s[j]] {
+			j++
+		}
+		b.WriteString(s[i:j])
+		if j == len(s) {
+			return
+		}
+		c := s[j]
+		b.Write([]byte{'%', upperHex[c>>4], upperHex[c&0x0f]})
+		i = j + 1
 	}
 }
 
-func isUnreserved(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~'
+// appendPercentEncoded appends PercentEncode(s) to dst.
+func appendPercentEncoded(dst []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && unreserved[s[j]] {
+			j++
+		}
+		dst = append(dst, s[i:j]...)
+		if j == len(s) {
+			break
+		}
+		c := s[j]
+		dst = append(dst, '%', upperHex[c>>4], upperHex[c&0x0f])
+		i = j + 1
+	}
+	return dst
+}
+
+// appendDoubleEncoded appends PercentEncode(PercentEncode(s)) to dst: an
+// unreserved byte stays, any other becomes "%25XX".
+func appendDoubleEncoded(dst []byte, s string) []byte {
+	n := len(dst)
+	need := 5 * len(s) // the worst case, checked cheaply
+	if cap(dst)-n < need {
+		need = len(s) + 4*escapes(s) // the exact size
+		dst = slices.Grow(dst, need)
+	}
+	buf := dst[:n+need]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if unreserved[c] {
+			buf[n] = c
+			n++
+			continue
+		}
+		_ = buf[n+4]
+		buf[n], buf[n+1], buf[n+2], buf[n+3], buf[n+4] = '%', '2', '5', upperHex[c>>4], upperHex[c&0x0f]
+		n += 5
+	}
+	return buf[:n]
+}
+
+// cmpEncoded compares PercentEncode(a) with PercentEncode(b) without
+// encoding either. Up to the first differing byte both encodings are equal;
+// there, an escape ("%" is 0x25) sorts before any unreserved byte (all are
+// above 0x2C), two escapes compare as their bytes do (upper-case hex keeps
+// the order), and so do two unreserved bytes.
+func cmpEncoded(a, b string) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	if i == n {
+		return cmp.Compare(len(a), len(b))
+	}
+	ua, ub := unreserved[a[i]], unreserved[b[i]]
+	switch {
+	case ua && !ub:
+		return 1
+	case !ua && ub:
+		return -1
+	}
+	return cmp.Compare(a[i], b[i])
 }
 
 // ErrBadEncoding reports a "%" that is not followed by two hex digits.
@@ -50,20 +137,18 @@ var ErrBadEncoding = errors.New("invalid percent-encoding")
 // space, as servlet containers (and so Atlassian) do for query strings and
 // form bodies; Authorization header values keep "+" literally.
 func PercentDecode(s string, plusIsSpace bool) (string, error) {
-	needs := false
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' || plusIsSpace && s[i] == '+' {
-			needs = true
-			break
-		}
-	}
-	if !needs {
+	i := nextSpecial(s, plusIsSpace)
+	if i < 0 {
 		return s, nil
 	}
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '%':
+	var b strings.Builder
+	b.Grow(len(s))
+	for {
+		b.WriteString(s[:i])
+		if s[i] == '+' {
+			b.WriteByte(' ')
+			s = s[i+1:]
+		} else {
 			if i+2 >= len(s) {
 				return "", ErrBadEncoding
 			}
@@ -72,15 +157,53 @@ func PercentDecode(s string, plusIsSpace bool) (string, error) {
 			if !ok1 || !ok2 {
 				return "", ErrBadEncoding
 			}
-			out = append(out, hi<<4|lo)
-			i += 2
-		case c == '+' && plusIsSpace:
-			out = append(out, ' ')
-		default:
-			out = append(out, c)
+			b.WriteByte(hi<<4 | lo)
+			s = s[i+3:]
+		}
+		if i = nextSpecial(s, plusIsSpace); i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
 		}
 	}
-	return string(out), nil
+}
+
+// nextSpecial returns the index of the next "%" (or "+" with plusIsSpace)
+// in s, or -1.
+func nextSpecial(s string, plusIsSpace bool) int {
+	if !plusIsSpace {
+		return strings.IndexByte(s, '%')
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' || s[i] == '+' {
+			return i
+		}
+	}
+	return -1
+}
+
+// lenientDecode percent-decodes s ("+" as space), keeping malformed escapes
+// as they are.
+func lenientDecode(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '+':
+			c = ' '
+		case c == '%' && i+2 < len(s):
+			hi, ok1 := unhex(s[i+1])
+			lo, ok2 := unhex(s[i+2])
+			if ok1 && ok2 {
+				c = hi<<4 | lo
+				i += 2
+			}
+		}
+		out = append(out, c)
+	}
+	return string(out)
 }
 
 func unhex(c byte) (byte, bool) {

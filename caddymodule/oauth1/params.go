@@ -57,22 +57,38 @@ func IsOAuthScheme(h string) bool {
 // ("+" stays "+"); the realm is returned apart because it is not signed.
 // Duplicated names are kept so that the caller can refuse them.
 func ParseAuthorizationHeader(h string) (realm string, params []Param, err error) {
-	if !IsOAuthScheme(h) {
-		return "", nil, ErrNotOAuth
+	realm, params, err = appendAuthorizationParams(nil, h)
+	if err != nil || len(params) == 0 {
+		return realm, nil, err
 	}
-	s := strings.TrimLeft(h, " \t")[5:]
+	return realm, params, nil
+}
+
+// appendAuthorizationParams is ParseAuthorizationHeader appending to dst. On
+// error it returns dst as it was.
+func appendAuthorizationParams(dst []Param, h string) (realm string, params []Param, err error) {
+	if !IsOAuthScheme(h) {
+		return "", dst, ErrNotOAuth
+	}
+	s := trimOWS(h)[5:]
+	if dst == nil {
+		// At most one parameter per "=": one allocation for the list.
+		dst = make([]Param, 0, strings.Count(s, "="))
+	}
+	params = dst
 	first := true
 	for {
 		s = trimOWS(s)
 		if s == "" {
 			return realm, params, nil
 		}
-		if !first {
+		if !first || s[0] == ',' {
 			if s[0] != ',' {
-				return "", nil, ErrMissingComma
+				return "", dst, ErrMissingComma
 			}
 			s = trimOWS(s[1:])
-			// RFC 7230 #rule: empty list elements are allowed.
+			// RFC 7230 section 7 #rule: empty list elements, leading ones
+			// included, are accepted and ignored.
 			if s == "" || s[0] == ',' {
 				continue
 			}
@@ -80,29 +96,37 @@ func ParseAuthorizationHeader(h string) (realm string, params []Param, err error
 		first = false
 		eq := strings.IndexByte(s, '=')
 		if eq <= 0 {
-			return "", nil, ErrMalformedParam
+			return "", dst, ErrMalformedParam
 		}
-		rawKey := strings.TrimRight(s[:eq], " \t")
-		if rawKey == "" || strings.ContainsAny(rawKey, " \t,\"") {
-			return "", nil, ErrMalformedParam
+		rawKey := s[:eq]
+		for len(rawKey) > 0 && isOWS(rawKey[len(rawKey)-1]) {
+			rawKey = rawKey[:len(rawKey)-1]
+		}
+		if rawKey == "" {
+			return "", dst, ErrMalformedParam
+		}
+		for i := 0; i < len(rawKey); i++ {
+			if c := rawKey[i]; isOWS(c) || c == ',' || c == '"' {
+				return "", dst, ErrMalformedParam
+			}
 		}
 		s = trimOWS(s[eq+1:])
 		if s == "" || s[0] != '"' {
-			return "", nil, ErrMalformedParam
+			return "", dst, ErrMalformedParam
 		}
 		end := strings.IndexByte(s[1:], '"')
 		if end < 0 {
-			return "", nil, ErrUnterminatedQuote
+			return "", dst, ErrUnterminatedQuote
 		}
 		rawVal := s[1 : 1+end]
 		s = s[end+2:]
 		key, err := PercentDecode(rawKey, false)
 		if err != nil {
-			return "", nil, fmt.Errorf("parameter name %q: %w", rawKey, err)
+			return "", dst, fmt.Errorf("parameter name %q: %w", truncate(rawKey), err)
 		}
 		val, err := PercentDecode(rawVal, false)
 		if err != nil {
-			return "", nil, fmt.Errorf("value of %s: %w", key, err)
+			return "", dst, fmt.Errorf("value of %q: %w", truncate(key), err)
 		}
 		if key == "realm" {
 			realm = val
@@ -112,14 +136,38 @@ func ParseAuthorizationHeader(h string) (realm string, params []Param, err error
 	}
 }
 
-func trimOWS(s string) string { return strings.TrimLeft(s, " \t") }
+func trimOWS(s string) string {
+	for len(s) > 0 && isOWS(s[0]) {
+		s = s[1:]
+	}
+	return s
+}
+
+// isOWS reports optional whitespace (RFC 7230): space or horizontal tab.
+func isOWS(c byte) bool { return c == ' ' || c == '\t' }
 
 // ParseForm splits an application/x-www-form-urlencoded string (a query string
 // or a form body) into decoded pairs, in order, keeping duplicates and empty
 // values ("a" and "a=" both give a=""). "+" decodes to a space, as in a
 // servlet container.
 func ParseForm(raw string) ([]Param, error) {
-	var params []Param
+	params, err := appendForm(nil, raw)
+	if err != nil || len(params) == 0 {
+		return nil, err
+	}
+	return params, nil
+}
+
+// appendForm is ParseForm appending to dst. On error it returns dst as it
+// was.
+func appendForm(dst []Param, raw string) ([]Param, error) {
+	if raw == "" {
+		return dst, nil
+	}
+	if dst == nil {
+		dst = make([]Param, 0, strings.Count(raw, "&")+1)
+	}
+	params := dst
 	for raw != "" {
 		var seg string
 		seg, raw, _ = strings.Cut(raw, "&")
@@ -129,11 +177,11 @@ func ParseForm(raw string) ([]Param, error) {
 		k, v, _ := strings.Cut(seg, "=")
 		key, err := PercentDecode(k, true)
 		if err != nil {
-			return nil, fmt.Errorf("parameter name %q: %w", k, err)
+			return dst, fmt.Errorf("parameter name %q: %w", truncate(k), err)
 		}
 		val, err := PercentDecode(v, true)
 		if err != nil {
-			return nil, fmt.Errorf("value of %s: %w", key, err)
+			return dst, fmt.Errorf("value of %q: %w", truncate(key), err)
 		}
 		params = append(params, Param{Key: key, Value: val})
 	}
@@ -154,10 +202,9 @@ func RemoveParams(raw string, drop func(key string) bool) (string, bool) {
 		var seg string
 		seg, rest, _ = strings.Cut(rest, "&")
 		k, _, _ := strings.Cut(seg, "=")
-		key, err := PercentDecode(k, true)
-		if err != nil {
-			key = k
-		}
+		// Lenient, so that a name with a malformed escape elsewhere in it is
+		// still recognised ("oauth%5Fx%zz" is an oauth_ name to drop).
+		key := lenientDecode(k)
 		if seg != "" && drop(key) {
 			changed = true
 			continue

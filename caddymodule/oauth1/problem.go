@@ -2,6 +2,7 @@ package oauth1
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -71,10 +72,14 @@ type Problem struct {
 }
 
 func (p *Problem) Error() string {
-	if p.Reason != "" {
-		return p.Code + ": " + p.Reason
+	code := p.Code
+	if p.Unavailable && code == "" {
+		code = "unavailable"
 	}
-	return p.Code
+	if p.Reason != "" {
+		return code + ": " + p.Reason
+	}
+	return code
 }
 
 // HTTPStatus is the status to answer with.
@@ -152,13 +157,25 @@ func problem(code, advice, reason string, params ...Param) *Problem {
 	return &Problem{Code: code, Advice: advice, Reason: reason, Params: params}
 }
 
+// maxListed caps the names listed in oauth_parameters_absent and
+// oauth_parameters_rejected: the list echoes client input into a response
+// header, which must stay small whatever the request holds.
+const maxListed = 8
+
 // listParam joins parameter names as the Problem Reporting extension wants
 // for oauth_parameters_absent and oauth_parameters_rejected: "&"-separated
-// (the whole value is percent-encoded again on output).
+// (the whole value is percent-encoded again on output). Each name is listed
+// once, cut to 40 bytes, and at most maxListed names are.
 func listParam(name string, keys []string) Param {
-	enc := make([]string, len(keys))
-	for i, k := range keys {
-		enc[i] = PercentEncode(k)
+	enc := make([]string, 0, min(len(keys), maxListed))
+	for _, k := range keys {
+		if len(enc) == maxListed {
+			break
+		}
+		k = PercentEncode(truncate(k))
+		if !slices.Contains(enc, k) {
+			enc = append(enc, k)
+		}
 	}
 	return Param{name, strings.Join(enc, "&")}
 }

@@ -2,15 +2,15 @@ package oauth1
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Mode is how a request authenticated.
@@ -33,6 +33,8 @@ type Consumer struct {
 	Secret        string
 	TwoLeggedUser string // "" means plain 2LO is not allowed
 	Impersonation bool   // 2LO with xoauth_requestor_id allowed
+	ThreeLegged   bool   // 3LO (tokens a user approved) allowed
+	Description   string // shown to users approving the consumer
 }
 
 // Methods lists the signature methods this consumer may use.
@@ -45,6 +47,18 @@ func (c *Consumer) Methods() []string {
 		m = append(m, HMACSHA1)
 	}
 	return m
+}
+
+// allows reports whether the consumer may sign with method; it is
+// Methods without the allocation.
+func (c *Consumer) allows(method string) bool {
+	switch method {
+	case RSASHA1:
+		return c.PublicKey != nil
+	case HMACSHA1:
+		return c.Secret != ""
+	}
+	return false
 }
 
 // NonceStore remembers (consumer, token, timestamp, nonce) tuples so that a
@@ -78,6 +92,39 @@ type Result struct {
 	Location Location  // where the OAuth parameters were
 }
 
+// Endpoint says what a signed request is for: a resource (the product's
+// API), or one of the token endpoints of the 3-legged dance.
+type Endpoint uint8
+
+const (
+	Resource Endpoint = iota
+	RequestTokenEndpoint
+	AccessTokenEndpoint
+)
+
+// TokenResolver looks up the oauth_token of a request for the verifier.
+// The verifier stays free of any store; the provider implements this.
+type TokenResolver interface {
+	// TokenSecret checks that consumer c may present token at endpoint and
+	// returns the secret to verify the signature with ("" when c signs with
+	// RSA-SHA1, which ignores it), plus state handed back to User.
+	TokenSecret(ctx context.Context, c *Consumer, token string, at Endpoint) (secret string, state any, p *Problem)
+	// User maps a verified 3LO resource request to the approving user.
+	User(ctx context.Context, c *Consumer, state any) (string, *Problem)
+}
+
+// Signed is a verified request to a token endpoint.
+type Signed struct {
+	Consumer *Consumer
+	Token    string // oauth_token ("" at the request-token endpoint)
+	State    any    // from TokenResolver.TokenSecret
+	params   oauthParams
+}
+
+// Param returns an oauth_* parameter of the request (oauth_callback,
+// oauth_verifier, oauth_session_handle...).
+func (s *Signed) Param(name string) (string, bool) { return s.params.get(name) }
+
 // Verifier checks incoming OAuth 1.0a requests as an Atlassian service
 // provider does, stricter where Atlassian is lax (see design-notes.md).
 type Verifier struct {
@@ -86,6 +133,9 @@ type Verifier struct {
 	Nonces    NonceStore
 	Window    time.Duration // timestamp tolerance both ways; 5 min if zero
 	Now       func() time.Time
+	// Tokens resolves oauth_token values; nil refuses every token
+	// (token_rejected), so only 2LO works.
+	Tokens TokenResolver
 }
 
 // DefaultWindow is Atlassian's (net.oauth's) timestamp window.
@@ -117,11 +167,102 @@ func IsOAuthParam(key string) bool { return strings.HasPrefix(key, "oauth_") }
 func IsRequestorParam(key string) bool { return key == "xoauth_requestor_id" || key == "user_id" }
 
 type message struct {
-	oauth     map[string]string // single-valued oauth_* params
-	all       []Param           // everything signed, oauth_signature excluded
+	oauth     oauthParams // single-valued oauth_* params
+	all       []Param     // everything signed, oauth_signature excluded
 	loc       Location
 	requestor string
 	hasReq    bool
+}
+
+// oauthParams holds the oauth_* parameters of a message, each name once.
+// The protocol parameters have fixed slots; other oauth_* names (a client
+// may send oauth_body_hash, oauth_callback, ...) are searched linearly up to
+// linearSearchMax names, and past that (only a hostile request has that
+// many) indexed by a map, so that duplicate detection stays linear.
+type oauthParams struct {
+	known [numKnown]string
+	has   [numKnown]bool
+	list  []Param
+	idx   map[string]string
+}
+
+// Slots of the protocol parameters in oauthParams.known.
+const (
+	kConsumerKey = iota
+	kToken
+	kSignatureMethod
+	kSignature
+	kTimestamp
+	kNonce
+	kVersion
+	numKnown
+)
+
+func knownSlot(key string) int {
+	switch key {
+	case "oauth_consumer_key":
+		return kConsumerKey
+	case "oauth_token":
+		return kToken
+	case "oauth_signature_method":
+		return kSignatureMethod
+	case "oauth_signature":
+		return kSignature
+	case "oauth_timestamp":
+		return kTimestamp
+	case "oauth_nonce":
+		return kNonce
+	case "oauth_version":
+		return kVersion
+	}
+	return -1
+}
+
+const linearSearchMax = 16
+
+func (o *oauthParams) get(key string) (string, bool) {
+	if i := knownSlot(key); i >= 0 {
+		return o.known[i], o.has[i]
+	}
+	if o.idx != nil {
+		v, ok := o.idx[key]
+		return v, ok
+	}
+	for _, p := range o.list {
+		if p.Key == key {
+			return p.Value, true
+		}
+	}
+	return "", false
+}
+
+func (o *oauthParams) val(key string) string {
+	v, _ := o.get(key)
+	return v
+}
+
+// add stores p and reports false if its name is already there.
+func (o *oauthParams) add(p Param) bool {
+	if i := knownSlot(p.Key); i >= 0 {
+		if o.has[i] {
+			return false
+		}
+		o.known[i], o.has[i] = p.Value, true
+		return true
+	}
+	if _, dup := o.get(p.Key); dup {
+		return false
+	}
+	o.list = append(o.list, p)
+	if o.idx != nil {
+		o.idx[p.Key] = p.Value
+	} else if len(o.list) > linearSearchMax {
+		o.idx = make(map[string]string, 2*len(o.list))
+		for _, q := range o.list {
+			o.idx[q.Key] = q.Value
+		}
+	}
+	return true
 }
 
 // Verify checks r. It returns a Result with ModeAnonymous when r carries no
@@ -134,14 +275,28 @@ func (v *Verifier) Verify(ctx context.Context, r *Request) (*Result, *Problem) {
 	if msg == nil {
 		return &Result{Mode: ModeAnonymous}, nil
 	}
-	key := msg.oauth["oauth_consumer_key"]
-	p = v.verify(ctx, r, msg)
+	key := msg.oauth.known[kConsumerKey]
+	if len(key) > maxKeyLen {
+		key = key[:maxKeyLen] // for the log: at most what a valid key can be
+	}
+	// The consumer verify checked the signature with is the one the result
+	// names: a second lookup could see another (or no) consumer after a
+	// config reload.
+	c, state, p := v.verify(ctx, r, msg, Resource)
 	if p != nil {
 		p.Consumer = key
 		return nil, p
 	}
-	c := v.Consumers(key)
 	res := &Result{Consumer: c, Location: msg.loc}
+	if msg.oauth.known[kToken] != "" {
+		user, p := v.Tokens.User(ctx, c, state)
+		if p != nil {
+			p.Consumer = key
+			return nil, p
+		}
+		res.Mode, res.User = Mode3LO, user
+		return res, nil
+	}
 	switch {
 	case msg.hasReq && !c.Impersonation:
 		return nil, &Problem{Code: PermissionDenied, Consumer: key,
@@ -159,112 +314,192 @@ func (v *Verifier) Verify(ctx context.Context, r *Request) (*Result, *Problem) {
 	return res, nil
 }
 
-func (v *Verifier) verify(ctx context.Context, r *Request, msg *message) *Problem {
-	o := msg.oauth
-	if ver, ok := o["oauth_version"]; ok && ver != "1.0" {
-		return problem(VersionRejected, "oauth_version must be 1.0 or absent",
+// VerifyEndpoint checks a request to a token endpoint: the signature (with
+// the secret of the request or access token it carries), timestamp and
+// nonce, but maps it to no user. It never returns an anonymous result: a
+// request without OAuth gets parameter_absent.
+func (v *Verifier) VerifyEndpoint(ctx context.Context, r *Request, at Endpoint) (*Signed, *Problem) {
+	msg, p := collect(r)
+	if p != nil {
+		return nil, p
+	}
+	if msg == nil {
+		return nil, problem(ParameterAbsent, "this endpoint takes OAuth-signed requests only", "no OAuth parameters",
+			listParam("oauth_parameters_absent", requiredParams))
+	}
+	key := msg.oauth.known[kConsumerKey]
+	if len(key) > maxKeyLen {
+		key = key[:maxKeyLen]
+	}
+	c, state, p := v.verify(ctx, r, msg, at)
+	if p != nil {
+		p.Consumer = key
+		return nil, p
+	}
+	return &Signed{Consumer: c, Token: msg.oauth.known[kToken], State: state, params: msg.oauth}, nil
+}
+
+// sizeLimits are checked in this order, so that the problem reported for a
+// request with several oversized values does not depend on map iteration.
+var sizeLimits = [...]struct {
+	name  string
+	slot  int
+	limit int
+}{
+	{"oauth_consumer_key", kConsumerKey, maxKeyLen}, {"oauth_nonce", kNonce, maxNonceLen},
+	{"oauth_token", kToken, maxTokenLen}, {"oauth_signature", kSignature, maxSignatureLen},
+}
+
+// verify checks everything but the consumer's permissions and returns the
+// consumer whose key verified the signature.
+func (v *Verifier) verify(ctx context.Context, r *Request, msg *message, at Endpoint) (*Consumer, any, *Problem) {
+	c, state, p := v.verifyMessage(ctx, r, msg, at)
+	if p != nil && msg.oauth.known[kToken] != "" {
+		// Never log a whole token: a base string in the reason carries it.
+		tok := PercentEncode(PercentEncode(msg.oauth.known[kToken]))
+		p.Reason = strings.ReplaceAll(p.Reason, "oauth_token%3D"+tok, "oauth_token%3D"+redact(msg.oauth.known[kToken]))
+	}
+	return c, state, p
+}
+
+// redact shows enough of a token to tell tokens apart in a log.
+func redact(token string) string {
+	if len(token) <= 8 {
+		return "[redacted]"
+	}
+	return PercentEncode(PercentEncode(token[:4])) + "...[redacted]"
+}
+
+func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, at Endpoint) (*Consumer, any, *Problem) {
+	if v.Consumers == nil || v.Nonces == nil {
+		// Fail closed: a half-configured verifier refuses, it does not panic.
+		return nil, nil, &Problem{Unavailable: true, Reason: "verifier has no consumers or no nonce store"}
+	}
+	o := &msg.oauth
+	if ver := o.known[kVersion]; o.has[kVersion] && ver != "1.0" {
+		return nil, nil, problem(VersionRejected, "oauth_version must be 1.0 or absent",
 			"oauth_version "+strconv.Quote(truncate(ver)), Param{"oauth_acceptable_versions", "1.0-1.0"})
 	}
-	for name, limit := range map[string]int{
-		"oauth_consumer_key": maxKeyLen, "oauth_nonce": maxNonceLen,
-		"oauth_token": maxTokenLen, "oauth_signature": maxSignatureLen,
-	} {
-		if val := o[name]; len(val) > limit {
-			return rejected(name, fmt.Sprintf("%s is longer than %d bytes", name, limit))
+	for _, l := range sizeLimits {
+		if val := o.known[l.slot]; len(val) > l.limit {
+			return nil, nil, rejected(l.name, fmt.Sprintf("%s is longer than %d bytes", l.name, l.limit))
 		}
 	}
-	if o["oauth_nonce"] == "" {
-		return rejected("oauth_nonce", "oauth_nonce must not be empty")
+	if o.known[kNonce] == "" {
+		return nil, nil, rejected("oauth_nonce", "oauth_nonce must not be empty")
 	}
-	if o["oauth_consumer_key"] == "" {
-		return rejected("oauth_consumer_key", "oauth_consumer_key must not be empty")
+	if o.known[kConsumerKey] == "" {
+		return nil, nil, rejected("oauth_consumer_key", "oauth_consumer_key must not be empty")
 	}
-	ts, ok := parseTimestamp(o["oauth_timestamp"])
+	ts, ok := parseTimestamp(o.known[kTimestamp])
 	if !ok {
-		return rejected("oauth_timestamp", "oauth_timestamp must be a number of seconds since 1970")
+		return nil, nil, rejected("oauth_timestamp", "oauth_timestamp must be a number of seconds since 1970")
 	}
 	now := v.now()
 	window := v.window()
 	lo, hi := now.Add(-window).Unix(), now.Add(window).Unix()
-	if since := v.Nonces.Since().Unix(); since > lo {
-		lo = since
+	// Round Since up: a request stamped with the second the store started in
+	// may have been signed, and accepted, before it started.
+	since := v.Nonces.Since()
+	sinceSec := since.Unix()
+	if since.Nanosecond() != 0 {
+		sinceSec++
+	}
+	if sinceSec > lo {
+		lo = sinceSec
 	}
 	if ts < lo || ts > hi {
-		return &Problem{Code: TimestampRefused,
+		return nil, nil, &Problem{Code: TimestampRefused,
 			Params: []Param{{"oauth_acceptable_timestamps", fmt.Sprintf("%d-%d", lo, hi)}},
 			Advice: "check the clock of the signing server",
 			Reason: fmt.Sprintf("timestamp %d is %ds from now", ts, ts-now.Unix())}
 	}
 
-	method := o["oauth_signature_method"]
-	key := o["oauth_consumer_key"]
+	method := o.known[kSignatureMethod]
+	key := o.known[kConsumerKey]
 	c := v.Consumers(key)
 	known := c != nil
 	if !known {
 		c = dummyConsumer()
 	}
-	if method != RSASHA1 && method != HMACSHA1 || !slices.Contains(c.Methods(), method) {
+	if !c.allows(method) {
 		if !known {
-			return problem(ConsumerKeyUnknown, "", "unknown consumer")
+			return nil, nil, problem(ConsumerKeyUnknown, "", "unknown consumer")
 		}
-		return problem(SignatureMethodRejected, "",
+		return nil, nil, problem(SignatureMethodRejected, "",
 			"method "+strconv.Quote(truncate(method))+" not allowed",
 			Param{"oauth_acceptable_signature_methods", strings.Join(c.Methods(), "&")})
 	}
-	token, hasToken := o["oauth_token"]
-	if hasToken && token != "" {
-		// 3-legged OAuth needs a token store; none is configured.
-		return problem(TokenRejected, "", "3-legged access token presented; no token store")
+	token := o.known[kToken]
+	var tokenSecret string
+	var state any
+	switch {
+	case token == "" && at == AccessTokenEndpoint:
+		return nil, nil, problem(ParameterAbsent, "", "no oauth_token at the access-token endpoint",
+			listParam("oauth_parameters_absent", []string{"oauth_token"}))
+	case token != "" && at == RequestTokenEndpoint:
+		return nil, nil, rejected("oauth_token", "the request-token endpoint takes no oauth_token")
+	case token != "" && !known:
+		// An unknown consumer's token is not looked up.
+	case token != "" && v.Tokens == nil:
+		return nil, nil, problem(TokenRejected, "", "3-legged access token presented; no token store")
+	case token != "":
+		var p *Problem
+		if tokenSecret, state, p = v.Tokens.TokenSecret(ctx, c, token, at); p != nil {
+			return nil, nil, p
+		}
+		if at == Resource && msg.hasReq {
+			return nil, nil, rejected("xoauth_requestor_id", "3-legged requests run as the token's user: send no xoauth_requestor_id")
+		}
 	}
 	if msg.hasReq && msg.requestor == "" {
-		return rejected("xoauth_requestor_id", "xoauth_requestor_id must not be empty")
+		return nil, nil, rejected("xoauth_requestor_id", "xoauth_requestor_id must not be empty")
 	}
 	if !validUser(msg.requestor) {
-		return rejected("xoauth_requestor_id", "xoauth_requestor_id must be a user name of at most 255 characters without control characters")
+		return nil, nil, rejected("xoauth_requestor_id", "xoauth_requestor_id must be a user name of at most 255 characters without control characters")
 	}
 
-	nonceKey := key + "\x00" + token + "\x00" + o["oauth_timestamp"] + "\x00" + o["oauth_nonce"]
+	nonceKey := key + "\x00" + token + "\x00" + o.known[kTimestamp] + "\x00" + o.known[kNonce]
 	if known {
 		seen, err := v.Nonces.Seen(ctx, nonceKey)
 		if err != nil {
-			return &Problem{Unavailable: true, Reason: "nonce store: " + err.Error()}
+			return nil, nil, &Problem{Unavailable: true, Reason: "nonce store: " + err.Error()}
 		}
 		if seen {
-			return problem(NonceUsed, "", "replayed nonce")
+			return nil, nil, problem(NonceUsed, "", "replayed nonce")
 		}
 	}
 
-	sig, err := base64.StdEncoding.DecodeString(o["oauth_signature"])
-	base := BaseString(r.Method, v.BaseURL.SignedURL(r.RawPath), msg.all)
-	switch {
-	case err != nil:
+	sig, err := base64.StdEncoding.DecodeString(o.known[kSignature])
+	if err != nil {
 		if !known {
-			return problem(ConsumerKeyUnknown, "", "unknown consumer")
+			return nil, nil, problem(ConsumerKeyUnknown, "", "unknown consumer")
 		}
-		return problem(SignatureInvalid, "oauth_signature is not valid base64", "signature not base64")
-	case method == RSASHA1:
-		err = VerifyRSASHA1(c.PublicKey, base, sig)
-	default:
-		if !VerifyHMACSHA1(c.Secret, "", base, sig) {
-			err = errBadHMAC
-		}
+		return nil, nil, problem(SignatureInvalid, "oauth_signature is not valid base64", "signature not base64")
+	}
+	prefix, path := v.BaseURL.signedURL(r.RawPath)
+	base := appendBaseString(nil, r.Method, prefix, path, msg.all)
+	if method == RSASHA1 {
+		err = verifyRSASHA1(c.PublicKey, base, sig)
+	} else if !verifyHMACSHA1(c.Secret, tokenSecret, base, sig) {
+		err = errBadHMAC
 	}
 	if !known {
-		return problem(ConsumerKeyUnknown, "", "unknown consumer")
+		return nil, nil, problem(ConsumerKeyUnknown, "", "unknown consumer")
 	}
 	if err != nil {
-		return problem(SignatureInvalid, "", "signature does not match; base string: "+truncateBase(base))
+		return nil, nil, problem(SignatureInvalid, "", "signature does not match; base string: "+truncateBase(base))
 	}
 
 	// Recorded only now, so that unsigned floods cannot fill the store.
 	fresh, err := v.Nonces.Record(ctx, nonceKey, time.Unix(ts, 0).Add(window+time.Second))
 	if err != nil {
-		return &Problem{Unavailable: true, Reason: "nonce store: " + err.Error()}
+		return nil, nil, &Problem{Unavailable: true, Reason: "nonce store: " + err.Error()}
 	}
 	if !fresh {
-		return problem(NonceUsed, "", "replayed nonce (concurrent)")
+		return nil, nil, problem(NonceUsed, "", "replayed nonce (concurrent)")
 	}
-	return nil
+	return c, state, nil
 }
 
 var errBadHMAC = fmt.Errorf("hmac mismatch")
@@ -300,12 +535,15 @@ func parseTimestamp(s string) (int64, bool) {
 	return n, err == nil
 }
 
+// validUser accepts user names of at most maxUserLen characters (Atlassian
+// counts characters, not bytes) without C0 or C1 control characters or
+// invalid UTF-8: the name goes into a header upstream.
 func validUser(u string) bool {
-	if len(u) > maxUserLen {
+	if len(u) > 4*maxUserLen || utf8.RuneCountInString(u) > maxUserLen {
 		return false
 	}
 	for _, r := range u {
-		if r < 0x20 || r == 0x7f || r == 0xfffd {
+		if r < 0x20 || r >= 0x7f && r < 0xa0 || r == utf8.RuneError {
 			return false
 		}
 	}
@@ -319,42 +557,70 @@ func truncate(s string) string {
 	return s
 }
 
-func truncateBase(s string) string {
-	if len(s) > 2048 {
-		return s[:2048] + "..."
+func truncateBase(b []byte) string {
+	if len(b) > 2048 {
+		return string(b[:2048]) + "..."
 	}
-	return s
+	return string(b)
 }
 
 // dummyConsumer gives unknown consumer keys a real key to verify against, so
-// that they take as long as known ones.
+// that they take as long as known ones. Only its public half is needed (an
+// unknown consumer is refused whatever its signature), so it is a constant:
+// generating a key on the first unknown request stalled that request for
+// up to seconds and marked it out by its timing.
 var dummyConsumer = sync.OnceValue(func() *Consumer {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	der, err := base64.StdEncoding.DecodeString(dummyPublicKey)
 	if err != nil {
-		panic("applink: cannot generate dummy key: " + err.Error())
+		panic("applink: dummy key: " + err.Error())
 	}
-	return &Consumer{Key: "\x00dummy", PublicKey: &k.PublicKey, Secret: "\x00dummy"}
+	k, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		panic("applink: dummy key: " + err.Error())
+	}
+	return &Consumer{Key: "\x00dummy", PublicKey: k.(*rsa.PublicKey), Secret: "\x00dummy"}
 })
+
+// dummyPublicKey is a 2048-bit RSA public key whose private half was thrown
+// away (SubjectPublicKeyInfo, base64 DER).
+const dummyPublicKey = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAw4yj3ETy8pDLpOqz66Tb" +
+	"cCS/bqT0vHwG0FXzVqmQS/6hCYaU52DBl1zD80Jzr/JhWnJ6uNeBRy2HbRGvt6GN" +
+	"pXbPRqsmygN6SKIiVyERYWe8fEoLk+fCq2NtUXiFud0lxWxEtkU4R5q/KcGAsl5P" +
+	"09ZVyCo+CdMv+CuIcbrTK/ygZYHrEnUJ6xDNmmmWdZQhCaJ5p7NN4eV0ysUcqAWt" +
+	"cJFTTkMjh7mw5ggz8go0YkUAtXvvZWxe23ahrdvmOo4+SUHaOdA/sM26JCaiPpea" +
+	"5ZiSWucS2MWHmXWy+BEEsrk9qun1Wwvo/VumbYfiC+rn7YETyHLDLxmjijvPk0Zb" +
+	"yQIDAQAB"
 
 // collect gathers the OAuth message from header, query and form, refusing
 // anything ambiguous. It returns nil, nil for a request without OAuth.
 func collect(r *Request) (*message, *Problem) {
-	var headerParams []Param
+	// Header, query and form params go into one slice, one allocation:
+	// all[:nh] came from the header, all[nh:nq] from the query, the rest
+	// from the form. Later it is filtered in place into msg.all.
+	size := strings.Count(r.RawQuery, "&") + strings.Count(r.Form, "&") + 2
+	for _, h := range r.Authorization {
+		if IsOAuthScheme(h) {
+			size += strings.Count(h, "=")
+		}
+	}
+	all := make([]Param, 0, size)
 	oauthHeaders := 0
 	for _, h := range r.Authorization {
 		if !IsOAuthScheme(h) {
 			continue
 		}
 		oauthHeaders++
-		_, ps, err := ParseAuthorizationHeader(h)
-		if err != nil {
+		var err error
+		if _, all, err = appendAuthorizationParams(all, h); err != nil {
 			return nil, problem(ParameterRejected, "malformed OAuth Authorization header: "+err.Error(),
 				"malformed Authorization header: "+err.Error())
 		}
-		headerParams = ps
 	}
-	query, qerr := ParseForm(r.RawQuery)
-	form, ferr := ParseForm(r.Form)
+	nh := len(all)
+	all, qerr := appendForm(all, r.RawQuery)
+	nq := len(all)
+	all, ferr := appendForm(all, r.Form)
+	headerParams, query, form := all[:nh:nh], all[nh:nq:nq], all[nq:]
 
 	locs := 0
 	var loc Location
@@ -370,8 +636,8 @@ func collect(r *Request) (*message, *Problem) {
 		locs++
 		loc = InForm
 	}
-	if locs == 0 && !(qerr != nil && strings.Contains(r.RawQuery, "oauth_")) &&
-		!(ferr != nil && strings.Contains(r.Form, "oauth_")) {
+	if locs == 0 && !(qerr != nil && mentionsOAuth(r.RawQuery)) &&
+		!(ferr != nil && mentionsOAuth(r.Form)) {
 		return nil, nil
 	}
 	if oauthHeaders > 1 {
@@ -398,8 +664,10 @@ func collect(r *Request) (*message, *Problem) {
 			"OAuth parameters split between locations", listParam("oauth_parameters_rejected", names))
 	}
 
-	msg := &message{oauth: make(map[string]string, 8), loc: loc}
-	msg.all = make([]Param, 0, len(headerParams)+len(query)+len(form))
+	msg := &message{loc: loc}
+	// Filtering in place is safe: msg.all never writes past the element
+	// being read.
+	msg.all = all[:0]
 	for _, p := range headerParams {
 		if IsRequestorParam(p.Key) {
 			return nil, rejected(p.Key, p.Key+" must be in the query string or form body, not the Authorization header")
@@ -410,11 +678,10 @@ func collect(r *Request) (*message, *Problem) {
 		for _, p := range group {
 			switch {
 			case IsOAuthParam(p.Key):
-				if _, dup := msg.oauth[p.Key]; dup {
+				if !msg.oauth.add(p) {
 					dups = append(dups, p.Key)
 					continue
 				}
-				msg.oauth[p.Key] = p.Value
 			case IsRequestorParam(p.Key):
 				if msg.hasReq {
 					dups = append(dups, p.Key)
@@ -433,7 +700,7 @@ func collect(r *Request) (*message, *Problem) {
 	}
 	var absent []string
 	for _, name := range requiredParams {
-		if _, ok := msg.oauth[name]; !ok {
+		if _, ok := msg.oauth.get(name); !ok {
 			absent = append(absent, name)
 		}
 	}
@@ -442,6 +709,26 @@ func collect(r *Request) (*message, *Problem) {
 			listParam("oauth_parameters_absent", absent))
 	}
 	return msg, nil
+}
+
+// mentionsOAuth decides, for a query or form that failed to parse, whether
+// it may carry OAuth parameters, so that it is refused rather than passed on
+// as anonymous (fail closed). Servlet containers skip a malformed pair and
+// decode the others, so each name is decoded on its own, leniently: a name
+// written "oauth%5Fconsumer_key" counts.
+func mentionsOAuth(raw string) bool {
+	if strings.Contains(raw, "oauth_") {
+		return true
+	}
+	for raw != "" {
+		var seg string
+		seg, raw, _ = strings.Cut(raw, "&")
+		k, _, _ := strings.Cut(seg, "=")
+		if IsOAuthParam(lenientDecode(k)) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasOAuth(ps []Param) bool {

@@ -24,7 +24,9 @@ const MinBits = 1024
 // PEM armour and line breaks, as consumer-info parsers accept).
 func ParsePublic(data []byte) (*rsa.PublicKey, error) {
 	text := strings.TrimSpace(string(data))
-	if strings.HasPrefix(text, "-----BEGIN") {
+	// Contains, not HasPrefix: "openssl x509 -text" and similar tools put
+	// explanatory text before the PEM block, which pem.Decode skips.
+	if strings.Contains(text, "-----BEGIN") {
 		block, _ := pem.Decode([]byte(text))
 		if block == nil {
 			return nil, errors.New("invalid PEM")
@@ -33,13 +35,13 @@ func ParsePublic(data []byte) (*rsa.PublicKey, error) {
 		case "CERTIFICATE":
 			cert, err := x509.ParseCertificate(block.Bytes)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("certificate: %w", err)
 			}
 			return checkPublic(cert.PublicKey)
 		case "RSA PUBLIC KEY":
 			k, err := x509.ParsePKCS1PublicKey(block.Bytes)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("PKCS#1 RSA public key: %w", err)
 			}
 			return checkPublic(k)
 		case "PUBLIC KEY":
@@ -87,15 +89,20 @@ func ParsePrivate(data []byte) (*rsa.PrivateKey, error) {
 	var key any
 	var err error
 	switch block.Type {
+	case "ENCRYPTED PRIVATE KEY":
+		return nil, errors.New("encrypted PKCS#8 private keys are not supported; decrypt it with: openssl pkey -in key.pem -out plain.pem")
 	case "RSA PRIVATE KEY":
+		if strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
+			return nil, errors.New("encrypted PEM private keys are not supported; decrypt it with: openssl pkey -in key.pem -out plain.pem")
+		}
 		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
 	case "PRIVATE KEY":
 		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
 	default:
-		return nil, fmt.Errorf("PEM block %q is not a private key", block.Type)
+		return nil, fmt.Errorf(`PEM block %q is not an RSA private key (want "RSA PRIVATE KEY" or "PRIVATE KEY")`, block.Type)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s PEM block: %w", block.Type, err)
 	}
 	priv, ok := key.(*rsa.PrivateKey)
 	if !ok {

@@ -1,0 +1,130 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/login"
+)
+
+// LoginConfig says how the approval page learns who the user is.
+type LoginConfig struct {
+	// "header", "upstream" or "ldap".
+	Source string `json:"source"`
+
+	// header: the header an SSO in front sets; honoured only from the
+	// server's trusted_proxies, removed from every other request.
+	Header string `json:"header,omitempty"`
+
+	// upstream: the product's current-user resource (Jira
+	// /rest/api/2/myself, Bamboo /rest/api/latest/currentUser), absolute or
+	// a path on base_url; and where to send users who are not logged in
+	// ({return} is replaced; default Jira's login.jsp?os_destination=).
+	WhoAmI   string `json:"whoami,omitempty"`
+	LoginURL string `json:"login_url,omitempty"`
+
+	// ldap: a login form that binds to the directory as the user.
+	LDAP *LDAPConfig `json:"ldap,omitempty"`
+
+	// How long a login form session lasts (default 12h).
+	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
+}
+
+// LDAPConfig configures `login ldap`.
+type LDAPConfig struct {
+	URL           string `json:"url"`
+	UserDN        string `json:"user_dn,omitempty"`
+	SearchBase    string `json:"search_base,omitempty"`
+	SearchFilter  string `json:"search_filter,omitempty"`
+	BindDN        string `json:"bind_dn,omitempty"`
+	BindPassword  string `json:"bind_password,omitempty"`
+	UserAttribute string `json:"user_attribute,omitempty"`
+	StartTLS      bool   `json:"starttls,omitempty"`
+}
+
+const loginPrefix = "/plugins/servlet/applink/login"
+
+// buildLogin constructs the login source. base is base_url (for relative
+// paths), secure tells whether cookies must be Secure.
+func (h *Handler) buildLogin(repl *caddy.Replacer, base *url.URL) (login.Source, *login.CSRF, error) {
+	key := processKey()
+	if h.SessionKey != "" {
+		key = []byte(repl.ReplaceKnown(h.SessionKey, ""))
+	}
+	secure := base.Scheme == "https"
+	csrf, err := login.NewCSRF(key, secure)
+	if err != nil {
+		return nil, nil, fmt.Errorf("session_key: %w", err)
+	}
+	cfg := h.Login
+	if cfg == nil {
+		return nil, csrf, nil
+	}
+	switch cfg.Source {
+	case "header":
+		if cfg.Header == "" {
+			return nil, nil, errors.New("login header needs the header name")
+		}
+		src, err := login.NewHeader(cfg.Header, isTrustedProxy)
+		return src, csrf, err
+	case "upstream":
+		who := repl.ReplaceKnown(cfg.WhoAmI, "")
+		if who == "" {
+			return nil, nil, errors.New("login upstream needs the current-user URL, e.g. /rest/api/2/myself")
+		}
+		if strings.HasPrefix(who, "/") {
+			who = strings.TrimRight(base.String(), "/") + who
+		}
+		loginURL := repl.ReplaceKnown(cfg.LoginURL, "")
+		if loginURL == "" {
+			loginURL = strings.TrimRight(base.String(), "/") + "/login.jsp?os_destination={return}"
+		}
+		src, err := login.NewUpstream(login.UpstreamConfig{WhoAmIURL: who, LoginURL: loginURL, Timeout: 5 * time.Second})
+		return src, csrf, err
+	case "ldap":
+		if cfg.LDAP == nil || cfg.LDAP.URL == "" {
+			return nil, nil, errors.New("login ldap needs the directory URL")
+		}
+		sessions, err := login.NewSessions(key, time.Duration(cfg.SessionTTL), secure)
+		if err != nil {
+			return nil, nil, fmt.Errorf("session_key: %w", err)
+		}
+		l := cfg.LDAP
+		src, err := login.NewLDAP(login.LDAPConfig{
+			URL:            repl.ReplaceKnown(l.URL, ""),
+			UserDNTemplate: repl.ReplaceKnown(l.UserDN, ""),
+			SearchBase:     repl.ReplaceKnown(l.SearchBase, ""),
+			SearchFilter:   repl.ReplaceKnown(l.SearchFilter, ""),
+			BindDN:         repl.ReplaceKnown(l.BindDN, ""),
+			BindPassword:   repl.ReplaceKnown(l.BindPassword, ""),
+			UserAttribute:  l.UserAttribute,
+			StartTLS:       l.StartTLS,
+			Sessions:       sessions,
+			CSRF:           csrf,
+			Prefix:         h.contextPath + loginPrefix,
+			Title:          h.productName(),
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if src.Plaintext() {
+			h.logger.Warn("login ldap sends passwords in clear text: use ldaps:// or starttls")
+		}
+		return src, csrf, nil
+	}
+	return nil, nil, fmt.Errorf("login must be header, upstream or ldap, not %q", cfg.Source)
+}
+
+// isTrustedProxy reports whether the request came from one of the server's
+// trusted_proxies (Caddy decides; the handler never parses X-Forwarded-For).
+func isTrustedProxy(r *http.Request) bool {
+	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
+	return trusted
+}

@@ -1,0 +1,300 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+)
+
+var _ oauth1.NonceStore = (*Memory)(nil)
+
+// clock is an injectable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newTestMemory(start int64) (*Memory, *clock) {
+	c := &clock{t: time.Unix(start, 0)}
+	m := NewMemory()
+	m.now = c.now
+	return m, c
+}
+
+var ctx = context.Background()
+
+func mustSeen(t *testing.T, m *Memory, key string, want bool) {
+	t.Helper()
+	got, err := m.Seen(ctx, key)
+	if err != nil || got != want {
+		t.Fatalf("Seen(%q) = %v, %v; want %v", key, got, err, want)
+	}
+}
+
+func mustRecord(t *testing.T, m *Memory, key string, until time.Time, want bool) {
+	t.Helper()
+	got, err := m.Record(ctx, key, until)
+	if err != nil || got != want {
+		t.Fatalf("Record(%q, %v) = %v, %v; want %v", key, until.Unix(), got, err, want)
+	}
+}
+
+func TestMemoryRecordAndSeen(t *testing.T) {
+	const t0 = 1_700_000_000
+	m, _ := newTestMemory(t0)
+	until := time.Unix(t0+300, 0)
+	mustSeen(t, m, "a", false)
+	mustRecord(t, m, "a", until, true)
+	mustSeen(t, m, "a", true)
+	mustRecord(t, m, "a", until, false)
+	mustRecord(t, m, "a", until.Add(time.Hour), false) // a later expiry does not make it fresh
+	mustSeen(t, m, "b", false)
+	mustRecord(t, m, "b", until, true)
+	// Keys are compared exactly.
+	mustSeen(t, m, "A", false)
+	mustSeen(t, m, "a\x00", false)
+	mustSeen(t, m, "", false)
+	mustRecord(t, m, "", until, true)
+	mustSeen(t, m, "", true)
+	if m.Len() != 3 {
+		t.Errorf("Len() = %d, want 3", m.Len())
+	}
+}
+
+func TestMemoryExpiry(t *testing.T) {
+	const t0 = 1_700_000_000
+	tests := []struct {
+		name    string
+		ttl     time.Duration
+		elapsed time.Duration
+		seen    bool
+	}{
+		{"fresh", 60 * time.Second, 0, true},
+		{"one second before expiry", 60 * time.Second, 59 * time.Second, true},
+		{"at expiry", 60 * time.Second, 60 * time.Second, false},
+		{"after expiry", 60 * time.Second, 61 * time.Second, false},
+		{"long after expiry", 60 * time.Second, time.Hour, false},
+		{"until in the past", -time.Second, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, c := newTestMemory(t0)
+			mustRecord(t, m, "k", c.now().Add(tt.ttl), true)
+			c.advance(tt.elapsed)
+			mustSeen(t, m, "k", tt.seen)
+			// Once expired, the key may be recorded again.
+			mustRecord(t, m, "k", c.now().Add(time.Minute), !tt.seen)
+		})
+	}
+}
+
+func TestMemorySweep(t *testing.T) {
+	const t0 = 1_700_000_000 // a multiple of bucketSeconds
+	m, c := newTestMemory(t0)
+	// 100 keys expiring over 100 seconds.
+	for i := range 100 {
+		mustRecord(t, m, "k"+strconv.Itoa(i), time.Unix(t0+int64(i)+1, 0), true)
+	}
+	if m.Len() != 100 {
+		t.Fatalf("Len() = %d", m.Len())
+	}
+	// 55 s later, keys 0..54 have expired (until <= now). The sweep runs on
+	// the next Record in a new bucket and drops whole buckets that lie
+	// entirely in the past: those of expiries t0+1..t0+49.
+	c.advance(55 * time.Second)
+	mustRecord(t, m, "trigger", c.now().Add(time.Hour), true)
+	if got := m.Len(); got != 100-49+1 {
+		t.Errorf("after the sweep Len() = %d, want %d", got, 100-49+1)
+	}
+	for i := range 100 {
+		mustSeen(t, m, "k"+strconv.Itoa(i), i >= 55)
+	}
+	// Another Record in the same bucket does not sweep again (cheap path),
+	// but does not resurrect anything either.
+	before := m.Len()
+	mustRecord(t, m, "trigger2", c.now().Add(time.Hour), true)
+	if m.Len() != before+1 {
+		t.Errorf("Len() = %d, want %d", m.Len(), before+1)
+	}
+	// Far in the future everything but the two triggers is gone.
+	c.advance(10 * time.Minute)
+	mustRecord(t, m, "trigger3", c.now().Add(time.Hour), true)
+	if m.Len() != 3 {
+		t.Errorf("Len() = %d, want 3", m.Len())
+	}
+	if len(m.buckets) > 2 {
+		t.Errorf("%d buckets left, the old ones should be gone", len(m.buckets))
+	}
+}
+
+func TestMemorySweepKeepsReRecordedKey(t *testing.T) {
+	// A key that expired and was recorded again still sits in its old
+	// bucket; sweeping that bucket must not delete the new entry.
+	const t0 = 1_700_000_000
+	m, c := newTestMemory(t0)
+	mustRecord(t, m, "k", time.Unix(t0+5, 0), true)
+	c.advance(6 * time.Second)
+	mustRecord(t, m, "k", time.Unix(t0+600, 0), true)
+	c.advance(30 * time.Second)
+	mustRecord(t, m, "other", time.Unix(t0+600, 0), true) // sweeps the t0+5 bucket
+	mustSeen(t, m, "k", true)
+	mustRecord(t, m, "k", time.Unix(t0+600, 0), false)
+}
+
+func TestMemorySince(t *testing.T) {
+	before := time.Now()
+	m := NewMemory()
+	after := time.Now()
+	if s := m.Since(); s.Before(before) || s.After(after) {
+		t.Errorf("Since() = %v, want between %v and %v", s, before, after)
+	}
+	// Since does not move with use.
+	s := m.Since()
+	_, _ = m.Record(ctx, "x", time.Now().Add(time.Minute))
+	if m.Since() != s {
+		t.Error("Since() changed")
+	}
+}
+
+func TestMemoryConcurrentRecord(t *testing.T) {
+	m := NewMemory()
+	until := time.Now().Add(time.Minute)
+	for round := range 20 {
+		key := fmt.Sprintf("nonce-%d", round)
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, _ = m.Seen(ctx, key)
+				ok, err := m.Record(ctx, key, until)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					wins.Add(1)
+				}
+				_ = m.Len()
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("round %d: %d goroutines recorded the same key, want exactly 1", round, wins.Load())
+		}
+	}
+}
+
+// TestMemoryWithVerifier checks the store in its real use: replay refused,
+// a request signed before the store started refused.
+func TestMemoryWithVerifier(t *testing.T) {
+	const t0 = 1_700_000_000
+	m, c := newTestMemory(t0)
+	m.since = time.Unix(t0-60, 0)
+	base, err := oauth1.ParseBaseURL("https://jira.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer := &oauth1.Consumer{Key: "bot", Secret: "secret", TwoLeggedUser: "bot"}
+	v := &oauth1.Verifier{
+		BaseURL:   base,
+		Consumers: func(k string) *oauth1.Consumer { return map[string]*oauth1.Consumer{"bot": consumer}[k] },
+		Nonces:    m,
+		Now:       c.now,
+	}
+	request := func(ts int64, nonce string) *oauth1.Request {
+		params := []oauth1.Param{
+			{Key: "oauth_consumer_key", Value: "bot"},
+			{Key: "oauth_signature_method", Value: "HMAC-SHA1"},
+			{Key: "oauth_timestamp", Value: strconv.FormatInt(ts, 10)},
+			{Key: "oauth_nonce", Value: nonce},
+			{Key: "oauth_token", Value: ""},
+		}
+		sig := oauth1.SignHMACSHA1("secret", "", oauth1.BaseString("GET", base.SignedURL("/rest/api/2/myself"), params))
+		h := "OAuth "
+		for _, p := range params {
+			h += p.Key + `="` + oauth1.PercentEncode(p.Value) + `", `
+		}
+		h += `oauth_signature="` + oauth1.PercentEncode(sig) + `"`
+		return &oauth1.Request{Method: "GET", RawPath: "/rest/api/2/myself", Authorization: []string{h}}
+	}
+	// Inside the window, but signed before the store started: its nonce
+	// may have been used with a previous instance.
+	if _, p := v.Verify(ctx, request(t0-61, "n0")); p == nil || p.Code != oauth1.TimestampRefused {
+		t.Fatalf("signed before the store started: %v, want timestamp_refused", p)
+	}
+	if _, p := v.Verify(ctx, request(t0-60, "n0")); p != nil {
+		t.Fatalf("signed when the store started: %v", p)
+	}
+	r := request(t0, "n1")
+	if res, p := v.Verify(ctx, r); p != nil || res.Mode != oauth1.Mode2LO {
+		t.Fatalf("first request: %+v %v", res, p)
+	}
+	if _, p := v.Verify(ctx, r); p == nil || p.Code != oauth1.NonceUsed {
+		t.Fatalf("replay: %v, want nonce_used", p)
+	}
+	// Still a replay 4 minutes later, inside the window.
+	c.advance(4 * time.Minute)
+	if _, p := v.Verify(ctx, r); p == nil || p.Code != oauth1.NonceUsed {
+		t.Fatalf("replay after 4 min: %v, want nonce_used", p)
+	}
+	// After the window the timestamp, not the store, refuses it.
+	c.advance(2 * time.Minute)
+	if _, p := v.Verify(ctx, r); p == nil || p.Code != oauth1.TimestampRefused {
+		t.Fatalf("replay after 6 min: %v, want timestamp_refused", p)
+	}
+}
+
+func BenchmarkMemory(b *testing.B) {
+	b.Run("Seen+Record", func(b *testing.B) {
+		m := NewMemory()
+		until := time.Now().Add(5 * time.Minute)
+		keys := make([]string, 1<<16)
+		for i := range keys {
+			keys[i] = "jira:1234\x00\x001700000000\x00" + strconv.Itoa(i)
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			k := keys[i%len(keys)]
+			i++
+			if seen, _ := m.Seen(ctx, k); !seen {
+				_, _ = m.Record(ctx, k, until)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		m := NewMemory()
+		until := time.Now().Add(5 * time.Minute)
+		var n atomic.Int64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				k := "k" + strconv.FormatInt(n.Add(1), 10)
+				_, _ = m.Seen(ctx, k)
+				_, _ = m.Record(ctx, k, until)
+			}
+		})
+	})
+}
