@@ -121,6 +121,9 @@ const globalOptions = `{
 	http_port 9080
 	https_port 9443
 	grace_period 1ns
+	servers {
+		trusted_proxies static 127.0.0.1/32
+	}
 }
 `
 
@@ -178,23 +181,24 @@ var firstLoad sync.Once
 // signSpec describes a request to sign by hand, so tests can tamper with
 // any part of it.
 type signSpec struct {
-	Method     string
-	Target     string // path and query, as sent
-	SignedAs   string // path and query to sign, if different (tampering)
-	Form       string // raw form body, sent with Content-Type form
-	FormType   string // Content-Type for Form; default form-urlencoded
-	Loc        oauth1.Location
-	Consumer   string
-	Key        *rsa.PrivateKey
-	Secret     string // HMAC-SHA1 instead of RSA when set
-	Method2    string // signature method to claim; default from Key/Secret
-	Token      *string
-	Timestamp  string
-	Nonce      string
-	Extra      []oauth1.Param // more oauth_* parameters, signed
-	Omit       string         // an oauth parameter to leave out
-	BaseURL    string         // base URL to sign against; default proxyBase
-	SignedVerb string         // method to sign, if different (tampering)
+	Method      string
+	Target      string // path and query, as sent
+	SignedAs    string // path and query to sign, if different (tampering)
+	Form        string // raw form body, sent with Content-Type form
+	FormType    string // Content-Type for Form; default form-urlencoded
+	Loc         oauth1.Location
+	Consumer    string
+	Key         *rsa.PrivateKey
+	Secret      string // HMAC-SHA1 instead of RSA when set
+	TokenSecret string // HMAC-SHA1 token secret (3LO)
+	Method2     string // signature method to claim; default from Key/Secret
+	Token       *string
+	Timestamp   string
+	Nonce       string
+	Extra       []oauth1.Param // more oauth_* parameters, signed
+	Omit        string         // an oauth parameter to leave out
+	BaseURL     string         // base URL to sign against; default proxyBase
+	SignedVerb  string         // method to sign, if different (tampering)
 }
 
 var nonceSeq atomic.Int64
@@ -278,7 +282,7 @@ func (s signSpec) build(t testing.TB) *http.Request {
 	bs := oauth1.BaseString(verb, base.SignedURL(path), all)
 	var sig string
 	if s.Secret != "" {
-		sig = oauth1.SignHMACSHA1(s.Secret, "", bs)
+		sig = oauth1.SignHMACSHA1(s.Secret, s.TokenSecret, bs)
 	} else {
 		sig, err = oauth1.SignRSASHA1(s.Key, bs)
 		if err != nil {

@@ -54,7 +54,13 @@ func hmacSHA1(dst []byte, consumerSecret, tokenSecret string, base []byte) []byt
 	key = append(key, '&')
 	key = appendPercentEncoded(key, tokenSecret)
 	var m hash.Hash
-	if pool := hmacPool(key); pool != nil {
+	// Only consumer-only keys (2LO) are pooled: a token secret is per user
+	// and revocable, and must not outlive its request in a global cache.
+	var pool *sync.Pool
+	if tokenSecret == "" {
+		pool = hmacPool(key)
+	}
+	if pool != nil {
 		m = pool.Get().(hash.Hash)
 		defer pool.Put(m)
 		m.Reset()
@@ -68,9 +74,9 @@ func hmacSHA1(dst []byte, consumerSecret, tokenSecret string, base []byte) []byt
 // hmacPools maps an HMAC key to a *sync.Pool of keyed HMAC-SHA1 states:
 // hmac.New costs five allocations and two SHA-1 blocks, while Reset on a
 // pooled state restores the keyed state from a saved copy. The map is
-// copied on write, so lookups take no lock. Keys come from the consumer
-// configuration, never from clients; maxHMACPools bounds what reloads that
-// rotate secrets leave behind.
+// copied on write, so lookups take no lock. Keys are consumer secrets from
+// the configuration (hmacSHA1 pools no key with a token secret);
+// maxHMACPools bounds what reloads that rotate secrets leave behind.
 var (
 	hmacPools   atomic.Pointer[map[string]*sync.Pool]
 	hmacPoolsMu sync.Mutex

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -195,21 +196,26 @@ func TestHMACSHA1Pooled(t *testing.T) {
 	bases := []string{"", "x", rfc5849BaseString, coreA51BaseString}
 	check := func(t *testing.T) {
 		for _, s := range secrets {
-			for _, b := range bases {
-				want := hmacRef(PercentEncode(s)+"&"+PercentEncode("tok"), b)
-				for range 3 {
-					if got := SignHMACSHA1(s, "tok", b); got != want {
-						t.Fatalf("SignHMACSHA1(%q, tok, %.20q) = %s, want %s", s, b, got, want)
+			for _, tok := range []string{"", "tok"} { // pooled, not pooled
+				for _, b := range bases {
+					want := hmacRef(PercentEncode(s)+"&"+PercentEncode(tok), b)
+					for range 3 {
+						if got := SignHMACSHA1(s, tok, b); got != want {
+							t.Fatalf("SignHMACSHA1(%q, %q, %.20q) = %s, want %s", s, tok, b, got, want)
+						}
 					}
-				}
-				raw, _ := base64.StdEncoding.DecodeString(want)
-				if !VerifyHMACSHA1(s, "tok", b, raw) {
-					t.Fatalf("VerifyHMACSHA1(%q) refused", s)
+					raw, _ := base64.StdEncoding.DecodeString(want)
+					if !VerifyHMACSHA1(s, tok, b, raw) {
+						t.Fatalf("VerifyHMACSHA1(%q, %q) refused", s, tok)
+					}
 				}
 			}
 		}
 	}
 	check(t)
+	if m := hmacPools.Load(); m == nil || (*m)["a&"] == nil {
+		t.Fatal("the consumer-only key a& was not pooled")
+	}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -219,6 +225,20 @@ func TestHMACSHA1Pooled(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+
+	// Keys with a token secret are never pooled.
+	before := hmacPools.Load()
+	_ = SignHMACSHA1("consumer", "per-user-token-secret", "b")
+	if m := hmacPools.Load(); m != nil {
+		for k := range *m {
+			if strings.Contains(k, "per-user-token-secret") {
+				t.Error("a token secret was cached in hmacPools")
+			}
+		}
+	}
+	if hmacPools.Load() != before {
+		t.Error("signing with a token secret changed hmacPools")
+	}
 
 	saved := hmacPools.Load()
 	full := map[string]*sync.Pool{}

@@ -1,0 +1,78 @@
+package transport
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+)
+
+// UnmarshalCaddyfile sets up the transport from Caddyfile tokens:
+//
+//	transport applink {
+//		consumer_key <key>
+//		private_key_file <path>
+//		remote_base_url <url>
+//		mode 2lo|impersonation|3lo
+//		user <placeholder>
+//		# any subdirective of `transport http` (tls, dial_timeout, ...)
+//	}
+//
+// Its own subdirectives are taken out of the block, and what remains goes
+// to the HTTP transport's parser, which refuses anything it does not know.
+func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if t.HTTPTransport == nil {
+		t.HTTPTransport = new(reverseproxy.HTTPTransport)
+	}
+	d.Next() // transport name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		if d.Nesting() > 1 {
+			continue // inside a block of an HTTP transport subdirective
+		}
+		var dst *string
+		switch d.Val() {
+		case "consumer_key":
+			dst = &t.ConsumerKey
+		case "private_key_file":
+			dst = &t.PrivateKeyFile
+		case "remote_base_url":
+			dst = &t.RemoteBaseURL
+		case "mode":
+			dst = &t.Mode
+		case "user":
+			dst = &t.User
+		default:
+			d.RemainingArgs() // the HTTP transport's, parsed below
+			continue
+		}
+		name := d.Val()
+		if seen[name] {
+			return d.Errf("%s specified twice", name)
+		}
+		seen[name] = true
+		if !d.NextArg() {
+			return d.Errf("%s needs one argument", name)
+		}
+		*dst = d.Val()
+		if d.NextArg() {
+			return d.Errf("%s takes one argument, got extra %s", name, strconv.Quote(d.Val()))
+		}
+		if name == "mode" {
+			switch t.Mode {
+			case "2lo", "impersonation", "3lo":
+			default:
+				return d.Errf("mode must be 2lo, impersonation or 3lo, not %q", t.Mode)
+			}
+		}
+		d.DeleteN(2)
+	}
+	d.Reset()
+	return t.HTTPTransport.UnmarshalCaddyfile(d)
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Transport)(nil)

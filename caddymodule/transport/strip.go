@@ -1,0 +1,80 @@
+package transport
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+)
+
+// normalizeHeaderName maps a header name to the form a servlet container
+// may treat as equal: lower case, "_" as "-".
+func normalizeHeaderName(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+// stripCredentials removes every credential the local client sent, so that
+// the signed identity is the only one the remote sees: Authorization,
+// Proxy-Authorization, Cookie and the Trusted Applications headers, in any
+// spelling.
+func stripCredentials(h http.Header) {
+	for name := range h {
+		switch n := normalizeHeaderName(name); {
+		case n == "authorization", n == "proxy-authorization", n == "cookie",
+			strings.HasPrefix(n, "x-seraph-trusted-app-"):
+			delete(h, name)
+		}
+	}
+}
+
+// isSeraphParam reports whether a parameter makes Seraph (the login layer
+// of Jira, Confluence and Bamboo) log a user in. The signer removes the
+// OAuth and impersonation parameters itself.
+func isSeraphParam(key string) bool {
+	for _, p := range [...]string{"os_username", "os_password", "os_authType", "os_cookie"} {
+		if strings.EqualFold(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripIdentityParams removes Seraph login parameters from the query string
+// and from a URL-encoded form body (read up to the signer's limit).
+func stripIdentityParams(req *http.Request) error {
+	if q, changed := oauth1.RemoveParams(req.URL.RawQuery, isSeraphParam); changed {
+		req.URL.RawQuery = q
+	}
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	mt, _, _ := strings.Cut(req.Header.Get("Content-Type"), ";")
+	if !strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
+		return nil
+	}
+	raw, err := io.ReadAll(io.LimitReader(req.Body, signer.DefaultMaxFormBytes+1))
+	_ = req.Body.Close()
+	if err != nil {
+		return fmt.Errorf("applink transport: reading form body: %w", err)
+	}
+	if len(raw) > signer.DefaultMaxFormBytes {
+		return signer.ErrFormTooLarge
+	}
+	if s, changed := oauth1.RemoveParams(string(raw), isSeraphParam); changed {
+		raw = []byte(s)
+	}
+	req.ContentLength = int64(len(raw))
+	req.TransferEncoding = nil
+	if len(raw) == 0 {
+		req.Body = http.NoBody
+		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+		return nil
+	}
+	req.Body = io.NopCloser(bytes.NewReader(raw))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
+	return nil
+}

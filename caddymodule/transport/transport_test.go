@@ -1,0 +1,273 @@
+package transport
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+)
+
+// provisioned provisions tr outside a Caddy server.
+func provisioned(t *testing.T, tr *Transport) *Transport {
+	t.Helper()
+	testKeys(t)
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if err := tr.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// clientRequest is a request as a Caddy server hands it to a handler:
+// with a replacer and the request variables.
+func clientRequest(t *testing.T, method, url, ctype, body string, hdr ...string) *http.Request {
+	t.Helper()
+	req := newReq(t, method, url, ctype, body, hdr...)
+	return caddyhttp.PrepareRequest(req, caddy.NewReplacer(), nil, nil)
+}
+
+// tokenMap is a TokenSource; user "broken" makes it fail.
+type tokenMap map[string]*signer.Token
+
+func (m tokenMap) AccessToken(_ context.Context, remote, user string) (*signer.Token, error) {
+	if user == "broken" {
+		return nil, errors.New("store down")
+	}
+	if tok, ok := m[user]; ok {
+		return tok, nil
+	}
+	return nil, ErrNoAccessToken
+}
+
+// TestCaddyfileAdapt compares testdata/caddyfile_adapt/*.caddyfiletest
+// (Caddyfile, "----------", expected JSON), as Caddy's own suite does.
+func TestCaddyfileAdapt(t *testing.T) {
+	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no adapt tests: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts := strings.Split(string(data), "----------")
+			if !caddytest.CompareAdapt(t, f, strings.TrimSpace(parts[0])+"\n", "caddyfile", strings.TrimSpace(parts[1])) {
+				t.Error("adapted JSON differs")
+			}
+		})
+	}
+}
+
+func TestCaddyfileErrors(t *testing.T) {
+	for _, tc := range []struct{ input, want string }{
+		{"applink {\n bogus 1\n}", "unrecognized subdirective bogus"},
+		{"applink extra", "wrong argument count"},
+		{"applink {\n consumer_key\n}", "consumer_key needs one argument"},
+		{"applink {\n consumer_key a b\n}", "takes one argument"},
+		{"applink {\n mode 4lo\n}", "mode must be 2lo, impersonation or 3lo"},
+		{"applink {\n mode 2lo\n mode 3lo\n}", "mode specified twice"},
+		{"applink {\n user\n}", "user needs one argument"},
+		{"applink {\n dial_timeout soon\n}", "invalid duration"},
+	} {
+		tr := new(Transport)
+		err := tr.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.input, err, tc.want)
+		}
+	}
+}
+
+// TestCaddyfileArgsOfHTTPSubdirectives: an argument of an HTTP transport
+// subdirective that spells one of ours is not taken for ours.
+func TestCaddyfileArgsOfHTTPSubdirectives(t *testing.T) {
+	tr := new(Transport)
+	in := "applink {\n tls_server_name user\n mode 2lo\n versions 1.1 2\n consumer_key k\n}"
+	if err := tr.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err != nil {
+		t.Fatal(err)
+	}
+	if tr.User != "" || tr.Mode != "2lo" || tr.ConsumerKey != "k" || tr.TLS == nil || tr.TLS.ServerName != "user" || len(tr.Versions) != 2 {
+		t.Errorf("parsed %+v, TLS %+v", tr, tr.TLS)
+	}
+}
+
+func TestProvisionErrors(t *testing.T) {
+	testKeys(t)
+	dir := t.TempDir()
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecDER, _ := x509.MarshalPKCS8PrivateKey(ec)
+	ecFile := filepath.Join(dir, "ec.pem")
+	_ = os.WriteFile(ecFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}), 0o600)
+	garbage := filepath.Join(dir, "garbage.pem")
+	_ = os.WriteFile(garbage, []byte("not a key"), 0o600)
+	missing := filepath.Join(dir, "missing.pem")
+	t.Setenv("APPLINK_TEST_KEYFILE", privFile())
+	t.Setenv("APPLINK_TEST_CONSUMER", "env:consumer")
+
+	for _, tc := range []struct {
+		tr   *Transport
+		want string // "" means it must provision
+	}{
+		{&Transport{PrivateKeyFile: privFile(), Mode: "2lo"}, "consumer_key is required"},
+		{&Transport{ConsumerKey: "k", Mode: "2lo"}, "private_key_file is required"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: missing, Mode: "2lo"}, missing},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: garbage, Mode: "2lo"}, garbage},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: ecFile, Mode: "2lo"}, ecFile + ": key is *ecdsa.PrivateKey, not RSA"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile()}, "mode is required"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "3LO"}, "unknown mode"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "impersonation"}, "needs user"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "3lo", User: " "}, "needs user"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "2lo", User: "x"}, "user has no effect with mode 2lo"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "2lo", RemoteBaseURL: "jira.example.com"}, "remote_base_url"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "2lo", RemoteBaseURL: "https://jira.example.com?x=1"}, "remote_base_url"},
+		{&Transport{ConsumerKey: "{env.APPLINK_TEST_CONSUMER}", PrivateKeyFile: "{env.APPLINK_TEST_KEYFILE}", Mode: "impersonation",
+			User: "{http.auth.user.id}", RemoteBaseURL: "https://jira.example.com/jira"}, ""},
+	} {
+		tr := tc.tr
+		tr.HTTPTransport = nil
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		err := tr.Provision(ctx)
+		cancel()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v: %v", tc.tr, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%+v: error %v, want it to contain %q", tc.tr, err, tc.want)
+		}
+		if tc.want == "" && tr.consumerKey != "env:consumer" {
+			t.Errorf("{env.*} consumer key resolved to %q", tr.consumerKey)
+		}
+	}
+}
+
+// TestProvisionErrorThroughCaddy: a bad key file stops the config from
+// loading, with the file named.
+func TestProvisionErrorThroughCaddy(t *testing.T) {
+	testKeys(t)
+	caddyRun(t, fmt.Sprintf("http://localhost:%d {\n\trespond ok\n}\n", frontPort)) // Caddy is up
+	bad := filepath.Join(t.TempDir(), "bad.pem")
+	_ = os.WriteFile(bad, []byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), 0o600)
+	cfg := globalOptions(filepath.Join(t.TempDir(), "log")) + fmt.Sprintf(`
+http://localhost:%d {
+	reverse_proxy 127.0.0.1:1 {
+		transport applink {
+			consumer_key k
+			private_key_file %s
+			mode 2lo
+		}
+	}
+}
+`, frontPort, bad)
+	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", adminPort), "text/caddyfile", strings.NewReader(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == 200 || !strings.Contains(string(body), "private_key_file: "+bad) {
+		t.Errorf("load: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestJSONInlinesHTTPTransport: the HTTP transport's fields live next to
+// ours in the module's JSON, and unknown fields are refused by Caddy.
+func TestJSONInlinesHTTPTransport(t *testing.T) {
+	raw := `{"consumer_key":"k","mode":"2lo","dial_timeout":5000000000,"tls":{"server_name":"jira"}}`
+	mod, err := caddy.GetModule("http.reverse_proxy.transport.applink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := mod.New().(*Transport)
+	if err := json.Unmarshal([]byte(raw), tr); err != nil {
+		t.Fatal(err)
+	}
+	if tr.ConsumerKey != "k" || tr.TLS == nil || tr.TLS.ServerName != "jira" || tr.DialTimeout == 0 {
+		t.Errorf("decoded %+v", tr)
+	}
+	out, _ := json.Marshal(tr)
+	if !strings.Contains(string(out), `"dial_timeout":5000000000`) || !strings.Contains(string(out), `"consumer_key":"k"`) {
+		t.Errorf("encoded %s", out)
+	}
+}
+
+func TestParseProblem(t *testing.T) {
+	for _, tc := range []struct {
+		values      []string
+		ok          bool
+		problem     string
+		param, want string
+	}{
+		{nil, false, "", "", ""},
+		{[]string{`Basic realm="x"`}, false, "", "", ""},
+		{[]string{`OAuth realm="http%3A%2F%2Fjira"`}, true, "", "", ""},
+		{[]string{`OAuth realm="x"`, `OAuth realm="x", oauth_problem="signature_invalid", oauth_signature_base_string="GET%26a"`},
+			true, "signature_invalid", "oauth_signature_base_string", "GET&a"},
+		{[]string{`OAuth realm="x", oauth_problem="timestamp_refused", oauth_acceptable_timestamps="1-2"`, `OAuth realm="x"`},
+			true, "timestamp_refused", "oauth_acceptable_timestamps", "1-2"},
+		{[]string{`Basic realm="a, b", OAuth realm="x", oauth_problem="nonce_used"`}, true, "nonce_used", "", ""},
+		{[]string{`OAuth realm="x", oauth_problem="permission_denied", oauth_problem_advice="2-legged%20OAuth%20is%20off", Basic realm="y"`},
+			true, "permission_denied", "oauth_problem_advice", "2-legged OAuth is off"},
+		{[]string{`oauth realm="x", oauth_problem="token_rejected"`}, true, "token_rejected", "", ""},
+		{[]string{`OAuth garbage`}, false, "", "", ""},
+	} {
+		p, ok := ParseProblem(tc.values)
+		if ok != tc.ok || p.Problem != tc.problem || tc.param != "" && p.Get(tc.param) != tc.want {
+			t.Errorf("%q: %+v %v", tc.values, p, ok)
+		}
+	}
+}
+
+func TestProblemLabel(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                      "unspecified",
+		"signature_invalid":     "signature_invalid",
+		"consumer_key_refused":  "consumer_key_refused",
+		"token_not_authorized":  "token_not_authorized",
+		"alice":                 "other",
+		strings.Repeat("x", 99): "other",
+	} {
+		if got := problemLabel(in); got != want {
+			t.Errorf("problemLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRoundTripDoesNotModifyRequest: RoundTrip signs a clone; the request
+// Caddy passed in keeps its headers and URL.
+func TestRoundTripDoesNotModifyRequest(t *testing.T) {
+	rec := newRecorder(t, "")
+	tr := provisioned(t, &Transport{ConsumerKey: testConsumerKey, PrivateKeyFile: privFile(), Mode: "impersonation", User: "{http.request.header.X-Test-User}"})
+	req := clientRequest(t, "GET", rec.srv.URL+"/x?a=1&oauth_token=z", "", "", "X-Test-User", "alice", "Cookie", "c=1")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "mode=2lo-impersonation user=alice" {
+		t.Errorf("remote said %q", b)
+	}
+	if req.URL.RawQuery != "a=1&oauth_token=z" || req.Header.Get("Cookie") != "c=1" || req.Header.Get("Authorization") != "" {
+		t.Errorf("request modified: %s %v", req.URL, req.Header)
+	}
+}
