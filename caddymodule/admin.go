@@ -1,0 +1,123 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+)
+
+func init() {
+	caddy.RegisterModule(AdminAPI{})
+}
+
+// AdminAPI adds token administration to Caddy's admin endpoint:
+//
+//	GET  /applink/tokens[?user=&consumer=&kind=access|request]   list
+//	POST /applink/tokens/revoke  {"token"|"id"|"user"|"consumer": ...}
+//
+// It sees every token store the running config uses. Token values are never
+// listed (they are not stored); "id" is their SHA-256.
+type AdminAPI struct{}
+
+// CaddyModule returns the Caddy module information.
+func (AdminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.applink",
+		New: func() caddy.Module { return new(AdminAPI) },
+	}
+}
+
+// Routes returns the admin routes.
+func (a *AdminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{
+		{Pattern: "/applink/tokens", Handler: caddy.AdminHandlerFunc(a.list)},
+		{Pattern: "/applink/tokens/revoke", Handler: caddy.AdminHandlerFunc(a.revoke)},
+	}
+}
+
+// TokenInfo is a token as the admin API shows it.
+type TokenInfo struct {
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
+	Consumer    string    `json:"consumer"`
+	User        string    `json:"user,omitempty"`
+	State       string    `json:"state,omitempty"`
+	Created     time.Time `json:"created"`
+	Expires     time.Time `json:"expires"`
+	SessionEnds time.Time `json:"session_ends,omitzero"`
+	LastUsed    time.Time `json:"last_used,omitzero"`
+	Store       string    `json:"store"`
+}
+
+// RevokeRequest selects tokens to revoke; at least one field is required.
+type RevokeRequest struct {
+	Token    string `json:"token,omitempty"` // the token value as the consumer holds it
+	ID       string `json:"id,omitempty"`
+	User     string `json:"user,omitempty"`
+	Consumer string `json:"consumer,omitempty"`
+}
+
+func (a *AdminAPI) list(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use GET")}
+	}
+	q := r.URL.Query()
+	f := store.Filter{User: q.Get("user"), Consumer: q.Get("consumer"), Kind: store.Kind(q.Get("kind")), ID: q.Get("id")}
+	out := []TokenInfo{}
+	for name, s := range storesInUse() {
+		list, err := s.List(r.Context(), f)
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
+		}
+		for _, t := range list {
+			out = append(out, TokenInfo{ID: t.ID, Kind: string(t.Kind), Consumer: t.Consumer, User: t.User,
+				State: string(t.State), Created: t.Created, Expires: t.Expires, SessionEnds: t.SessionEnds,
+				LastUsed: t.LastUsed, Store: name})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(out)
+}
+
+func (a *AdminAPI) revoke(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost && r.Method != http.MethodDelete {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use POST")}
+	}
+	var req RevokeRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("decoding request: %w", err)}
+	}
+	f := store.Filter{ID: req.ID, User: req.User, Consumer: req.Consumer}
+	if req.Token != "" {
+		if req.ID != "" && req.ID != store.TokenID(req.Token) {
+			return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("token and id name different tokens")}
+		}
+		f.ID = store.TokenID(req.Token)
+	}
+	if f == (store.Filter{}) {
+		// Never "revoke everything" by an empty request.
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("name a token, id, user or consumer")}
+	}
+	total := 0
+	for name, s := range storesInUse() {
+		n, err := s.Delete(r.Context(), f)
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
+		}
+		total += n
+	}
+	caddy.Log().Named("applink.admin").Info("tokens revoked")
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(map[string]int{"revoked": total})
+}
+
+// Interface guard
+var _ caddy.AdminRouter = (*AdminAPI)(nil)

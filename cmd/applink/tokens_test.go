@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	dghubble "github.com/dghubble/oauth1"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+)
+
+const tokenTestCaddyfile = `{
+	admin localhost:2022
+	auto_https off
+	servers {
+		trusted_proxies static 127.0.0.1/32
+	}
+}
+
+http://localhost:8087 {
+	applink {
+		base_url http://localhost:8087
+		login header X-Remote-User
+		state file %s
+		consumer demo:applink {
+			name "Demo app"
+			public_key_file %s
+		}
+	}
+	reverse_proxy 127.0.0.1:8088
+}
+
+http://:8088 {
+	bind 127.0.0.1
+	respond "user={http.request.header.X-Forwarded-User}"
+}
+`
+
+var (
+	csrfRe     = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	verifierRe = regexp.MustCompile(`<code id="verifier">([^<]+)</code>`)
+)
+
+// TestTokensOutliveCrashAndRevokeFromCLI: a dghubble/oauth1 client does the
+// 3LO dance against the real binary; the proxy is killed with SIGKILL and
+// started again, and the token still works; `applink tokens revoke` takes
+// effect on the next request.
+func TestTokensOutliveCrashAndRevokeFromCLI(t *testing.T) {
+	bin := buildBinary(t)
+	root, _ := filepath.Abs("../..")
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "Caddyfile")
+	state := filepath.Join(dir, "state.db")
+	cfg := fmt.Sprintf(tokenTestCaddyfile, state, filepath.Join(root, "examples/keys/demo-consumer.pub.pem"))
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proc := startBinary(t, bin, dir, cfgFile, "http://localhost:8087/")
+
+	key, err := rsakey.LoadPrivate(filepath.Join(root, "examples/keys/demo-consumer.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := &dghubble.Config{
+		ConsumerKey: "demo:applink",
+		CallbackURL: "oob",
+		Signer:      &dghubble.RSASigner{PrivateKey: key},
+		Endpoint: dghubble.Endpoint{
+			RequestTokenURL: "http://localhost:8087/plugins/servlet/oauth/request-token",
+			AuthorizeURL:    "http://localhost:8087/plugins/servlet/oauth/authorize",
+			AccessTokenURL:  "http://localhost:8087/plugins/servlet/oauth/access-token",
+		},
+	}
+	reqToken, reqSecret, err := config.RequestToken()
+	if err != nil {
+		t.Fatalf("request token: %v", err)
+	}
+	authURL, _ := config.AuthorizationURL(reqToken)
+	verifier := approveOOB(t, authURL.String(), "alice")
+	accessToken, accessSecret, err := config.AccessToken(reqToken, reqSecret, verifier)
+	if err != nil {
+		t.Fatalf("access token: %v", err)
+	}
+	client := config.Client(context.Background(), dghubble.NewToken(accessToken, accessSecret))
+	if body := get(t, client, "http://localhost:8087/rest/api/2/myself", nil); body != "user=alice" {
+		t.Fatalf("3LO request reached the product as %q", body)
+	}
+
+	// Crash and restart: the token is still there.
+	_ = proc.Process.Signal(syscall.SIGKILL)
+	_, _ = proc.Process.Wait()
+	startBinary(t, bin, dir, cfgFile, "http://localhost:8087/")
+	if body := get(t, client, "http://localhost:8087/rest/api/2/myself", nil); body != "user=alice" {
+		t.Fatalf("after a crash and restart: %q", body)
+	}
+
+	out, err := exec.Command(bin, "tokens", "list", "--address", "localhost:2022").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "alice") || !strings.Contains(string(out), "demo:applink") {
+		t.Fatalf("tokens list: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "tokens", "revoke", "--user", "alice", "--address", "localhost:2022").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "revoked 1 token") {
+		t.Fatalf("tokens revoke: %v\n%s", err, out)
+	}
+	resp, err := client.Get("http://localhost:8087/rest/api/2/myself")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `oauth_problem="token_rejected"`) {
+		t.Errorf("after revocation: %d %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	// An empty revoke is refused rather than revoking everything.
+	if out, err := exec.Command(bin, "tokens", "revoke", "--address", "localhost:2022").CombinedOutput(); err == nil {
+		t.Errorf("empty revoke succeeded: %s", out)
+	}
+}
+
+// startBinary runs `applink run` on cfg until the test ends (or it is killed).
+func startBinary(t *testing.T, bin, dir, cfg, url string) *exec.Cmd {
+	t.Helper()
+	run := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
+	run.Dir = dir
+	run.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	logs := &strings.Builder{}
+	run.Stderr = logs
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = run.Process.Kill()
+		_, _ = run.Process.Wait()
+		if t.Failed() {
+			t.Logf("proxy log:\n%s", logs.String())
+		}
+	})
+	waitFor(t, url)
+	time.Sleep(1100 * time.Millisecond) // the nonce store refuses its first second
+	return run
+}
+
+// approveOOB plays the user at the approval page (through the trusted SSO
+// header) and returns the verification code shown for an "oob" callback.
+func approveOOB(t *testing.T, authURL, user string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	req, _ := http.NewRequest("GET", authURL, nil)
+	req.Header.Set("X-Remote-User", user)
+	resp, err := b.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfRe.FindStringSubmatch(string(page))
+	if resp.StatusCode != 200 || m == nil {
+		t.Fatalf("approval page %d: %s", resp.StatusCode, page)
+	}
+	u, _ := url.Parse(authURL)
+	form := url.Values{"oauth_token": {u.Query().Get("oauth_token")}, "csrf": {m[1]}, "approve": {"Allow"}}
+	req, _ = http.NewRequest("POST", u.Scheme+"://"+u.Host+u.Path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Remote-User", user)
+	if resp, err = b.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	v := verifierRe.FindStringSubmatch(string(page))
+	if v == nil {
+		t.Fatalf("no verifier on the page: %d %s", resp.StatusCode, page)
+	}
+	return v[1]
+}
