@@ -14,6 +14,7 @@ import (
 
 var (
 	tokensBucket = []byte("tokens")
+	remoteBucket = []byte("remote_tokens")
 	metaBucket   = []byte("meta")
 	schemaKey    = []byte("schema")
 )
@@ -50,6 +51,9 @@ func OpenBolt(path string) (*Bolt, error) {
 			return fmt.Errorf("schema version %s, this build reads %s", v, schemaVersion)
 		}
 		if err := meta.Put(schemaKey, []byte(schemaVersion)); err != nil {
+			return err
+		}
+		if _, err = tx.CreateBucketIfNotExists(remoteBucket); err != nil {
 			return err
 		}
 		_, err = tx.CreateBucketIfNotExists(tokensBucket)
@@ -256,3 +260,37 @@ func (b *Bolt) Import(_ context.Context, tokens []*Token) error {
 		return nil
 	})
 }
+
+// PutRemote stores (or replaces) a consumer-side token.
+func (b *Bolt) PutRemote(_ context.Context, t *RemoteToken) error {
+	data, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(remoteBucket).Put([]byte(RemoteKey(t.Remote, t.User)), data)
+	})
+}
+
+// GetRemote returns the consumer-side token of (remote, user).
+func (b *Bolt) GetRemote(_ context.Context, remote, user string) (*RemoteToken, error) {
+	var t *RemoteToken
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(remoteBucket).Get([]byte(RemoteKey(remote, user)))
+		if v == nil {
+			return ErrNotFound
+		}
+		t = new(RemoteToken)
+		return json.Unmarshal(v, t)
+	})
+	return t, err
+}
+
+// DeleteRemote forgets the consumer-side token of (remote, user).
+func (b *Bolt) DeleteRemote(_ context.Context, remote, user string) error {
+	return b.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(remoteBucket).Delete([]byte(RemoteKey(remote, user)))
+	})
+}
+
+var _ RemoteStore = (*Bolt)(nil)

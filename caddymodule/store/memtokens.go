@@ -12,10 +12,13 @@ import (
 type MemoryTokens struct {
 	mu     sync.Mutex
 	tokens map[string]Token
+	remote map[string]RemoteToken
 }
 
 // NewMemoryTokens returns an empty store.
-func NewMemoryTokens() *MemoryTokens { return &MemoryTokens{tokens: make(map[string]Token)} }
+func NewMemoryTokens() *MemoryTokens {
+	return &MemoryTokens{tokens: make(map[string]Token), remote: make(map[string]RemoteToken)}
+}
 
 func clone(t Token) *Token {
 	t.SealedSecret = append([]byte(nil), t.SealedSecret...)
@@ -106,3 +109,35 @@ func (m *MemoryTokens) Sweep(_ context.Context, now time.Time) (int, error) {
 }
 
 var _ TokenStore = (*MemoryTokens)(nil)
+
+// PutRemote stores (or replaces) a consumer-side token.
+func (m *MemoryTokens) PutRemote(_ context.Context, t *RemoteToken) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := *t
+	c.Sealed = append([]byte(nil), t.Sealed...)
+	m.remote[RemoteKey(t.Remote, t.User)] = c
+	return nil
+}
+
+// GetRemote returns the consumer-side token of (remote, user).
+func (m *MemoryTokens) GetRemote(_ context.Context, remote, user string) (*RemoteToken, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.remote[RemoteKey(remote, user)]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	t.Sealed = append([]byte(nil), t.Sealed...)
+	return &t, nil
+}
+
+// DeleteRemote forgets the consumer-side token of (remote, user).
+func (m *MemoryTokens) DeleteRemote(_ context.Context, remote, user string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.remote, RemoteKey(remote, user))
+	return nil
+}
+
+var _ RemoteStore = (*MemoryTokens)(nil)

@@ -104,6 +104,33 @@ func testTokenStore(t *testing.T, open func(t *testing.T) TokenStore) {
 		}
 	})
 
+	t.Run("remote tokens", func(t *testing.T) {
+		s := open(t).(RemoteStore)
+		if _, err := s.GetRemote(ctx, "https://jira", "alice"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetRemote of nothing: %v", err)
+		}
+		rt := &RemoteToken{Remote: "https://jira", User: "alice", Token: "t1", Secret: "s1", Created: now, Expires: now.Add(time.Hour)}
+		if err := s.PutRemote(ctx, rt); err != nil {
+			t.Fatal(err)
+		}
+		rt.Token = "t2" // replaces
+		_ = s.PutRemote(ctx, rt)
+		_ = s.PutRemote(ctx, &RemoteToken{Remote: "https://jira", User: "bob", Token: "b"})
+		got, err := s.GetRemote(ctx, "https://jira", "alice")
+		if err != nil || got.Token != "t2" || got.Secret != "s1" {
+			t.Errorf("GetRemote: %+v %v", got, err)
+		}
+		if err := s.DeleteRemote(ctx, "https://jira", "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetRemote(ctx, "https://jira", "alice"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("after delete: %v", err)
+		}
+		if got, _ := s.GetRemote(ctx, "https://jira", "bob"); got == nil || got.Token != "b" {
+			t.Error("delete removed another user's token")
+		}
+	})
+
 	t.Run("list delete sweep", func(t *testing.T) {
 		s := open(t)
 		for i, spec := range []struct {
