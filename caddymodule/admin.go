@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +40,7 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
 		{Pattern: "/applink/tokens", Handler: caddy.AdminHandlerFunc(a.list)},
 		{Pattern: "/applink/tokens/revoke", Handler: caddy.AdminHandlerFunc(a.revoke)},
+		{Pattern: "/applink/ready", Handler: caddy.AdminHandlerFunc(a.ready)},
 	}
 }
 
@@ -117,6 +119,33 @@ func (a *AdminAPI) revoke(w http.ResponseWriter, r *http.Request) error {
 	caddy.Log().Named("applink.admin").Info("tokens revoked")
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(map[string]int{"revoked": total})
+}
+
+// pinger is what a store offers to tell whether it is usable.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// ready answers 200 when every store in use answers, 503 otherwise: a
+// load balancer's readiness probe.
+func (a *AdminAPI) ready(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status := map[string]string{}
+	ok := true
+	for name, s := range storesInUse() {
+		status[name] = "ok"
+		if p, isPinger := s.(pinger); isPinger {
+			if err := p.Ping(ctx); err != nil {
+				status[name], ok = err.Error(), false
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	return json.NewEncoder(w).Encode(map[string]any{"ready": ok, "stores": status})
 }
 
 // Interface guard

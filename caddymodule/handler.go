@@ -133,6 +133,9 @@ const (
 // Provision sets up the handler.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if err := initMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("applink: metrics: %w", err)
+	}
 	repl := caddy.NewReplacer()
 
 	base, err := oauth1.ParseBaseURL(repl.ReplaceKnown(h.BaseURL, ""))
@@ -334,6 +337,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if handled, err := h.serveProvider(w, r, form); handled {
 		return err
 	}
+	started := time.Now()
 	rawPath, rawQuery := originalTarget(r)
 	req := &oauth1.Request{
 		Method:        originalMethod(r),
@@ -344,7 +348,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	res, p := h.verifier.Verify(r.Context(), req)
 	if p != nil {
-		return h.refuse(w, r, p)
+		return h.refuseTimed(w, r, p, started)
 	}
 	if res.Mode == oauth1.ModeAnonymous && h.rejectAnon {
 		return h.refuse(w, r, &oauth1.Problem{Code: oauth1.ParameterAbsent, Status: http.StatusUnauthorized,
@@ -355,7 +359,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	drop := stripAnonymousParam
-	if res.Mode != oauth1.ModeAnonymous {
+	if res.Mode == oauth1.ModeAnonymous {
+		observe("none", "anonymous", "ok", time.Time{})
+	} else {
+		observe(res.Consumer.Key, string(res.Mode), "ok", started)
 		drop = stripAuthenticatedParam
 		// The OAuth header is spent, and no other credential may ride along
 		// with the verified identity.
@@ -386,6 +393,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, p *oauth1.Problem) error {
+	return h.refuseTimed(w, r, p, time.Time{})
+}
+
+// metricConsumer bounds the consumer label: configured keys only.
+func (h *Handler) metricConsumer(key string) string {
+	switch {
+	case key == "":
+		return "none"
+	case h.consumers[key] != nil:
+		return key
+	}
+	return "unknown"
+}
+
+func (h *Handler) refuseTimed(w http.ResponseWriter, r *http.Request, p *oauth1.Problem, started time.Time) error {
+	outcome := p.Code
+	if p.Unavailable {
+		outcome = "unavailable"
+		observeStoreError("state")
+	}
+	observe(h.metricConsumer(p.Consumer), "refused", outcome, started)
 	h.logger.Info("request refused",
 		zap.String("consumer", p.Consumer),
 		zap.String("problem", p.Code),

@@ -294,3 +294,23 @@ func (b *Bolt) DeleteRemote(_ context.Context, remote, user string) error {
 }
 
 var _ RemoteStore = (*Bolt)(nil)
+
+// Count returns the number of tokens without decoding them.
+func (b *Bolt) Count(_ context.Context) (int, error) {
+	n := 0
+	err := b.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(tokensBucket).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// Ping checks the file is usable (for readiness).
+func (b *Bolt) Ping(_ context.Context) error {
+	return b.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(tokensBucket) == nil {
+			return errors.New("tokens bucket missing")
+		}
+		return nil
+	})
+}

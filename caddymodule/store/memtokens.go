@@ -141,3 +141,10 @@ func (m *MemoryTokens) DeleteRemote(_ context.Context, remote, user string) erro
 }
 
 var _ RemoteStore = (*MemoryTokens)(nil)
+
+// Count returns the number of tokens.
+func (m *MemoryTokens) Count(_ context.Context) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.tokens), nil
+}

@@ -1,0 +1,89 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics, registered in Caddy's metrics registry (served by its metrics
+// handler or the admin endpoint's /metrics). Labels are bounded: consumer is
+// a configured key or "unknown", never a user.
+var applinkMetrics = struct {
+	once        sync.Once
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	storeErrors *prometheus.CounterVec
+	tokens      prometheus.GaugeFunc
+}{}
+
+func initMetrics(registry *prometheus.Registry) error {
+	const ns, sub = "caddy", "applink"
+	applinkMetrics.once.Do(func() {
+		applinkMetrics.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "requests_total",
+			Help: "Requests seen by the applink handler, by consumer, mode and outcome (ok, or the oauth_problem).",
+		}, []string{"consumer", "mode", "outcome"})
+		applinkMetrics.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Subsystem: sub, Name: "verify_duration_seconds",
+			Help:    "Time spent verifying OAuth requests (signature, nonce and token lookups).",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, .5},
+		}, []string{"outcome"})
+		applinkMetrics.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "store_errors_total",
+			Help: "Failures of the nonce or token store (requests were refused with 503).",
+		}, []string{"store"})
+		applinkMetrics.tokens = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "stored_tokens",
+			Help: "Tokens (request and access) in the token stores in use.",
+		}, countStoredTokens)
+	})
+	for _, c := range []prometheus.Collector{applinkMetrics.requests, applinkMetrics.duration, applinkMetrics.storeErrors, applinkMetrics.tokens} {
+		if err := registry.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// counter is what a token store offers to count itself cheaply.
+type counter interface {
+	Count(ctx context.Context) (int, error)
+}
+
+func countStoredTokens() float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	total := 0
+	for _, s := range storesInUse() {
+		if c, ok := s.(counter); ok {
+			if n, err := c.Count(ctx); err == nil {
+				total += n
+			}
+		}
+	}
+	return float64(total)
+}
+
+// observe counts one request. consumer must already be bounded.
+func observe(consumer, mode, outcome string, started time.Time) {
+	if applinkMetrics.requests == nil {
+		return
+	}
+	applinkMetrics.requests.WithLabelValues(consumer, mode, outcome).Inc()
+	if !started.IsZero() {
+		applinkMetrics.duration.WithLabelValues(outcome).Observe(time.Since(started).Seconds())
+	}
+}
+
+func observeStoreError(store string) {
+	if applinkMetrics.storeErrors != nil {
+		applinkMetrics.storeErrors.WithLabelValues(store).Inc()
+	}
+}

@@ -1,0 +1,77 @@
+package caddymodule
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// scrape returns Caddy's metrics from the admin endpoint.
+func scrape(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get("http://localhost:2999/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func metricValue(t *testing.T, metrics, series string) float64 {
+	t.Helper()
+	re := regexp.MustCompile("(?m)^" + regexp.QuoteMeta(series) + ` ([0-9.e+]+)$`)
+	m := re.FindStringSubmatch(metrics)
+	if m == nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+func TestMetricsCountOutcomesWithBoundedLabels(t *testing.T) {
+	rec := newRecorder(t)
+	tester := startProxy(t, rec, "", "")
+	before := scrape(t)
+	okSeries := `caddy_applink_requests_total{consumer="bamboo:93f2",mode="2lo-impersonation",outcome="ok"}`
+	unknownSeries := `caddy_applink_requests_total{consumer="unknown",mode="refused",outcome="consumer_key_unknown"}`
+
+	for i := 0; i < 3; i++ {
+		resp, _ := do(t, tester, signSpec{Target: "/rest/a?xoauth_requestor_id=user" + strconv.Itoa(i)}.build(t))
+		if resp.StatusCode != 200 {
+			t.Fatal(resp.StatusCode)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		// Attacker-chosen consumer keys must not become label values.
+		do(t, tester, signSpec{Consumer: "attacker-" + strconv.Itoa(i), Target: "/rest/a"}.build(t))
+	}
+	after := scrape(t)
+	if d := metricValue(t, after, okSeries) - metricValue(t, before, okSeries); d != 3 {
+		t.Errorf("%s grew by %v, want 3", okSeries, d)
+	}
+	if d := metricValue(t, after, unknownSeries) - metricValue(t, before, unknownSeries); d != 2 {
+		t.Errorf("%s grew by %v, want 2", unknownSeries, d)
+	}
+	for _, leak := range []string{"attacker-", "user0", "user1"} {
+		if strings.Contains(after, leak) {
+			t.Errorf("metrics contain %q: labels must stay bounded and never name users", leak)
+		}
+	}
+	if !strings.Contains(after, "caddy_applink_verify_duration_seconds_bucket") || !strings.Contains(after, "caddy_applink_stored_tokens") {
+		t.Error("latency histogram or stored-tokens gauge missing")
+	}
+
+	resp, err := http.Get("http://localhost:2999/applink/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"ready":true`) {
+		t.Errorf("readiness: %d %s", resp.StatusCode, body)
+	}
+}
