@@ -25,7 +25,7 @@ const (
 func TestAgainstOwnProvider(t *testing.T) {
 	testKeys(t)
 	base := fmt.Sprintf("http://localhost:%d", httpPort)
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, LoadRequestTimeout: 20 * time.Second})
 	tester.InitServer(fmt.Sprintf(`{
 	skip_install_trust
 	admin localhost:%[1]d

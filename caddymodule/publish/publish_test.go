@@ -119,7 +119,7 @@ http://localhost:%[2]d {
 	respond "upstream user={http.request.header.X-Forwarded-User} uri={http.request.uri}" 200
 }
 `, adminPort, httpPort, httpsPort, keyDir, bcryptSecret)
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, LoadRequestTimeout: 20 * time.Second})
 	tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()

@@ -99,7 +99,7 @@ func caddyRun(t *testing.T, sites string) (*caddytest.Tester, string) {
 	t.Helper()
 	testKeys(t)
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort})
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, LoadRequestTimeout: 20 * time.Second})
 	tester.InitServer(globalOptions(logFile)+sites, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
