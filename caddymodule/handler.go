@@ -58,6 +58,11 @@ type Handler struct {
 	// Default 1 MiB.
 	MaxFormBody int64 `json:"max_form_body,omitempty"`
 
+	// Answer signature_invalid with oauth_signature_base_string, as
+	// Atlassian does (off by default: it shows clients the URL the proxy
+	// believes in).
+	DebugBaseString bool `json:"debug_base_string,omitempty"`
+
 	// How the approval page and the token page learn who the user is.
 	Login *LoginConfig `json:"login,omitempty"`
 
@@ -243,6 +248,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Nonces:    nonces,
 		Window:    window,
 		Tokens:    h.provider,
+
+		ExposeBaseString: h.DebugBaseString,
 	}
 	return nil
 }
@@ -344,7 +351,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		RawPath:       rawPath,
 		RawQuery:      rawQuery,
 		Authorization: r.Header.Values("Authorization"),
-		Form:          form,
+		Form:          signedForm(r, form),
 	}
 	res, p := h.verifier.Verify(r.Context(), req)
 	if p != nil {
@@ -452,6 +459,17 @@ func (h *Handler) readForm(r *http.Request) (string, *oauth1.Problem) {
 	_ = r.Body.Close()
 	setBody(r, string(data))
 	return string(data), nil
+}
+
+// signedForm returns the form body whose parameters are part of the
+// signature: POST only, as Tomcat's getParameterMap (and so Atlassian, and
+// our own signer) reads it. A PUT form body is not signed; its identity
+// parameters are still stripped on the way upstream.
+func signedForm(r *http.Request, form string) string {
+	if originalMethod(r) != http.MethodPost {
+		return ""
+	}
+	return form
 }
 
 // isFormContentType reports whether a body is a URL-encoded form. Like

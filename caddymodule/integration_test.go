@@ -189,3 +189,32 @@ type stringReadCloser struct{ *strings.Reader }
 func (stringReadCloser) Close() error { return nil }
 
 func nopCloser(s string) stringReadCloser { return stringReadCloser{strings.NewReader(s)} }
+
+// TestFormBodiesAreSignedOnlyForPOST: as Tomcat (and so Atlassian, and our
+// own signer) reads them, only POST form bodies are signed parameters.
+func TestFormBodiesAreSignedOnlyForPOST(t *testing.T) {
+	rec := newRecorder(t)
+	tester := startProxy(t, rec, "debug_base_string", "")
+	// Signed without the body: passes; the body's identity and OAuth
+	// parameters are stripped all the same.
+	req := signSpec{Method: "PUT", Target: "/rest/p"}.build(t)
+	body := "title=x&xoauth_requestor_id=admin&oauth_token=zzz"
+	req.Body, req.ContentLength = nopCloser(body), int64(len(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, _ := do(t, tester, req)
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT form signed without its body: %d %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	if got := rec.last(t); got.Body != "title=x" || got.Header.Get("X-Forwarded-User") != "svc-bamboo" {
+		t.Errorf("upstream got body %q as %q", got.Body, got.Header.Get("X-Forwarded-User"))
+	}
+	// Signed with the body (RFC 5849 style): not what the server sees.
+	resp, _ = do(t, tester, signSpec{Method: "PUT", Target: "/rest/p", Form: "title=x"}.build(t))
+	if resp.StatusCode != 401 || problemOf(resp) != oauth1.SignatureInvalid {
+		t.Errorf("PUT form signed with its body: %d %s", resp.StatusCode, problemOf(resp))
+	}
+	// debug_base_string: the refusal carries the proxy's base string.
+	if wa := resp.Header.Get("WWW-Authenticate"); !strings.Contains(wa, `oauth_signature_base_string="PUT%26http%253A%252F%252Flocalhost%253A9080%252Frest%252Fp%26`) {
+		t.Errorf("no base string in %q", wa)
+	}
+}

@@ -140,20 +140,21 @@ func originalPath(r *http.Request) string {
 }
 
 // stripAnonymousParam selects the parameters removed from every request:
-// Seraph's own login parameters and the impersonation selectors.
+// Seraph's own login parameters, the impersonation selectors, and OAuth
+// parameters where they are not signed (a PUT form body, any case variant).
 func stripAnonymousParam(key string) bool {
-	switch strings.ToLower(key) {
+	k := strings.ToLower(key)
+	switch k {
 	case "os_username", "os_password", "os_authtype", "xoauth_requestor_id", "user_id":
 		return true
 	}
-	return false
+	return strings.HasPrefix(k, "oauth_")
 }
 
-// stripAuthenticatedParam also removes the spent OAuth parameters, which the
-// product would otherwise try to verify again.
-func stripAuthenticatedParam(key string) bool {
-	return stripAnonymousParam(key) || strings.HasPrefix(strings.ToLower(key), "oauth_")
-}
+// stripAuthenticatedParam removes the same from verified requests: the
+// spent OAuth parameters, which the product would otherwise try to verify
+// again.
+func stripAuthenticatedParam(key string) bool { return stripAnonymousParam(key) }
 
 func validHeaderName(s string) bool {
 	if s == "" {

@@ -55,7 +55,7 @@ func (h *Handler) serveTokenEndpoint(w http.ResponseWriter, r *http.Request, for
 	rawPath, rawQuery := originalTarget(r)
 	signed, p := h.verifier.VerifyEndpoint(r.Context(), &oauth1.Request{
 		Method: originalMethod(r), RawPath: rawPath, RawQuery: rawQuery,
-		Authorization: r.Header.Values("Authorization"), Form: form,
+		Authorization: r.Header.Values("Authorization"), Form: signedForm(r, form),
 	}, at)
 	if p != nil {
 		return h.refuse(w, r, p)

@@ -136,6 +136,10 @@ type Verifier struct {
 	// Tokens resolves oauth_token values; nil refuses every token
 	// (token_rejected), so only 2LO works.
 	Tokens TokenResolver
+	// ExposeBaseString adds oauth_signature_base_string to signature_invalid
+	// answers, as Atlassian does: a debugging aid that shows clients the
+	// URL the proxy believes in.
+	ExposeBaseString bool
 }
 
 // DefaultWindow is Atlassian's (net.oauth's) timestamp window.
@@ -488,7 +492,17 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 		return nil, nil, problem(ConsumerKeyUnknown, "", "unknown consumer")
 	}
 	if err != nil {
-		return nil, nil, problem(SignatureInvalid, "", "signature does not match; base string: "+truncateBase(base))
+		pr := problem(SignatureInvalid, "", "signature does not match; base string: "+truncateBase(base))
+		if v.ExposeBaseString {
+			// What Atlassian answers: lets the client diff the two base
+			// strings. Redacted like the log when a token is in it.
+			bs := truncateBase(base)
+			if tok := o.known[kToken]; tok != "" {
+				bs = strings.ReplaceAll(bs, "oauth_token%3D"+PercentEncode(PercentEncode(tok)), "oauth_token%3D"+redact(tok))
+			}
+			pr.Params = append(pr.Params, Param{"oauth_signature_base_string", bs}, Param{"oauth_signature_method", method})
+		}
+		return nil, nil, pr
 	}
 
 	// Recorded only now, so that unsigned floods cannot fill the store.
