@@ -93,6 +93,28 @@ func TestExamplesRun(t *testing.T) {
 
 	stop = runProxy(t, bin, root, "examples/bamboo/Caddyfile", "http://localhost:8085/")
 	defer stop()
+	defer func() {
+		// The gateway example, driven with the CLI as its README shows.
+		stop()
+		stopGW := runProxy(t, bin, root, "examples/gateway/Caddyfile", "http://localhost:8095/")
+		defer stopGW()
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--consumer-key", "bamboo:93f2"}, `"name":"svc-bamboo"`},
+			{[]string{"--consumer-key", "bamboo:93f2", "--as", "alice"}, `"name":"alice"`},
+			{[]string{"--consumer-key", "confluence:7c1e", "--as", "alice"}, `permission_denied`},
+		} {
+			args := append([]string{"sign", "-i", "--key", "examples/keys/demo-consumer.pem"}, tc.args...)
+			cmd := exec.Command(bin, append(args, "http://localhost:8095/rest/api/2/myself")...)
+			cmd.Dir = root
+			out, _ := cmd.CombinedOutput()
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("gateway example, applink %v: %s, want %s", args, out, tc.want)
+			}
+		}
+	}()
 	jira := demoClient(t, root, "jira:6c5e1d0a")
 	if body := get(t, jira, "http://localhost:8085/rest/api/latest/currentUser?xoauth_requestor_id=alice", nil); !strings.Contains(body, `"name":"alice"`) {
 		t.Errorf("bamboo example, Jira impersonating: %s", body)
