@@ -125,3 +125,21 @@ var processKey = sync.OnceValue(func() []byte {
 	}
 	return k
 })
+
+// AcquireState opens (or shares) the token store cfg names, for other
+// modules (the signing transport, the consumer-side dance) that must use the
+// same store as the applink handler. Call ReleaseState(key) in Cleanup.
+func AcquireState(cfg *StateConfig) (store.TokenStore, string, error) {
+	return openState(cfg, caddy.NewReplacer())
+}
+
+// ReleaseState releases a store obtained from AcquireState.
+func ReleaseState(key string) error {
+	_, err := statePool.Delete(key)
+	return err
+}
+
+// ParseStateDirective reads a `state file [<path>] { encryption_key <k> }`
+// or `state memory` directive (the dispenser is on "state") for other
+// modules' Caddyfile parsers.
+var ParseStateDirective = parseState
