@@ -297,7 +297,8 @@ func parseLogin(d *caddyfile.Dispenser) (*LoginConfig, error) {
 	return l, nil
 }
 
-// parseState reads `state file [<path>] { encryption_key <key> }` or
+// parseState reads `state file [<path>] { encryption_key <key> }`,
+// `state redis <url> { key_prefix <p>; encryption_key <key> }` or
 // `state memory`.
 func parseState(d *caddyfile.Dispenser) (*StateConfig, error) {
 	st := new(StateConfig)
@@ -317,13 +318,28 @@ func parseState(d *caddyfile.Dispenser) (*StateConfig, error) {
 		if d.NextArg() {
 			return nil, d.ArgErr()
 		}
+	case "redis":
+		if !d.NextArg() {
+			return nil, d.Err("state redis needs a URL, e.g. redis://127.0.0.1:6379/0")
+		}
+		st.URL = d.Val()
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
 	default:
-		return nil, d.Errf("state must be file or memory, not %q", st.Backend)
+		return nil, d.Errf("state must be file, redis or memory, not %q", st.Backend)
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "encryption_key":
 			if err := oneArg(d, &st.EncryptionKey); err != nil {
+				return nil, err
+			}
+		case "key_prefix":
+			if st.Backend != "redis" {
+				return nil, d.Err("key_prefix is for state redis")
+			}
+			if err := oneArg(d, &st.KeyPrefix); err != nil {
 				return nil, err
 			}
 		default:

@@ -237,11 +237,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("applink: login: %w", err)
 	}
 
-	nonces, err := acquireMemoryNonces()
-	if err != nil {
-		return err
+	// A fleet shares its nonces where it shares its tokens; one instance
+	// keeps them in memory.
+	var nonces oauth1.NonceStore
+	if ns, ok := tokens.(oauth1.NonceStore); ok && h.State != nil && h.State.Backend == "redis" {
+		nonces = ns
+	} else {
+		mem, err := acquireMemoryNonces()
+		if err != nil {
+			return err
+		}
+		h.nonceKey = memoryNonceKey
+		nonces = mem
 	}
-	h.nonceKey = memoryNonceKey
 	h.verifier = &oauth1.Verifier{
 		BaseURL:   base,
 		Consumers: func(key string) *oauth1.Consumer { return h.consumers[key] },

@@ -57,7 +57,19 @@ type counter interface {
 	Count(ctx context.Context) (int, error)
 }
 
+// tokenCount caches the count: for Redis it is a SCAN, too dear per scrape.
+var tokenCount struct {
+	sync.Mutex
+	at    time.Time
+	value float64
+}
+
 func countStoredTokens() float64 {
+	tokenCount.Lock()
+	defer tokenCount.Unlock()
+	if time.Since(tokenCount.at) < 15*time.Second {
+		return tokenCount.value
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	total := 0
@@ -68,7 +80,8 @@ func countStoredTokens() float64 {
 			}
 		}
 	}
-	return float64(total)
+	tokenCount.at, tokenCount.value = time.Now(), float64(total)
+	return tokenCount.value
 }
 
 // observe counts one request. consumer must already be bounded.

@@ -1,20 +1,30 @@
 package caddymodule
 
 import (
+	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule/store"
 )
 
 // StateConfig says where tokens live.
 type StateConfig struct {
-	// "file" (bbolt, the default) or "memory" (lost on restart).
+	// "file" (bbolt, the default), "redis" (shared by a fleet: tokens and
+	// nonces) or "memory" (lost on restart).
 	Backend string `json:"backend,omitempty"`
+	// redis: redis://[user:pass@]host:port/db, rediss://..., with
+	// ?master_name= for Sentinel or ?addr=...&addr=... for Cluster.
+	URL string `json:"url,omitempty"`
+	// redis: the prefix of every key (default "applink:").
+	KeyPrefix string `json:"key_prefix,omitempty"`
 	// The bbolt file; default <Caddy data dir>/applink/state.db.
 	Path string `json:"path,omitempty"`
 	// Encrypts the token secrets of HMAC-SHA1 consumers at rest (16+
@@ -58,6 +68,31 @@ func openState(cfg *StateConfig, repl *caddy.Replacer) (store.TokenStore, string
 			return nil, "", err
 		}
 		return v.(pooledStore).TokenStore, key, nil
+	case "redis":
+		if cfg.URL == "" {
+			return nil, "", errors.New("state redis needs a URL, e.g. redis://127.0.0.1:6379/0")
+		}
+		url := repl.ReplaceKnown(cfg.URL, "")
+		prefix := repl.ReplaceKnown(cfg.KeyPrefix, "")
+		key := "applink.state.redis:" + prefix + "\x00" + url
+		v, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			r, err := store.OpenRedis(ctx, store.RedisConfig{URL: url, KeyPrefix: prefix})
+			if err != nil {
+				return nil, err
+			}
+			name := "redis " + r.Addr()
+			registerStore(name, r)
+			return pooledStore{TokenStore: r, closer: func() error {
+				unregisterStore(name)
+				return r.Close()
+			}}, nil
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return v.(pooledStore).TokenStore, key, nil
 	case "file":
 		path := filepath.Join(caddy.AppDataDir(), "applink", "state.db")
 		if cfg != nil && cfg.Path != "" {
@@ -84,7 +119,7 @@ func openState(cfg *StateConfig, repl *caddy.Replacer) (store.TokenStore, string
 		}
 		return v.(pooledStore).TokenStore, key, nil
 	}
-	return nil, "", fmt.Errorf("state must be file or memory, not %q", backend)
+	return nil, "", fmt.Errorf("state must be file, redis or memory, not %q", backend)
 }
 
 // openStores lists the token stores in use, for the admin API.
@@ -143,3 +178,13 @@ func ReleaseState(key string) error {
 // or `state memory` directive (the dispenser is on "state") for other
 // modules' Caddyfile parsers.
 var ParseStateDirective = parseState
+
+func init() {
+	// go-redis prints dial failures through the standard logger; the
+	// handler logs store failures itself, once per refused request.
+	redis.SetLogger(quietRedisLogger{})
+}
+
+type quietRedisLogger struct{}
+
+func (quietRedisLogger) Printf(context.Context, string, ...interface{}) {}

@@ -464,7 +464,7 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 	}
 
 	nonceKey := key + "\x00" + token + "\x00" + o.known[kTimestamp] + "\x00" + o.known[kNonce]
-	if known {
+	if _, remote := v.Nonces.(interface{ RecordOnly() bool }); known && !remote {
 		seen, err := v.Nonces.Seen(ctx, nonceKey)
 		if err != nil {
 			return nil, nil, &Problem{Unavailable: true, Reason: "nonce store: " + err.Error()}
