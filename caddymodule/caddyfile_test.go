@@ -71,6 +71,10 @@ func TestProvisionErrors(t *testing.T) {
 	if err := os.WriteFile(ecKey, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ecDER}), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	corrupt := filepath.Join(dir, "corrupt.db")
+	if err := os.WriteFile(corrupt, []byte(strings.Repeat("not a bbolt file ", 1024)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	pub := filepath.Join(keyDir, "consumer.pub.pem")
 	t.Setenv("APPLINK_TEST_KEY", pub)
 	for _, tc := range []struct {
@@ -89,6 +93,9 @@ func TestProvisionErrors(t *testing.T) {
 		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a"}}}, "needs public_key"},
 		{map[string]any{"base_url": "https://x", "consumers": []any{
 			map[string]any{"key": "a", "secret": "s"}, map[string]any{"key": "a", "secret": "t"}}}, "configured twice"},
+		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "file", "path": corrupt}}, corrupt},
+		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "redis", "url": "redis://127.0.0.1:1/0"}}, "127.0.0.1:1"},
+		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "tape"}}, "state must be file, redis or memory"},
 		// {env.*} placeholders resolve: this one is valid.
 		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key_file": "{env.APPLINK_TEST_KEY}", "two_legged": "svc"}}}, ""},
 	} {
