@@ -1,11 +1,13 @@
 package caddymodule
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -92,7 +94,7 @@ func (h *Handler) buildLogin(repl *caddy.Replacer, base *url.URL) (login.Source,
 		if cfg.LDAP == nil || cfg.LDAP.URL == "" {
 			return nil, nil, errors.New("login ldap needs the directory URL")
 		}
-		sessions, err := login.NewSessions(key, time.Duration(cfg.SessionTTL), secure)
+		sessions, err := sharedSessions(key, time.Duration(cfg.SessionTTL), secure)
 		if err != nil {
 			return nil, nil, fmt.Errorf("session_key: %w", err)
 		}
@@ -127,4 +129,28 @@ func (h *Handler) buildLogin(repl *caddy.Replacer, base *url.URL) (login.Source,
 func isTrustedProxy(r *http.Request) bool {
 	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
 	return trusted
+}
+
+// sessionsByConfig keeps login sessions across config reloads: the set of
+// ended sessions lives in the Sessions value, so a new one per reload would
+// bring logged-out cookies back to life.
+var sessionsByConfig sync.Map // sessionsKey -> *login.Sessions
+
+type sessionsKey struct {
+	key    [32]byte
+	ttl    time.Duration
+	secure bool
+}
+
+func sharedSessions(key []byte, ttl time.Duration, secure bool) (*login.Sessions, error) {
+	k := sessionsKey{key: sha256.Sum256(key), ttl: ttl, secure: secure}
+	if s, ok := sessionsByConfig.Load(k); ok {
+		return s.(*login.Sessions), nil
+	}
+	s, err := login.NewSessions(key, ttl, secure)
+	if err != nil {
+		return nil, err
+	}
+	actual, _ := sessionsByConfig.LoadOrStore(k, s)
+	return actual.(*login.Sessions), nil
 }

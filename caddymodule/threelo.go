@@ -171,10 +171,14 @@ func (h *Handler) serveAuthorize(w http.ResponseWriter, r *http.Request, form st
 	callback := q.Get("oauth_callback")
 	purpose := "authorize\x00" + user + "\x00" + token
 	if r.Method != http.MethodPost {
+		redirect := t.Callback
+		if !t.Version10a {
+			redirect = callback
+		}
 		pages.Render(w, http.StatusOK, "approve.html", pages.Approval{
 			Product: h.realm, Consumer: displayName(c), ConsumerKey: c.Key, Description: c.Description,
 			User: user, Action: h.contextPath + authorizePath, Token: token, Callback: callback,
-			CSRF: h.csrf.Token(w, r, purpose), Expires: t.Expires})
+			CSRF: h.csrf.Token(w, r, purpose), Expires: t.Expires, FormOrigins: callbackOrigins(redirect)})
 		return nil
 	}
 	if !h.csrf.Check(r, purpose, q.Get("csrf")) {
@@ -244,6 +248,19 @@ func (h *Handler) serveUserTokens(w http.ResponseWriter, r *http.Request, form s
 	pages.Render(w, http.StatusOK, "tokens.html", pages.Tokens{Product: h.realm, User: user, Action: action,
 		CSRF: h.csrf.Token(w, r, purpose), Rows: rows, Revoked: revoked})
 	return nil
+}
+
+// callbackOrigins returns the origin a decision may redirect to: the
+// callback's scheme://host[:port], if it is an absolute http(s) URL.
+func callbackOrigins(callback string) []string {
+	if callback == "" || callback == "oob" || provider.CheckCallback(callback) != nil {
+		return nil
+	}
+	u, err := url.Parse(callback)
+	if err != nil || strings.ContainsAny(u.Host, " ;'\"") {
+		return nil
+	}
+	return []string{u.Scheme + "://" + u.Host}
 }
 
 func displayName(c *oauth1.Consumer) string {

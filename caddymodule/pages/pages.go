@@ -32,7 +32,19 @@ func Apply(w http.ResponseWriter) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", contentSecurityPolicy(nil))
+}
+
+// contentSecurityPolicy allows the page's own style and forms posting to
+// the page's origin plus formOrigins: browsers apply form-action to the
+// redirect that follows a POST, so the approval page must name the
+// consumer's callback origin or the browser never gets back to it.
+func contentSecurityPolicy(formOrigins []string) string {
+	formAction := "'self'"
+	for _, o := range formOrigins {
+		formAction += " " + o
+	}
+	return "default-src 'none'; style-src 'unsafe-inline'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // Approval is the data of the approval page.
@@ -47,6 +59,9 @@ type Approval struct {
 	Callback    string // OAuth 1.0 oauth_callback given to the page
 	CSRF        string
 	Expires     time.Time
+	// FormOrigins are where the decision may redirect (the callback's
+	// scheme://host[:port]); the CSP's form-action names them.
+	FormOrigins []string
 }
 
 // Done is shown after a decision that has no callback to return to.
@@ -86,6 +101,9 @@ type Error struct {
 // Render writes one of the pages with status.
 func Render(w http.ResponseWriter, status int, name string, data any) {
 	Apply(w)
+	if a, ok := data.(Approval); ok && len(a.FormOrigins) > 0 {
+		w.Header().Set("Content-Security-Policy", contentSecurityPolicy(a.FormOrigins))
+	}
 	w.WriteHeader(status)
 	_ = tmpl.ExecuteTemplate(w, name, data)
 }

@@ -1,0 +1,442 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"crypto/rsa"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	_ "github.com/caddy-applink/caddy-applink/caddymodule" // the applink handler
+	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+)
+
+// Ports of this package's in-process Caddy. Every package with caddytest
+// tests has its own, because `go test ./...` runs packages in parallel:
+// caddymodule 2999/9080/9443, transport 2998/9180-9182/9543, publish
+// 2997/9280/9643, cli 2996/9380/9743, adversarial 2994/9580,
+// consumer/caddydance 2993/9680/9943, cmd/applink 2019/8080-8099.
+const (
+	adminPort = 2995
+	httpPort  = 9480
+	httpsPort = 9843
+)
+
+// proxyBase is base_url: what clients sign against and browsers open.
+var proxyBase = "http://localhost:" + strconv.Itoa(httpPort)
+
+// The provider's endpoints, as Atlassian serves them.
+const (
+	requestTokenPath = "/plugins/servlet/oauth/request-token"
+	authorizePath    = "/plugins/servlet/oauth/authorize"
+	accessTokenPath  = "/plugins/servlet/oauth/access-token"
+	userTokensPath   = "/plugins/servlet/oauth/users/access-tokens"
+)
+
+// The linked application of every test.
+const (
+	consumerKey  = "python:linked-app"
+	consumerName = "Python Linked App"
+	consumerDesc = "Files issues for you from the build pipeline."
+	serviceUser  = "svc-app"
+)
+
+// missing skips a test whose external program is not installed, or fails
+// it when APPLINK_REQUIRE_INTEROP=1 (CI installs everything).
+func missing(t testing.TB, pkg string, err error) {
+	t.Helper()
+	if os.Getenv("APPLINK_REQUIRE_INTEROP") == "1" {
+		t.Fatalf("%s is required (apt-get install %s): %v", pkg, pkg, err)
+	}
+	t.Skipf("%s not available (apt-get install %s; APPLINK_REQUIRE_INTEROP=1 makes this fatal): %v", pkg, pkg, err)
+}
+
+// The consumer's key pair, generated once per test binary.
+var (
+	keysOnce sync.Once
+	appKey   *rsa.PrivateKey
+	keyDir   string
+)
+
+func testKeys(t testing.TB) {
+	t.Helper()
+	keysOnce.Do(func() {
+		var err error
+		if appKey, err = rsakey.Generate(2048); err != nil {
+			panic(err)
+		}
+		if keyDir, err = os.MkdirTemp(os.Getenv("XDG_DATA_HOME"), "keys"); err != nil {
+			panic(err)
+		}
+		pub, _ := rsakey.EncodePublicPEM(&appKey.PublicKey)
+		priv, _ := rsakey.EncodePrivatePEM(appKey)
+		if err := os.WriteFile(pubFile(), pub, 0o644); err != nil {
+			panic(err)
+		}
+		if err := os.WriteFile(privFile(), priv, 0o600); err != nil {
+			panic(err)
+		}
+	})
+}
+
+func pubFile() string  { return filepath.Join(keyDir, "app.pub.pem") }
+func privFile() string { return filepath.Join(keyDir, "app.pem") }
+
+// recorder is the product behind the proxy: it records what reached it
+// and echoes the identity it got.
+type recorder struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	reqs  []recorded
+	count atomic.Int64
+}
+
+type recorded struct {
+	Method, URI string
+	Header      http.Header
+	Body        string
+}
+
+func newRecorder(t testing.TB) *recorder {
+	rec := &recorder{}
+	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rec.mu.Lock()
+		rec.reqs = append(rec.reqs, recorded{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: string(body)})
+		rec.mu.Unlock()
+		rec.count.Add(1)
+		fmt.Fprintf(w, "user=%s", r.Header.Get("X-Forwarded-User"))
+	}))
+	t.Cleanup(rec.srv.Close)
+	return rec
+}
+
+func (rec *recorder) addr() string { return strings.TrimPrefix(rec.srv.URL, "http://") }
+
+func (rec *recorder) last(t testing.TB) recorded {
+	t.Helper()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.reqs) == 0 {
+		t.Fatal("no request reached the upstream")
+	}
+	return rec.reqs[len(rec.reqs)-1]
+}
+
+// mark returns a position in the record, for find.
+func (rec *recorder) mark() int {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return len(rec.reqs)
+}
+
+// find returns the requests recorded since mark whose query parameter
+// "case" is name.
+func (rec *recorder) find(mark int, name string) []recorded {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var out []recorded
+	for _, r := range rec.reqs[mark:] {
+		if u, err := url.ParseRequestURI(r.URI); err == nil && u.Query().Get("case") == name {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// checkUpstream asserts what the product got for a 3LO request: exactly
+// one identity (user), mode 3lo, and no OAuth credential.
+func checkUpstream(t testing.TB, r recorded, user string) {
+	t.Helper()
+	var ids []string
+	for k, v := range r.Header {
+		if strings.EqualFold(strings.ReplaceAll(k, "_", "-"), "X-Forwarded-User") {
+			ids = append(ids, k+"="+strings.Join(v, ","))
+		}
+	}
+	if len(ids) != 1 || ids[0] != "X-Forwarded-User="+user {
+		t.Errorf("%s %s: identity headers upstream %v, want exactly X-Forwarded-User=%s", r.Method, r.URI, ids, user)
+	}
+	if m := r.Header.Get("X-Applink-Mode"); m != "3lo" {
+		t.Errorf("%s %s: {applink.mode} = %q, want 3lo", r.Method, r.URI, m)
+	}
+	if c := r.Header.Get("X-Applink-Consumer"); c != consumerKey {
+		t.Errorf("%s %s: {applink.consumer} = %q, want %s", r.Method, r.URI, c, consumerKey)
+	}
+	if a := r.Header.Get("Authorization"); a != "" {
+		t.Errorf("%s %s: Authorization reached the upstream: %q", r.Method, r.URI, a)
+	}
+	if strings.Contains(r.URI, "oauth_") || strings.Contains(r.Body, "oauth_") {
+		t.Errorf("%s %s: OAuth parameters reached the upstream (body %q)", r.Method, r.URI, r.Body)
+	}
+}
+
+// proxyConfig is one Caddyfile of this package's proxy.
+type proxyConfig struct {
+	Login   string // the applink login line(s)
+	State   string // the applink state line, "" for the default (Caddy's data dir)
+	Applink string // more applink subdirectives
+	Site    string // more site directives
+	LogFile string // Caddy's log, "" for none
+	// Down serves the site without the applink handler (the proxy as good
+	// as stopped: its shared state is released).
+	Down bool
+}
+
+func (c proxyConfig) caddyfile(rec *recorder) string {
+	logging := ""
+	if c.LogFile != "" {
+		logging = "\tlog {\n\t\toutput file " + c.LogFile + "\n\t\tformat json\n\t}\n"
+	}
+	global := fmt.Sprintf(`{
+	skip_install_trust
+	admin localhost:%d
+	http_port %d
+	https_port %d
+	servers {
+		trusted_proxies static 127.0.0.1/32
+	}
+%s}
+`, adminPort, httpPort, httpsPort, logging)
+	if c.Down {
+		return global + proxyBase + " {\n\trespond \"down for maintenance\" 503\n}\n"
+	}
+	return global + fmt.Sprintf(`
+%s {
+	applink {
+		base_url %s
+		consumer %s {
+			name %q
+			public_key_file %s
+			two_legged %s
+			impersonation
+			description %q
+		}
+		%s
+		%s
+		%s
+	}
+	request_header X-Applink-Mode "{applink.mode}"
+	request_header X-Applink-Consumer "{applink.consumer}"
+	%s
+	reverse_proxy %s
+}
+`, proxyBase, proxyBase, consumerKey, consumerName, pubFile(), serviceUser,
+		consumerDesc, c.Login, c.State, c.Applink, c.Site, rec.addr())
+}
+
+var firstLoad sync.Once
+
+// loadProxy loads cfg into this package's in-process Caddy.
+func loadProxy(t *testing.T, rec *recorder, cfg proxyConfig) *caddytest.Tester {
+	t.Helper()
+	testKeys(t)
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, LoadRequestTimeout: 20 * time.Second})
+	tester.InitServer(cfg.caddyfile(rec), "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	// The in-memory nonce store refuses requests stamped with the second it
+	// was created in; it outlives config reloads, so this is paid once.
+	firstLoad.Do(waitNextSecond)
+	return tester
+}
+
+func waitNextSecond() {
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+}
+
+// newClient is an HTTP client that reaches "localhost" on 127.0.0.1 (a
+// trusted proxy, so that the SSO login header counts), keeps cookies like a
+// browser when jar is set, and never follows redirects.
+func newClient(jar bool) *http.Client { return newClientVia("127.0.0.1", jar) }
+
+// newClientVia is newClient reaching "localhost" on ip instead.
+func newClientVia(ip string, jar bool) *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	c := &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if host, port, err := net.SplitHostPort(addr); err == nil && host == "localhost" {
+					addr = net.JoinHostPort(ip, port)
+				}
+				return d.DialContext(ctx, network, addr)
+			},
+			MaxIdleConnsPerHost: 16,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if jar {
+		c.Jar, _ = cookiejar.New(nil)
+	}
+	return c
+}
+
+// do sends req and returns the response (body read) and its body.
+func do(t testing.TB, c *http.Client, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// problemOf returns oauth_problem of a refusal's WWW-Authenticate header.
+func problemOf(resp *http.Response) string {
+	h := resp.Header.Get("WWW-Authenticate")
+	i := strings.Index(h, `oauth_problem="`)
+	if i < 0 {
+		return ""
+	}
+	rest := h[i+len(`oauth_problem="`):]
+	return rest[:strings.IndexByte(rest, '"')]
+}
+
+var nonceSeq atomic.Int64
+
+// signed builds a request signed by the test's consumer (RSA-SHA1, OAuth
+// parameters in the Authorization header) with the caddymodule/oauth1
+// helpers. target is path and query as sent; form, when not empty, is sent
+// as an application/x-www-form-urlencoded body; token is the oauth_token
+// ("" for none).
+func signed(t testing.TB, method, target, form, token string, extra ...oauth1.Param) *http.Request {
+	t.Helper()
+	req, err := signRequest(method, target, form, token, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// signRequest is signed for goroutines: it returns its error.
+func signRequest(method, target, form, token string, extra ...oauth1.Param) (*http.Request, error) {
+	o := []oauth1.Param{
+		{Key: "oauth_consumer_key", Value: consumerKey},
+		{Key: "oauth_signature_method", Value: "RSA-SHA1"},
+		{Key: "oauth_timestamp", Value: strconv.FormatInt(time.Now().Unix(), 10)},
+		{Key: "oauth_nonce", Value: fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano(), nonceSeq.Add(1))},
+		{Key: "oauth_version", Value: "1.0"},
+	}
+	if token != "" {
+		o = append(o, oauth1.Param{Key: "oauth_token", Value: token})
+	}
+	o = append(o, extra...)
+	path, query, _ := strings.Cut(target, "?")
+	all := append([]oauth1.Param{}, o...)
+	for _, raw := range []string{query, form} {
+		ps, err := oauth1.ParseForm(raw)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ps...)
+	}
+	base, err := oauth1.ParseBaseURL(proxyBase)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := oauth1.SignRSASHA1(appKey, oauth1.BaseString(method, base.SignedURL(path), all))
+	if err != nil {
+		return nil, err
+	}
+	o = append(o, oauth1.Param{Key: "oauth_signature", Value: sig})
+	var b strings.Builder
+	b.WriteString(`OAuth realm="` + oauth1.PercentEncode(proxyBase) + `"`)
+	for _, p := range o {
+		b.WriteString(", " + oauth1.PercentEncode(p.Key) + `="` + oauth1.PercentEncode(p.Value) + `"`)
+	}
+	var body io.Reader
+	if form != "" {
+		body = strings.NewReader(form)
+	}
+	req, err := http.NewRequest(method, proxyBase+target, body)
+	if err != nil {
+		return nil, err
+	}
+	if form != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Authorization", b.String())
+	return req, nil
+}
+
+// tokenCall sends a signed POST to a token endpoint and returns the status,
+// the problem and the decoded answer.
+func tokenCall(t testing.TB, c *http.Client, path, token string, extra ...oauth1.Param) (int, string, url.Values) {
+	t.Helper()
+	resp, body := do(t, c, signed(t, http.MethodPost, path, "", token, extra...))
+	v, _ := url.ParseQuery(body)
+	return resp.StatusCode, problemOf(resp), v
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// approveAs plays a user behind the SSO (login header X-Remote-User): it
+// opens the authorize URL as a browser would and presses Allow. It returns
+// the redirect to the consumer's callback, or nil and the page shown.
+func approveAs(t testing.TB, authorizeURL, user string) (*url.URL, string) {
+	t.Helper()
+	b := newClient(true)
+	req, _ := http.NewRequest(http.MethodGet, authorizeURL, nil)
+	req.Header.Set("X-Remote-User", user)
+	resp, page := do(t, b, req)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("approval page for %s: %d %s", user, resp.StatusCode, page)
+	}
+	if !strings.Contains(page, `id="user">`+user+`<`) || !strings.Contains(page, consumerName) {
+		t.Errorf("approval page does not name %s and %s:\n%s", user, consumerName, page)
+	}
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF field on the approval page:\n%s", page)
+	}
+	u, _ := url.Parse(authorizeURL)
+	form := url.Values{"oauth_token": {u.Query().Get("oauth_token")}, "csrf": {m[1]}, "approve": {"Allow"}}
+	req, _ = http.NewRequest(http.MethodPost, proxyBase+authorizePath, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Remote-User", user)
+	resp, page = do(t, b, req)
+	switch resp.StatusCode {
+	case http.StatusSeeOther:
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loc, page
+	case http.StatusOK:
+		return nil, page
+	}
+	t.Fatalf("approval by %s: %d %s", user, resp.StatusCode, page)
+	return nil, ""
+}
+
+// freePort returns a TCP port free on 127.0.0.1 right now.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
