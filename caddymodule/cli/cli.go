@@ -1,5 +1,5 @@
 // Package cli adds caddy-applink's subcommands to the applink (Caddy)
-// binary: keygen, sign and check. Each is a thin cobra wrapper around a
+// binary: keygen, sign, check and dance. Each is a thin cobra wrapper around a
 // function that takes its options and output streams, so tests call them
 // directly.
 package cli
@@ -27,7 +27,7 @@ func init() {
 
 // Commands returns the subcommands this package registers.
 func Commands() []caddycmd.Command {
-	return []caddycmd.Command{keygenCommand(), signCommand(), checkCommand()}
+	return []caddycmd.Command{keygenCommand(), signCommand(), checkCommand(), danceCommand()}
 }
 
 // errFailed makes the binary exit with status 1 after the command has

@@ -110,12 +110,13 @@ func startOracle(t *testing.T, origin, prefix string) *oracle {
 }
 
 type verdict struct {
-	OK         bool   `json:"ok"`
-	Mode       string `json:"mode"`
-	User       string `json:"user"`
-	Reason     string `json:"reason"`
-	BaseString string `json:"base_string"`
-	Received   struct {
+	OK          bool              `json:"ok"`
+	Mode        string            `json:"mode"`
+	User        string            `json:"user"`
+	OAuthParams map[string]string `json:"oauth_params"`
+	Reason      string            `json:"reason"`
+	BaseString  string            `json:"base_string"`
+	Received    struct {
 		Method        string   `json:"method"`
 		Path          string   `json:"path"`
 		Query         string   `json:"query"`

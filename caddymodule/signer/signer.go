@@ -149,7 +149,7 @@ func (s *Signer) RemoteBaseURL() oauth1.BaseURL { return s.base }
 // Signed describes what Sign signed, for logs and for a CLI's
 // --print-base-string.
 type Signed struct {
-	Mode          Mode
+	Mode          Mode           // "" for SignProtocol
 	User          string         // the impersonated user; "" unless ModeImpersonation
 	URL           string         // the base string URI (RFC 5849 section 3.4.1.2)
 	Params        []oauth1.Param // every signed parameter (decoded), oauth_signature excluded
@@ -192,10 +192,11 @@ func (s *Signer) SignRequest(req *http.Request, mode Mode, user string, token *T
 	if req == nil || req.URL == nil {
 		return nil, errors.New("signer: request without URL")
 	}
-	var tokenValue, tokenSecret string
+	var tok *Token
 	switch mode {
 	case Mode2LO:
 		user = ""
+		tok = &Token{}
 	case ModeImpersonation:
 		if user == "" {
 			return nil, ErrNoUser
@@ -203,16 +204,66 @@ func (s *Signer) SignRequest(req *http.Request, mode Mode, user string, token *T
 		if !validUser(user) {
 			return nil, ErrBadUser
 		}
+		tok = &Token{}
 	case Mode3LO:
 		if token == nil || token.Token == "" {
 			return nil, ErrNoToken
 		}
 		user = ""
-		tokenValue, tokenSecret = token.Token, token.Secret
+		tok = token
 	default:
 		return nil, fmt.Errorf("%w %q", ErrUnknownMode, mode)
 	}
+	return s.sign(req, mode, user, tok, nil)
+}
 
+// ErrBadProtocolParam is returned by SignProtocol for an extra parameter
+// that is not an oauth_* name, or that SignProtocol sets itself.
+var ErrBadProtocolParam = errors.New("signer: bad extra protocol parameter")
+
+// SignProtocol signs a request to one of the remote's token endpoints (the
+// 3-legged dance), in place, and returns what it signed (Mode is empty).
+//
+//   - request-token: token nil, extra oauth_callback ("oob" or a URL; none
+//     for an OAuth 1.0 token). No oauth_token parameter is sent at all.
+//   - access-token: token is the approved request token, extra
+//     oauth_verifier (OAuth 1.0a; none for 1.0).
+//   - renewal: token is the access token, extra oauth_session_handle.
+//
+// The extra parameters go in the Authorization header, after the standard
+// ones, and are signed. They must be oauth_* names other than those
+// SignProtocol sets (consumer key, token, signature method, timestamp,
+// nonce, version, signature), each at most once. Query and form body are
+// handled as by SignRequest (identity parameters removed, the rest
+// signed), though token endpoints take neither.
+func (s *Signer) SignProtocol(req *http.Request, token *Token, extra ...oauth1.Param) (*Signed, error) {
+	if req == nil || req.URL == nil {
+		return nil, errors.New("signer: request without URL")
+	}
+	seen := make(map[string]bool, len(extra))
+	for _, p := range extra {
+		switch p.Key {
+		case "oauth_consumer_key", "oauth_token", "oauth_signature_method", "oauth_timestamp",
+			"oauth_nonce", "oauth_version", "oauth_signature":
+			return nil, fmt.Errorf("%w: %s is set by the signer", ErrBadProtocolParam, p.Key)
+		}
+		if !strings.HasPrefix(p.Key, "oauth_") {
+			return nil, fmt.Errorf("%w: %q is not an oauth_* parameter", ErrBadProtocolParam, p.Key)
+		}
+		if seen[p.Key] {
+			return nil, fmt.Errorf("%w: %s given twice", ErrBadProtocolParam, p.Key)
+		}
+		seen[p.Key] = true
+	}
+	if token != nil && token.Token == "" {
+		return nil, ErrNoToken
+	}
+	return s.sign(req, "", "", token, extra)
+}
+
+// sign does the work of SignRequest and SignProtocol. token nil leaves
+// oauth_token out; an empty token sends oauth_token="" (2LO).
+func (s *Signer) sign(req *http.Request, mode Mode, user string, token *Token, extra []oauth1.Param) (*Signed, error) {
 	path, err := requestPath(req)
 	if err != nil {
 		return nil, err
@@ -238,16 +289,22 @@ func (s *Signer) SignRequest(req *http.Request, mode Mode, user string, token *T
 		form.undo(req)
 		return nil, errors.New("signer: nonce source returned an empty nonce")
 	}
-	oauthParams := [...]oauth1.Param{
-		{Key: "oauth_consumer_key", Value: s.consumerKey},
-		{Key: "oauth_token", Value: tokenValue},
-		{Key: "oauth_signature_method", Value: s.rsa.Name()},
-		{Key: "oauth_timestamp", Value: strconv.FormatInt(s.clock().Unix(), 10)},
-		{Key: "oauth_nonce", Value: nonce},
-		{Key: "oauth_version", Value: "1.0"},
+	oauthParams := make([]oauth1.Param, 0, 6+len(extra))
+	oauthParams = append(oauthParams, oauth1.Param{Key: "oauth_consumer_key", Value: s.consumerKey})
+	var tokenSecret string
+	if token != nil {
+		oauthParams = append(oauthParams, oauth1.Param{Key: "oauth_token", Value: token.Token})
+		tokenSecret = token.Secret
 	}
+	oauthParams = append(oauthParams,
+		oauth1.Param{Key: "oauth_signature_method", Value: s.rsa.Name()},
+		oauth1.Param{Key: "oauth_timestamp", Value: strconv.FormatInt(s.clock().Unix(), 10)},
+		oauth1.Param{Key: "oauth_nonce", Value: nonce},
+		oauth1.Param{Key: "oauth_version", Value: "1.0"},
+	)
+	oauthParams = append(oauthParams, extra...)
 	params := make([]oauth1.Param, 0, len(oauthParams)+len(queryParams)+len(form.params))
-	params = append(params, oauthParams[:]...)
+	params = append(params, oauthParams...)
 	params = append(params, queryParams...)
 	params = append(params, form.params...)
 
@@ -262,7 +319,7 @@ func (s *Signer) SignRequest(req *http.Request, mode Mode, user string, token *T
 		form.undo(req)
 		return nil, fmt.Errorf("signer: %w", err)
 	}
-	authz := authorizationHeader(oauthParams[:], sig)
+	authz := authorizationHeader(oauthParams, sig)
 
 	// Nothing can fail any more: change the request.
 	for name := range req.Header {

@@ -3,8 +3,11 @@ package transport
 import (
 	"strconv"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule"
 )
 
 // UnmarshalCaddyfile sets up the transport from Caddyfile tokens:
@@ -15,6 +18,11 @@ import (
 //		remote_base_url <url>
 //		mode 2lo|impersonation|3lo
 //		user <placeholder>
+//		# mode 3lo only:
+//		state file [<path>] { encryption_key <key> } | state redis <url> {...} | state memory
+//		link_id <applicationLinkID at applink_dance>
+//		dance_base_url <our base URL, where applink_dance is served>
+//		renew_before <duration>
 //		# any subdirective of `transport http` (tls, dial_timeout, ...)
 //	}
 //
@@ -34,7 +42,29 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			continue // inside a block of an HTTP transport subdirective
 		}
 		var dst *string
+		var renew string
 		switch d.Val() {
+		case "state":
+			if seen["state"] {
+				return d.Err("state specified twice")
+			}
+			seen["state"] = true
+			seg := d.NextSegment()
+			sd := caddyfile.NewDispenser(seg)
+			sd.Next()
+			st, err := caddymodule.ParseStateDirective(sd)
+			if err != nil {
+				return err
+			}
+			t.State = st
+			d.DeleteN(len(seg))
+			continue
+		case "link_id":
+			dst = &t.LinkID
+		case "dance_base_url":
+			dst = &t.DanceBaseURL
+		case "renew_before":
+			dst = &renew
 		case "consumer_key":
 			dst = &t.ConsumerKey
 		case "private_key_file":
@@ -60,6 +90,13 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		*dst = d.Val()
 		if d.NextArg() {
 			return d.Errf("%s takes one argument, got extra %s", name, strconv.Quote(d.Val()))
+		}
+		if name == "renew_before" {
+			dur, err := caddy.ParseDuration(renew)
+			if err != nil || dur < 0 {
+				return d.Errf("renew_before: want a duration, got %q", renew)
+			}
+			t.RenewBefore = caddy.Duration(dur)
 		}
 		if name == "mode" {
 			switch t.Mode {

@@ -329,7 +329,7 @@ http://localhost:%d {
 `, frontPort,
 		rec.addr(), transportBlock("mode impersonation\n"+userFromHeader),
 		rec.addr(), transportBlock("mode impersonation\nuser {http.auth.user.id}"),
-		rec.addr(), transportBlock("mode 3lo\n"+userFromHeader),
+		rec.addr(), transportBlock("mode 3lo\nstate memory\nlink_id jira\n"+userFromHeader),
 		rec.addr(), transportBlock("mode impersonation\nuser {http.request.uri.query.u}")))
 	front := fmt.Sprintf("http://localhost:%d", frontPort)
 
@@ -339,7 +339,7 @@ http://localhost:%d {
 		{"unset {http.auth.user.id}", "/auth/rest/x", "", "no_user", "no user to act as"},
 		{"control character", "/q/rest/x?u=al%01ice", "", "bad_user", "control characters"},
 		{"invalid UTF-8", "/q/rest/x?u=%FF", "", "bad_user", "invalid UTF-8"},
-		{"3lo without a token store", "/3lo/rest/x", "erin", "no_token", `no OAuth access token is stored for user "erin"`},
+		{"3lo without a token", "/3lo/rest/x?a=1", "erin", "no_token", `no OAuth access token is stored for user "erin"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			req := newReq(t, "GET", front+c.path, "", "")
@@ -349,6 +349,11 @@ http://localhost:%d {
 			resp, body := do(t, tester, req)
 			if resp.StatusCode != 401 || resp.Header.Get("X-Applink-Refused") != c.reason || !strings.Contains(body, c.text) {
 				t.Errorf("%d %s %q, want 401 %s containing %q", resp.StatusCode, resp.Header.Get("X-Applink-Refused"), body, c.reason, c.text)
+			}
+			const dance = "/plugins/servlet/applinks/oauth/login-dance/authorize?applicationLinkID=jira&redirectUrl=%2F3lo%2Frest%2Fx%3Fa%3D1"
+			if link := resp.Header.Get("Link"); (c.reason == "no_token") != (link != "") ||
+				c.reason == "no_token" && (link != "<"+dance+`>; rel="authenticate"` || !strings.Contains(body, dance)) {
+				t.Errorf("Link header %q, body %q", link, body)
 			}
 		})
 	}

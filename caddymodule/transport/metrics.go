@@ -20,11 +20,12 @@ var transportMetrics = struct {
 
 // Reasons for a local refusal (the refusals counter's reason label).
 const (
-	reasonNoUser     = "no_user"
-	reasonBadUser    = "bad_user"
-	reasonNoToken    = "no_token"
-	reasonTokenStore = "token_store_unavailable"
-	reasonBadRequest = "body_too_large"
+	reasonNoUser      = "no_user"
+	reasonBadUser     = "bad_user"
+	reasonNoToken     = "no_token"
+	reasonTokenStore  = "token_store_unavailable"
+	reasonRenewFailed = "token_renewal_failed"
+	reasonBadRequest  = "body_too_large"
 )
 
 func initMetrics() {

@@ -26,6 +26,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"go.uber.org/zap"
 
+	"github.com/caddy-applink/caddy-applink/caddymodule"
+	"github.com/caddy-applink/caddy-applink/caddymodule/consumer"
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
 	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
@@ -76,8 +78,30 @@ type Transport struct {
 	// header would let the client pick any user).
 	User string `json:"user,omitempty"`
 
-	// Tokens supplies 3-legged access tokens. Until a token store is wired
-	// in, no user has one and every 3lo request is refused locally.
+	// Where 3-legged access tokens live (mode 3lo): the same store as the
+	// applink_dance handler's (and the applink handler's), with any `state`
+	// the applink handler accepts (file, redis, memory). Default: the file
+	// <Caddy data dir>/applink/state.db. With an encryption_key, token
+	// values are sealed at rest; the dance handler must use the same key.
+	State *caddymodule.StateConfig `json:"state,omitempty"`
+
+	// The applicationLinkID of this remote at the applink_dance handler
+	// (mode 3lo): a user without a token gets 401 with a
+	// `Link: <{dance_base_url}/plugins/servlet/applinks/oauth/login-dance/authorize?applicationLinkID=<link_id>&redirectUrl=...>; rel="authenticate"`
+	// header. Default: the remote's host[:port].
+	LinkID string `json:"link_id,omitempty"`
+
+	// Where the applink_dance handler is served: our base URL (scheme,
+	// host, context path) as browsers reach it. Default: "" (the Link
+	// header holds a path on the current site).
+	DanceBaseURL string `json:"dance_base_url,omitempty"`
+
+	// Renew an access token through its oauth_session_handle when it
+	// expires within this window (mode 3lo). Default 24h.
+	RenewBefore caddy.Duration `json:"renew_before,omitempty"`
+
+	// Tokens supplies 3-legged access tokens. When nil (the normal case),
+	// mode 3lo uses the consumer-side token store of State.
 	Tokens TokenSource `json:"-"`
 
 	consumerKey string
@@ -90,6 +114,9 @@ type Transport struct {
 
 	mu      sync.Mutex
 	derived map[string]*signer.Signer // per upstream origin, without remote_base_url
+
+	stateKey  string // the shared token store to release, "" if none
+	danceBase string
 }
 
 // CaddyModule returns the Caddy module information.
@@ -160,6 +187,10 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 	}
 	t.derived = make(map[string]*signer.Signer)
 
+	if err := t.provisionTokens(); err != nil {
+		return err
+	}
+
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("applink transport: metrics: %w", err)
 	}
@@ -190,12 +221,18 @@ func (t *Transport) RequestHeaderOps() *headers.HeaderOps {
 	return &headers.HeaderOps{Set: http.Header{"Host": []string{t.hostHeader}}}
 }
 
-// Cleanup closes the wrapped transport's idle connections.
+// Cleanup releases the token store and closes the wrapped transport's idle
+// connections.
 func (t *Transport) Cleanup() error {
-	if t.HTTPTransport == nil {
-		return nil
+	var err error
+	if t.stateKey != "" {
+		err = caddymodule.ReleaseState(t.stateKey)
+		t.stateKey = ""
 	}
-	return t.HTTPTransport.Cleanup()
+	if t.HTTPTransport == nil {
+		return err
+	}
+	return errors.Join(err, t.HTTPTransport.Cleanup())
 }
 
 // signerFor returns the signer for the remote req goes to. req.URL.Scheme
@@ -257,14 +294,32 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	if t.mode == signer.Mode3LO {
-		token, err = t.tokens().AccessToken(req.Context(), remote, user)
+		// A renewal goes where this request goes (the upstream), with the
+		// remote's Host, as the request itself will.
+		ctx := context.WithValue(req.Context(), routeKey{}, route{scheme: out.URL.Scheme, host: out.URL.Host})
+		token, err = t.tokens().AccessToken(ctx, remote, user)
 		switch {
 		case errors.Is(err, ErrNoAccessToken) || err == nil && (token == nil || token.Token == ""):
-			return t.refuse(req, remoteHost, reasonNoToken, http.StatusUnauthorized, user,
-				fmt.Sprintf("applink: no OAuth access token is stored for user %q at %s. The user must first authorize this application at the remote (3-legged OAuth); the request was not sent.",
-					user, remote)), nil
+			dance := t.danceURL(req, base)
+			msg := fmt.Sprintf("applink: no OAuth access token is stored for user %q at %s. The user must first authorize this application at the remote (3-legged OAuth): open %s. The request was not sent.",
+				user, remote, dance)
+			if err != nil && err != ErrNoAccessToken { //nolint:errorlint // more than the bare sentinel: say why
+				t.logger.Info("no usable access token", zap.String("remote", remoteHost), zap.String("user", user), zap.Error(err))
+			}
+			resp := t.refuse(req, remoteHost, reasonNoToken, http.StatusUnauthorized, user, msg)
+			resp.Header.Set("Link", "<"+dance+`>; rel="authenticate"`)
+			return resp, nil
+		case errors.Is(err, consumer.ErrRemoteUnavailable):
+			t.logger.Error("access token expired and could not be renewed", zap.String("remote", remoteHost), zap.String("user", user), zap.Error(err))
+			return t.refuse(req, remoteHost, reasonRenewFailed, http.StatusBadGateway, user,
+				"applink: the access token has expired and the remote could not be reached to renew it; the request was not sent."), nil
+		case errors.Is(err, consumer.ErrSealed):
+			t.logger.Error("the stored access token does not open: this transport's state encryption_key differs from the one applink_dance sealed it with",
+				zap.String("remote", remoteHost), zap.String("user", user))
+			return t.refuse(req, remoteHost, reasonTokenStore, http.StatusServiceUnavailable, user,
+				"applink: the stored access token cannot be read (state encryption_key mismatch); the request was not sent."), nil
 		case err != nil:
-			t.logger.Error("token store failed", zap.String("remote", remoteHost), zap.Error(err))
+			t.logger.Error("token store failed", zap.String("remote", remoteHost), zap.String("user", user), zap.Error(err))
 			return t.refuse(req, remoteHost, reasonTokenStore, http.StatusServiceUnavailable, user,
 				"applink: the access token store is unavailable; the request was not sent."), nil
 		}
@@ -302,8 +357,30 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	t.inspect(out, resp, remoteHost, user, signed)
+	if problem := t.inspect(out, resp, remoteHost, user, signed); t.mode == signer.Mode3LO && problem != "" {
+		t.react(req.Context(), remote, remoteHost, user, token, problem)
+	}
 	return resp, nil
+}
+
+// react forgets a 3LO token the remote rejected (the user is sent to the
+// dance next time), or marks an expired one for renewal.
+func (t *Transport) react(ctx context.Context, remote, remoteHost, user string, token *signer.Token, problem string) {
+	r, ok := t.tokens().(tokenReactions)
+	if !ok || token == nil {
+		return
+	}
+	switch problem {
+	case oauth1.TokenRejected, oauth1.TokenRevoked, "token_not_authorized":
+		if r.Forget(ctx, remote, user, token.Token) {
+			t.logger.Warn("remote rejected the user's access token; it is forgotten, and the user must authorize again",
+				zap.String("remote", remoteHost), zap.String("user", user), zap.String("problem", problem))
+		}
+	case oauth1.TokenExpired:
+		renewable := r.Expire(ctx, remote, user, token.Token)
+		t.logger.Warn("remote says the user's access token expired",
+			zap.String("remote", remoteHost), zap.String("user", user), zap.Bool("renewable", renewable))
+	}
 }
 
 // fromClient reports whether req is a client request served by a Caddy HTTP
@@ -365,17 +442,18 @@ func (t *Transport) refuse(req *http.Request, remoteHost, reason string, status 
 	}
 }
 
-// inspect logs and counts an OAuth refusal by the remote.
-func (t *Transport) inspect(req *http.Request, resp *http.Response, remoteHost, user string, signed *signer.Signed) {
+// inspect logs and counts an OAuth refusal by the remote, and returns its
+// oauth_problem ("" if none).
+func (t *Transport) inspect(req *http.Request, resp *http.Response, remoteHost, user string, signed *signer.Signed) string {
 	if resp.StatusCode < 400 {
-		return
+		return ""
 	}
 	rp, ok := ParseProblem(resp.Header.Values("WWW-Authenticate"))
 	if !ok {
-		return
+		return ""
 	}
 	if rp.Problem == "" && resp.StatusCode != http.StatusUnauthorized {
-		return // an OAuth realm on a non-401 error: not a refusal of our signature
+		return "" // an OAuth realm on a non-401 error: not a refusal of our signature
 	}
 	label := problemLabel(rp.Problem)
 	countProblem(remoteHost, label)
@@ -409,6 +487,7 @@ func (t *Transport) inspect(req *http.Request, resp *http.Response, remoteHost, 
 		msg = "remote refused the signed request without an oauth_problem (2LO or impersonation not enabled for this consumer at the remote, or the user may not log in)"
 	}
 	t.logger.Warn(msg, fields...)
+	return rp.Problem
 }
 
 func truncate(s string, n int) string {

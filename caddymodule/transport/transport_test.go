@@ -22,6 +22,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-applink/caddy-applink/caddymodule"
 	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
 )
 
@@ -89,6 +90,13 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"applink {\n mode 2lo\n mode 3lo\n}", "mode specified twice"},
 		{"applink {\n user\n}", "user needs one argument"},
 		{"applink {\n dial_timeout soon\n}", "invalid duration"},
+		{"applink {\n state\n}", "state needs a backend"},
+		{"applink {\n state bogus\n}", "state must be file"},
+		{"applink {\n state memory {\n  bogus x\n }\n}", "unknown state subdirective"},
+		{"applink {\n state memory\n state memory\n}", "state specified twice"},
+		{"applink {\n renew_before soon\n}", "renew_before: want a duration"},
+		{"applink {\n renew_before -1h\n}", "renew_before: want a duration"},
+		{"applink {\n link_id\n}", "link_id needs one argument"},
 	} {
 		tr := new(Transport)
 		err := tr.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
@@ -139,6 +147,11 @@ func TestProvisionErrors(t *testing.T) {
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "3lo", User: " "}, "needs user"},
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "2lo", User: "x"}, "user has no effect with mode 2lo"},
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "2lo", RemoteBaseURL: "jira.example.com"}, "remote_base_url"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "impersonation", User: "u", State: &caddymodule.StateConfig{Backend: "memory"}}, "state has no effect unless mode is 3lo"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "2lo", LinkID: "jira"}, "link_id has no effect"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "3lo", User: "u", DanceBaseURL: "app.example.com"}, "dance_base_url"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "3lo", User: "u", State: &caddymodule.StateConfig{Backend: "memory", EncryptionKey: "short"}}, "encryption_key"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "3lo", User: "u", State: &caddymodule.StateConfig{Backend: "file", Path: "/proc/nonexistent/dir/state.db"}}, "state"},
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "2lo", RemoteBaseURL: "https://jira.example.com?x=1"}, "remote_base_url"},
 		{&Transport{ConsumerKey: "{env.APPLINK_TEST_CONSUMER}", PrivateKeyFile: "{env.APPLINK_TEST_KEYFILE}", Mode: "impersonation",
 			User: "{http.auth.user.id}", RemoteBaseURL: "https://jira.example.com/jira"}, ""},

@@ -13,6 +13,7 @@ import (
 	// caddy-applink's own modules.
 	_ "github.com/caddy-applink/caddy-applink/caddymodule"
 	_ "github.com/caddy-applink/caddy-applink/caddymodule/cli"
+	_ "github.com/caddy-applink/caddy-applink/caddymodule/consumer/caddydance"
 	_ "github.com/caddy-applink/caddy-applink/caddymodule/publish"
 	_ "github.com/caddy-applink/caddy-applink/caddymodule/transport"
 )

@@ -13,6 +13,11 @@ It plays an Atlassian service provider behind Tomcat, with python-oauthlib
   ResourceEndpoint refuses any request without a token; 3LO goes through
   ResourceEndpoint. Both run oauthlib's own checks (mandatory parameters,
   version, timestamp, nonce, client key, RSA-SHA1 signature).
+* Token endpoints (paths ending in /plugins/servlet/oauth/request-token or
+  /access-token) are checked by SignatureOnlyEndpoint too: the signature
+  covers every header parameter (oauth_callback, oauth_verifier,
+  oauth_session_handle); request-token must carry no oauth_token at all and
+  access-token a non-empty one. The verdict lists the header parameters.
 * On top, Atlassian's rules: oauth_token must be present (empty for 2LO), the
   impersonated user comes from xoauth_requestor_id (or user_id) in the query
   or form body, never the header, and the header holds only oauth_* names.
@@ -157,7 +162,15 @@ def make_handler(args, validator):
             if len(set(names)) != len(names):
                 return {"reason": "duplicated header parameter"}
             hp = dict(header_params)
-            if "oauth_token" not in hp:
+            endpoint = ""
+            for e in ("request-token", "access-token"):
+                if raw_path.endswith("/plugins/servlet/oauth/" + e):
+                    endpoint = e
+            if endpoint == "request-token" and "oauth_token" in hp:
+                return {"reason": "oauth_token sent to the request-token endpoint"}
+            if endpoint == "access-token" and not hp.get("oauth_token"):
+                return {"reason": "no oauth_token sent to the access-token endpoint"}
+            if not endpoint and "oauth_token" not in hp:
                 return {"reason": "oauth_token absent: Atlassian would serve the request anonymously"}
 
             content_type = self.headers.get("Content-Type", "")
@@ -183,8 +196,14 @@ def make_handler(args, validator):
             if content_type:
                 headers["Content-Type"] = content_type
 
-            token = hp["oauth_token"]
-            if token:
+            token = hp.get("oauth_token", "")
+            if endpoint:
+                # Token endpoints: the signature over every header parameter
+                # (oauth_callback, oauth_verifier, oauth_session_handle too).
+                mode = endpoint
+                ok, req = two_legged.validate_request(
+                    uri, http_method=self.command, body=body, headers=headers)
+            elif token:
                 mode = "3lo"
                 ok, req = three_legged.validate_protected_resource_request(
                     uri, http_method=self.command, body=body, headers=headers)
@@ -192,7 +211,9 @@ def make_handler(args, validator):
                 mode = "impersonation" if user is not None else "2lo"
                 ok, req = two_legged.validate_request(
                     uri, http_method=self.command, body=body, headers=headers)
-            result = {"ok": bool(ok), "mode": mode, "user": user or ""}
+            result = {"ok": bool(ok), "mode": mode, "user": user or "",
+                      "oauth_params": {k: utils.unescape(v) for k, v in header_params
+                                       if k != "oauth_signature"}}
             if req is not None and getattr(req, "params", None) is not None:
                 result["base_string"] = signature.signature_base_string(
                     self.command,
