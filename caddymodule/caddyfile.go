@@ -89,6 +89,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_form_body: want a size between 1B and 1GiB, got %q", s)
 			}
 			h.MaxFormBody = int64(n)
+		case "redact_users":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.RedactUsers = true
 		case "debug_base_string":
 			if d.NextArg() {
 				return d.ArgErr()

@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +64,10 @@ type Handler struct {
 	// Atlassian does (off by default: it shows clients the URL the proxy
 	// believes in).
 	DebugBaseString bool `json:"debug_base_string,omitempty"`
+
+	// Log a hash of user names instead of the names (logs then still tell
+	// users apart, but do not name them).
+	RedactUsers bool `json:"redact_users,omitempty"`
 
 	// How the approval page and the token page learn who the user is.
 	Login *LoginConfig `json:"login,omitempty"`
@@ -391,7 +397,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.logger.Debug("verified",
 			zap.String("consumer", res.Consumer.Key),
 			zap.String("mode", string(res.Mode)),
-			zap.String("user", res.User))
+			zap.String("user", h.logUser(res.User)))
 	}
 	if q, changed := oauth1.RemoveParams(r.URL.RawQuery, drop); changed {
 		r.URL.RawQuery = q
@@ -409,6 +415,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, p *oauth1.Problem) error {
 	return h.refuseTimed(w, r, p, time.Time{})
+}
+
+// logUser is the user as logs show it.
+func (h *Handler) logUser(user string) string {
+	if !h.RedactUsers || user == "" {
+		return user
+	}
+	sum := sha256.Sum256([]byte(user))
+	return "sha256:" + hex.EncodeToString(sum[:6])
 }
 
 // metricConsumer bounds the consumer label: configured keys only.

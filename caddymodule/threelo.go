@@ -191,7 +191,7 @@ func (h *Handler) serveAuthorize(w http.ResponseWriter, r *http.Request, form st
 		p.Consumer = c.Key
 		return h.browserProblem(w, r, p, "Cannot approve this request")
 	}
-	h.logger.Info("request token decided", zap.String("consumer", c.Key), zap.Bool("approved", approve))
+	h.logger.Info("request token decided", zap.String("consumer", c.Key), zap.String("user", h.logUser(user)), zap.Bool("approved", approve))
 	if d.Redirect != "" {
 		http.Redirect(w, r, d.Redirect, http.StatusSeeOther)
 		return nil

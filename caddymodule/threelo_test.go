@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -358,5 +359,59 @@ func TestLoginHeaderOnlyFromTrustedProxies(t *testing.T) {
 	status, _ := rawRequest(t, "GET /rest/a HTTP/1.1\r\nHost: localhost:9080\r\nX-Remote-User: sso-user\r\nConnection: close\r\n\r\n")
 	if status != 200 || rec.last(t).Header.Get("X-Remote-User") != "sso-user" {
 		t.Errorf("trusted SSO header: %d %q", status, rec.last(t).Header.Get("X-Remote-User"))
+	}
+}
+
+// TestLoginUpstream: the approval page asks the product behind who is
+// logged in, with the browser's own cookies; a user who is not logged in is
+// sent to the product's login and back.
+func TestLoginUpstream(t *testing.T) {
+	jira := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/rest/api/2/myself" || r.Header.Get("Authorization") != "" {
+			http.Error(w, "unexpected", http.StatusBadRequest)
+			return
+		}
+		if c, err := r.Cookie("JSESSIONID"); err == nil && c.Value == "erin-session" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"name":"erin","displayName":"Erin"}`)
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer jira.Close()
+	rec := newRecorder(t)
+	state := filepath.Join(t.TempDir(), "state.db")
+	tester := startProxy(t, rec, "login upstream "+jira.URL+"/rest/api/2/myself\n\t\tstate file "+state, "")
+	token, _ := requestToken(t, tester, rsaKey, strptr("oob"))
+
+	b := browser(t, tester)
+	page := proxyBase + authorizePath + "?oauth_token=" + token
+	resp, err := b.Get(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, proxyBase+"/login.jsp?os_destination=") ||
+		!strings.Contains(loc, url.QueryEscape(authorizePath+"?oauth_token="+token)) {
+		t.Fatalf("not logged in: %d Location %q", resp.StatusCode, loc)
+	}
+	req, _ := http.NewRequest("GET", page, nil)
+	req.AddCookie(&http.Cookie{Name: "JSESSIONID", Value: "erin-session"})
+	resp, err = b.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `id="user">erin<`) {
+		t.Errorf("logged in at the product: %d %s", resp.StatusCode, body)
+	}
+	// The product down: fail closed, nobody approves.
+	jira.Close()
+	req, _ = http.NewRequest("GET", page, nil)
+	req.AddCookie(&http.Cookie{Name: "JSESSIONID", Value: "other-session"})
+	if resp, err = b.Do(req); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("product down: %v %v", resp, err)
 	}
 }
