@@ -1,0 +1,219 @@
+// Package adversarial sends hostile requests, as raw bytes, to the real
+// applink binary in front of a recording upstream, and checks that each gets
+// its documented answer and that nothing else reaches the upstream.
+//
+// TestMain builds ./cmd/applink once, starts it on its own ports (admin
+// localhost:2994, proxy 127.0.0.1:9580; the other packages' tests use
+// 2995-2999, 2019, 8080-8099, 9080-9480) and stops it at the end.
+package adversarial
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+)
+
+const (
+	adminPort = 2994
+	proxyPort = 9580
+	proxyAddr = "127.0.0.1:9580"
+	hostHdr   = "localhost:9580"
+	proxyBase = "http://localhost:9580" // base_url: what clients sign against
+	realm     = `OAuth realm="http%3A%2F%2Flocalhost%3A9580"`
+
+	bambooKey     = "bamboo:93f2"  // 2LO as svc-bamboo + impersonation
+	confluenceKey = "confluence:1" // 2LO as svc-confluence, no impersonation
+	bitbucketKey  = "bitbucket:7"  // impersonation only
+	ciKey         = "ci-bot"       // HMAC-SHA1, 2LO as svc-ci
+	ciSecret      = "adversarial-ci-secret"
+)
+
+var (
+	consumerKey *rsa.PrivateKey // every RSA consumer's key
+	strangerKey *rsa.PrivateKey // nobody's key
+	up          *upstream
+	proxyLog    = &syncBuffer{}
+	proxyStart  time.Time // when the proxy (and its nonce store) started
+)
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "adversarial:", err)
+		if proxyLog.Len() > 0 {
+			fmt.Fprintf(os.Stderr, "proxy log:\n%s\n", proxyLog.String())
+		}
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	for _, addr := range []string{proxyAddr, "127.0.0.1:" + strconv.Itoa(adminPort)} {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return 0, fmt.Errorf("%s is already in use; this suite needs it", addr)
+		}
+	}
+	tmp, err := os.MkdirTemp("", "applink-adversarial")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+
+	bin := filepath.Join(tmp, "applink")
+	build := exec.Command("go", "build", "-o", bin, "github.com/caddy-applink/caddy-applink/cmd/applink")
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("go build: %v\n%s", err, out)
+	}
+
+	if consumerKey, err = rsakey.Generate(2048); err != nil {
+		return 0, err
+	}
+	if strangerKey, err = rsakey.Generate(2048); err != nil {
+		return 0, err
+	}
+	pubPEM, err := rsakey.EncodePublicPEM(&consumerKey.PublicKey)
+	if err != nil {
+		return 0, err
+	}
+	pubFile := filepath.Join(tmp, "consumer.pub.pem")
+	if err := os.WriteFile(pubFile, pubPEM, 0o600); err != nil {
+		return 0, err
+	}
+	pubDER, err := rsakey.ConsumerInfoString(&consumerKey.PublicKey)
+	if err != nil {
+		return 0, err
+	}
+
+	up, err = startUpstream()
+	if err != nil {
+		return 0, err
+	}
+	defer up.close()
+
+	tmpl, err := template.ParseFiles("testdata/Caddyfile.tmpl")
+	if err != nil {
+		return 0, err
+	}
+	var cfg bytes.Buffer
+	if err := tmpl.Execute(&cfg, map[string]any{
+		"AdminPort": adminPort, "Port": proxyPort, "BaseURL": proxyBase,
+		"PubFile": pubFile, "PubDER": pubDER, "Upstream": up.addr,
+	}); err != nil {
+		return 0, err
+	}
+	cfgFile := filepath.Join(tmp, "Caddyfile")
+	if err := os.WriteFile(cfgFile, cfg.Bytes(), 0o600); err != nil {
+		return 0, err
+	}
+
+	for _, d := range []string{"data", "config"} {
+		if err := os.Mkdir(filepath.Join(tmp, d), 0o700); err != nil {
+			return 0, err
+		}
+	}
+	proxy := exec.Command(bin, "run", "--config", cfgFile, "--adapter", "caddyfile")
+	proxy.Dir = tmp
+	proxy.Env = append(os.Environ(),
+		"XDG_DATA_HOME="+filepath.Join(tmp, "data"),
+		"XDG_CONFIG_HOME="+filepath.Join(tmp, "config"),
+		"ADVERSARIAL_CI_SECRET="+ciSecret)
+	proxy.Stdout = proxyLog
+	proxy.Stderr = proxyLog
+	proxyStart = time.Now()
+	if err := proxy.Start(); err != nil {
+		return 0, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- proxy.Wait() }()
+	defer func() {
+		_ = proxy.Process.Signal(syscall.SIGINT)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = proxy.Process.Kill()
+			<-exited
+		}
+	}()
+	if err := waitReady(exited); err != nil {
+		return 0, err
+	}
+	// The in-memory nonce store refuses timestamps of the second it started
+	// in and before: wait for the next whole second.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
+	return m.Run(), nil
+}
+
+// waitReady polls the admin API and the proxy port.
+func waitReady(exited <-chan error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	adminURL := fmt.Sprintf("http://localhost:%d/config/", adminPort)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("applink exited at start: %v", err)
+		default:
+		}
+		if resp, err := http.Get(adminURL); err == nil {
+			resp.Body.Close()
+			if c, err := net.Dial("tcp", proxyAddr); err == nil {
+				c.Close()
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("applink did not come up on %s", proxyAddr)
+}
+
+// syncBuffer collects the proxy's log.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// since returns what was logged after offset, cut to the last 40 lines.
+func (b *syncBuffer) since(offset int) string {
+	s := b.String()
+	if offset > len(s) {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(s[offset:], "\n"), "\n")
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// buildApplink compiles ./cmd/applink into dir, unless bin is given.
+func buildApplink(bin, dir string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	out := filepath.Join(dir, "applink")
+	cmd := exec.Command("go", "build", "-o", out, "github.com/caddy-applink/caddy-applink/cmd/applink")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/applink: %w", err)
+	}
+	return out, nil
+}
+
+// freePort asks the kernel for an unused loopback port.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// proxy is one running applink process.
+type proxy struct {
+	cmd     *exec.Cmd
+	name    string
+	port    int
+	admin   int
+	logPath string
+	exited  chan error
+	once    sync.Once
+}
+
+// startProxy writes caddyfile to dir and runs the binary on it, with its
+// own data and config directories, and waits until port answers.
+func startProxy(bin, dir, name, caddyfile string, port, adminPort int) (*proxy, error) {
+	cfg := filepath.Join(dir, name+".Caddyfile")
+	if err := os.WriteFile(cfg, []byte(caddyfile), 0o600); err != nil {
+		return nil, err
+	}
+	home := filepath.Join(dir, "proc-"+name)
+	for _, d := range []string{"data", "config"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
+	cmd.Dir = home
+	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(home, "data"),
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"))
+	logFile, err := os.Create(filepath.Join(home, "log.txt"))
+	if err != nil {
+		return nil, err
+	}
+	p := &proxy{cmd: cmd, name: name, port: port, admin: adminPort, logPath: logFile.Name(), exited: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { p.exited <- cmd.Wait(); logFile.Close() }()
+	deadline := time.Now().Add(30 * time.Second)
+	admin := fmt.Sprintf("http://127.0.0.1:%d/config/", adminPort)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.exited:
+			return nil, fmt.Errorf("%s exited at start: %v\n%s", name, err, p.tail())
+		default:
+		}
+		if resp, err := http.Get(admin); err == nil {
+			resp.Body.Close()
+			if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+				c.Close()
+				return p, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.stop()
+	return nil, fmt.Errorf("%s did not come up on port %d\n%s", name, port, p.tail())
+}
+
+// tail returns the end of the proxy's log.
+func (p *proxy) tail() string {
+	b, _ := os.ReadFile(p.logPath)
+	if len(b) > 4096 {
+		b = b[len(b)-4096:]
+	}
+	return string(b)
+}
+
+func (p *proxy) stop() {
+	if p == nil || p.cmd.Process == nil {
+		return
+	}
+	p.once.Do(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+}
+
+func (p *proxy) pid() int { return p.cmd.Process.Pid }
+
+// rss reads VmRSS and VmHWM (peak) of pid from /proc, in bytes.
+func rss(pid int) (cur, peak int64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		fields := strings.Fields(v) // "123456 kB"
+		if len(fields) != 2 || fields[1] != "kB" {
+			return 0, 0, fmt.Errorf("/proc/%d/status: %s: %q", pid, k, v)
+		}
+		n, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			return 0, 0, err
+		}
+		if k == "VmRSS" {
+			cur = n * 1024
+		} else {
+			peak = n * 1024
+		}
+	}
+	return cur, peak, sc.Err()
+}
+
+// redisServer is a throwaway redis-server on a loopback port.
+type redisServer struct {
+	cmd  *exec.Cmd
+	port int
+}
+
+func startRedis(dir string) (*redisServer, error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	r := &redisServer{cmd: cmd, port: port}
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			c.Close()
+			return r, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.stop()
+	return nil, fmt.Errorf("redis-server did not come up on %d", port)
+}
+
+// flush empties the server (FLUSHALL), so that a phase reusing pre-signed
+// requests starts with no nonces recorded.
+func (r *redisServer) flush() error {
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(r.port))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("*1\r\n$8\r\nFLUSHALL\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "+OK") {
+		return fmt.Errorf("FLUSHALL: %q %v", line, err)
+	}
+	return nil
+}
+
+func (r *redisServer) stop() {
+	if r == nil {
+		return
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = r.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = r.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// clockTick is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every
+// Linux architecture Go supports.
+const clockTick = 10 * time.Millisecond
+
+// procCPU returns the user+system CPU time pid has used.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces: fields count from after its ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	}
+	// After ')': state(0) ... utime is field 14 of the line, index 11 here.
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	}
+	return time.Duration(ut+st) * clockTick, nil
+}
+
+// profile fetches a CPU profile of the proxy over d (Caddy's admin API
+// serves net/http/pprof) and writes it to dir/<name>.cpu.pprof.
+func (p *proxy) profile(dir string, d time.Duration) (string, error) {
+	url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", p.admin, int(d.Seconds()))
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	out := filepath.Join(dir, p.name+".cpu.pprof")
+	f, err := os.Create(out)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		return "", err
+	}
+	return out, nil
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestPercentile(t *testing.T) {
+	hundred := make([]time.Duration, 100)
+	for i := range hundred {
+		hundred[i] = time.Duration(i+1) * time.Millisecond // 1ms..100ms
+	}
+	for _, tc := range []struct {
+		vals []time.Duration
+		p    float64
+		want time.Duration
+	}{
+		{nil, 50, 0},
+		{[]time.Duration{7}, 1, 7},
+		{[]time.Duration{7}, 99, 7},
+		{hundred, 50, 50 * time.Millisecond},
+		{hundred, 99, 99 * time.Millisecond},
+		{hundred, 99.9, 100 * time.Millisecond},
+		{hundred, 100, 100 * time.Millisecond},
+		{hundred, 1, 1 * time.Millisecond},
+		{hundred, 0.5, 1 * time.Millisecond},
+		{hundred, 0, 1 * time.Millisecond},
+		{hundred, 50.5, 51 * time.Millisecond},
+		// Nearest rank: p50 of 1..4 is 2 (2 of 4 values are <= 2), p51 is 3.
+		{[]time.Duration{1, 2, 3, 4}, 50, 2},
+		{[]time.Duration{1, 2, 3, 4}, 51, 3},
+		{[]time.Duration{1, 2, 3, 4}, 75, 3},
+		{[]time.Duration{1, 2, 3, 4}, 76, 4},
+		// p99 of 1000 values is the 990th.
+		{seq(1000), 99, 990},
+		{seq(1000), 99.9, 999},
+		{seq(1001), 99, 991}, // ceil(990.99)
+	} {
+		if got := percentile(tc.vals, tc.p); got != tc.want {
+			t.Errorf("percentile(%d values, %v) = %v, want %v", len(tc.vals), tc.p, got, tc.want)
+		}
+	}
+}
+
+// TestPercentileDefinition checks the defining property on random data: at
+// least p% of the values are <= the result, and fewer than p% are < it.
+func TestPercentileDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		n := 1 + r.IntN(500)
+		vals := make([]time.Duration, n)
+		for i := range vals {
+			vals[i] = time.Duration(r.IntN(50))
+		}
+		slices.Sort(vals)
+		p := []float64{1, 10, 50, 90, 99, 99.9}[r.IntN(6)]
+		got := percentile(vals, p)
+		le, lt := 0, 0
+		for _, v := range vals {
+			if v <= got {
+				le++
+			}
+			if v < got {
+				lt++
+			}
+		}
+		if float64(le) < p/100*float64(n)-1e-9 || float64(lt) >= p/100*float64(n) {
+			t.Fatalf("p%v of %v = %v: %d <=, %d <", p, vals, got, le, lt)
+		}
+	}
+}
+
+func TestMergeSorts(t *testing.T) {
+	got := merge([][]time.Duration{{5, 1}, nil, {3, 2, 4}})
+	if !slices.Equal(got, []time.Duration{1, 2, 3, 4, 5}) {
+		t.Fatalf("merge = %v", got)
+	}
+}
+
+func seq(n int) []time.Duration {
+	s := make([]time.Duration, n)
+	for i := range s {
+		s[i] = time.Duration(i + 1)
+	}
+	return s
+}
