@@ -333,6 +333,10 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	removeHeader(r.Header, h.identity)
 	r.Header.Del("Proxy-Authorization")
+	// Request trailers would arrive after the checks below: a trailer named
+	// X-Forwarded-User or X-Seraph-Trusted-App-* must never reach the
+	// product. (Filtering is not enough: net/http fills the map at EOF.)
+	r.Trailer = nil
 	if legacy := h.legacyCredentials(r.Header); legacy != "" {
 		if !h.stripLegacy {
 			return h.refuse(w, r, &oauth1.Problem{Code: oauth1.PermissionDenied, Status: http.StatusUnauthorized,
@@ -379,6 +383,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			Reason: "anonymous request"})
 	}
 
+	if res.Mode != oauth1.ModeAnonymous && rawPath != r.URL.EscapedPath() && !rewritten(r) {
+		// Go would forward a re-encoded path (a raw "\" or raw UTF-8 becomes
+		// %5C or %C3%A9): not the path that was signed.
+		return h.refuse(w, r, &oauth1.Problem{Code: oauth1.ParameterRejected, Consumer: res.Consumer.Key,
+			Advice: "percent-encode the request path (RFC 3986): it cannot be forwarded exactly as signed",
+			Reason: "request path not in canonical percent-encoding"})
+	}
 	drop := stripAnonymousParam
 	if res.Mode == oauth1.ModeAnonymous {
 		observe("none", "anonymous", "ok", time.Time{})
@@ -465,6 +476,14 @@ func (h *Handler) readForm(r *http.Request) (string, *oauth1.Problem) {
 	if !isFormContentType(r.Header.Values("Content-Type")) {
 		return "", nil
 	}
+	if cs := formCharset(r.Header.Get("Content-Type")); !asciiCompatible(cs) {
+		// Tomcat splits on the raw "=" and "&" bytes, then decodes names in
+		// the declared charset: a UTF-16 body could hide parameter names
+		// from this check. Such forms are not used by any Atlassian client.
+		return "", &oauth1.Problem{Code: oauth1.ParameterRejected, Status: http.StatusUnsupportedMediaType,
+			Advice: "form bodies must be UTF-8 (or another ASCII-compatible charset)",
+			Reason: "form body in charset " + strconv.Quote(cs)}
+	}
 	tooLarge := &oauth1.Problem{Code: oauth1.ParameterRejected, Status: http.StatusRequestEntityTooLarge,
 		Advice: "form body larger than " + strconv.FormatInt(h.MaxFormBody, 10) + " bytes",
 		Reason: "form body over the limit"}
@@ -505,6 +524,37 @@ func isFormContentType(values []string) bool {
 	}
 	mt, _, _ := strings.Cut(values[0], ";")
 	return strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded")
+}
+
+// formCharset returns the lower-cased charset parameter of a Content-Type,
+// read leniently (a malformed header still yields its charset).
+func formCharset(ct string) string {
+	_, params, _ := strings.Cut(ct, ";")
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(p, "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "charset") {
+			return strings.ToLower(strings.Trim(strings.TrimSpace(v), `"'`))
+		}
+	}
+	return ""
+}
+
+// asciiCompatible allows the charsets in which "&", "=", "%" and the
+// parameter names are the ASCII bytes the check reads.
+func asciiCompatible(cs string) bool {
+	switch {
+	case cs == "", cs == "utf-8", cs == "utf8", cs == "us-ascii", cs == "ascii",
+		strings.HasPrefix(cs, "iso-8859-"), strings.HasPrefix(cs, "windows-125"), cs == "latin1":
+		return true
+	}
+	return false
+}
+
+// rewritten reports whether an earlier handler (rewrite, uri) changed the
+// path: then the forwarded path is the configured rewrite, not the client's.
+func rewritten(r *http.Request) bool {
+	or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request)
+	return ok && or.URL != nil && or.URL.Path != r.URL.Path
 }
 
 func setBody(r *http.Request, body string) {
