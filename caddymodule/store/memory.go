@@ -5,6 +5,8 @@ package store
 
 import (
 	"context"
+	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 )
@@ -13,10 +15,16 @@ import (
 // at the time given to Record; memory is bounded by window x request rate.
 // Its Since is its creation time: after a restart the verifier refuses
 // requests signed before it, because their nonces were forgotten.
+//
+// Keys are kept as 64-bit keyed hashes (a random seed per store, so clients
+// cannot aim for collisions) with a 32-bit expiry: about 30 bytes a nonce
+// instead of the 120 the strings took. A false "already seen" needs two of
+// the live nonces to collide in 64 bits: about n/2^64 per request.
 type Memory struct {
 	mu      sync.Mutex
-	entries map[string]int64   // key -> expiry (unix seconds)
-	buckets map[int64][]string // expiry bucket -> keys, for sweeping
+	seed    maphash.Seed
+	entries map[uint64]uint32  // hash(key) -> expiry (unix seconds)
+	buckets map[int64][]uint64 // expiry bucket -> hashes, for sweeping
 	since   time.Time
 	now     func() time.Time
 	swept   int64
@@ -29,8 +37,9 @@ const bucketSeconds = 10
 // NewMemory returns an empty store.
 func NewMemory() *Memory {
 	return &Memory{
-		entries: make(map[string]int64),
-		buckets: make(map[int64][]string),
+		seed:    maphash.MakeSeed(),
+		entries: make(map[uint64]uint32),
+		buckets: make(map[int64][]uint64),
 		since:   time.Now(),
 		now:     time.Now,
 	}
@@ -42,25 +51,30 @@ func (m *Memory) Since() time.Time { return m.since }
 // Seen reports whether key is stored and not expired.
 func (m *Memory) Seen(_ context.Context, key string) (bool, error) {
 	now := m.now().Unix()
+	h := maphash.String(m.seed, key)
 	m.mu.Lock()
-	exp, ok := m.entries[key]
+	exp, ok := m.entries[h]
 	m.mu.Unlock()
-	return ok && exp > now, nil
+	return ok && int64(exp) > now, nil
 }
 
 // Record stores key until the given time, unless it is already stored.
 func (m *Memory) Record(_ context.Context, key string, until time.Time) (bool, error) {
 	now := m.now().Unix()
 	exp := until.Unix()
+	if exp > math.MaxUint32 {
+		exp = math.MaxUint32
+	}
+	h := maphash.String(m.seed, key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweepLocked(now)
-	if old, ok := m.entries[key]; ok && old > now {
+	if old, ok := m.entries[h]; ok && int64(old) > now {
 		return false, nil
 	}
-	m.entries[key] = exp
+	m.entries[h] = uint32(exp)
 	b := exp / bucketSeconds
-	m.buckets[b] = append(m.buckets[b], key)
+	m.buckets[b] = append(m.buckets[b], h)
 	return true, nil
 }
 
@@ -77,13 +91,13 @@ func (m *Memory) sweepLocked(now int64) {
 		return
 	}
 	m.swept = cur
-	for b, keys := range m.buckets {
+	for b, hashes := range m.buckets {
 		if b >= cur {
 			continue
 		}
-		for _, k := range keys {
-			if exp, ok := m.entries[k]; ok && exp <= now {
-				delete(m.entries, k)
+		for _, h := range hashes {
+			if exp, ok := m.entries[h]; ok && int64(exp) <= now {
+				delete(m.entries, h)
 			}
 		}
 		delete(m.buckets, b)

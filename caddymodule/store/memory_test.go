@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -297,4 +298,24 @@ func BenchmarkMemory(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkMemoryBytesPerNonce reports the live heap one recorded nonce
+// costs (the soak's RSS is window x rate x this).
+func BenchmarkMemoryBytesPerNonce(b *testing.B) {
+	const n = 1_000_000
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		m := NewMemory()
+		until := time.Now().Add(time.Hour)
+		for i := 0; i < n; i++ {
+			_, _ = m.Record(context.Background(), "bamboo:93f2\x00\x001795900000\x00nonce-"+strconv.Itoa(i), until)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/nonce")
+		runtime.KeepAlive(m)
+	}
 }
