@@ -308,14 +308,14 @@ type oracle struct {
 
 func (o *oracle) addr() string { return fmt.Sprintf("127.0.0.1:%d", o.port) }
 
-// startOracle runs testdata/oauthlib_oracle.py as a provider whose Tomcat
+// startOracle runs the signer's testdata/oauthlib_oracle.py as a provider whose Tomcat
 // believes it is at origin (plus prefix), trusting the gateway key under
 // testConsumerKey, with testToken as the one valid 3LO access token.
 func startOracle(t *testing.T, origin, prefix string) *oracle {
 	t.Helper()
 	requireOauthlib(t)
 	testKeys(t)
-	cmd := exec.Command(debianPython, filepath.Join("testdata", "oauthlib_oracle.py"),
+	cmd := exec.Command(debianPython, filepath.Join("..", "signer", "testdata", "oauthlib_oracle.py"),
 		"--public-key", pubFile(), "--consumer-key", testConsumerKey, "--token", testToken,
 		"--origin", origin, "--prefix", prefix)
 	stdin, err := cmd.StdinPipe() // closing it stops the oracle

@@ -23,7 +23,9 @@ It plays an Atlassian service provider behind Tomcat, with python-oauthlib
   or form body, never the header, and the header holds only oauth_* names.
 
 Usage: oauthlib_oracle.py --public-key PEM --consumer-key KEY --token TOKEN
-       --origin https://host[:port] [--prefix /ctx]
+       --origin https://host[:port]|auto [--prefix /ctx]
+--origin auto is http://127.0.0.1:<the port it listens on>.
+(Also used by the transport tests.)
 It prints "PORT <n>" once it listens on 127.0.0.1, answers every request with
 a JSON verdict (HTTP 200), and exits when its stdin closes.
 """
@@ -247,6 +249,8 @@ def main():
 
     validator = Validator(args.consumer_key, public_pem, args.token)
     server = HTTPServer(("127.0.0.1", 0), make_handler(args, validator))
+    if args.origin == "auto":
+        args.origin = "http://127.0.0.1:%d" % server.server_address[1]
 
     def die_with_parent():
         sys.stdin.read()
