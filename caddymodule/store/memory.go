@@ -6,7 +6,8 @@ package store
 import (
 	"context"
 	"hash/maphash"
-	"math"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 )
@@ -17,64 +18,79 @@ import (
 // requests signed before it, because their nonces were forgotten.
 //
 // Keys are kept as 64-bit keyed hashes (a random seed per store, so clients
-// cannot aim for collisions) with a 32-bit expiry: about 30 bytes a nonce
-// instead of the 120 the strings took. A false "already seen" needs two of
-// the live nonces to collide in 64 bits: about n/2^64 per request.
+// cannot aim for collisions) in one small map per 10 seconds of expiry, with
+// the second within those 10 seconds as the value: about 25 bytes a nonce,
+// and expiry drops a whole map at once (no sweep stalls). A false "already
+// seen" needs two live nonces to collide in 64 bits: about n/2^64 a request.
 type Memory struct {
 	mu      sync.Mutex
 	seed    maphash.Seed
-	entries map[uint64]uint32  // hash(key) -> expiry (unix seconds)
-	buckets map[int64][]uint64 // expiry bucket -> hashes, for sweeping
+	buckets []expiryBucket // ordered by start
 	since   time.Time
 	now     func() time.Time
 	swept   int64
 }
 
-// bucketSeconds is the sweep granularity: expired entries live at most this
-// much longer than asked.
+// expiryBucket holds the nonces expiring in [start, start+bucketSeconds).
+type expiryBucket struct {
+	start int64
+	set   map[uint64]uint8 // hash -> expiry - start
+}
+
+// bucketSeconds is the expiry granularity of the maps.
 const bucketSeconds = 10
 
 // NewMemory returns an empty store.
 func NewMemory() *Memory {
-	return &Memory{
-		seed:    maphash.MakeSeed(),
-		entries: make(map[uint64]uint32),
-		buckets: make(map[int64][]uint64),
-		since:   time.Now(),
-		now:     time.Now,
-	}
+	return &Memory{seed: maphash.MakeSeed(), since: time.Now(), now: time.Now}
 }
 
 // Since returns when the store was created.
 func (m *Memory) Since() time.Time { return m.since }
+
+// liveLocked reports whether hash h is stored with an expiry after now.
+func (m *Memory) liveLocked(h uint64, now int64) bool {
+	for i := range m.buckets {
+		b := &m.buckets[i]
+		if b.start+bucketSeconds <= now {
+			continue // entirely expired, not swept yet
+		}
+		if off, ok := b.set[h]; ok && b.start+int64(off) > now {
+			return true
+		}
+	}
+	return false
+}
 
 // Seen reports whether key is stored and not expired.
 func (m *Memory) Seen(_ context.Context, key string) (bool, error) {
 	now := m.now().Unix()
 	h := maphash.String(m.seed, key)
 	m.mu.Lock()
-	exp, ok := m.entries[h]
-	m.mu.Unlock()
-	return ok && int64(exp) > now, nil
+	defer m.mu.Unlock()
+	return m.liveLocked(h, now), nil
 }
 
 // Record stores key until the given time, unless it is already stored.
 func (m *Memory) Record(_ context.Context, key string, until time.Time) (bool, error) {
 	now := m.now().Unix()
 	exp := until.Unix()
-	if exp > math.MaxUint32 {
-		exp = math.MaxUint32
-	}
 	h := maphash.String(m.seed, key)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweepLocked(now)
-	if old, ok := m.entries[h]; ok && int64(old) > now {
+	if m.liveLocked(h, now) {
 		return false, nil
 	}
-	m.entries[h] = uint32(exp)
-	b := exp / bucketSeconds
-	m.buckets[b] = append(m.buckets[b], h)
+	if exp <= now {
+		return true, nil // already expired: nothing to remember
+	}
+	start := exp - exp%bucketSeconds
+	i := sort.Search(len(m.buckets), func(i int) bool { return m.buckets[i].start >= start })
+	if i == len(m.buckets) || m.buckets[i].start != start {
+		m.buckets = slices.Insert(m.buckets, i, expiryBucket{start: start, set: make(map[uint64]uint8)})
+	}
+	m.buckets[i].set[h] = uint8(exp - start)
 	return true, nil
 }
 
@@ -82,24 +98,27 @@ func (m *Memory) Record(_ context.Context, key string, until time.Time) (bool, e
 func (m *Memory) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.entries)
+	n := 0
+	for _, b := range m.buckets {
+		n += len(b.set)
+	}
+	return n
 }
 
+// sweepLocked drops the maps whose every entry has expired, once per
+// bucketSeconds.
 func (m *Memory) sweepLocked(now int64) {
 	cur := now / bucketSeconds
 	if cur == m.swept {
 		return
 	}
 	m.swept = cur
-	for b, hashes := range m.buckets {
-		if b >= cur {
-			continue
-		}
-		for _, h := range hashes {
-			if exp, ok := m.entries[h]; ok && int64(exp) <= now {
-				delete(m.entries, h)
-			}
-		}
-		delete(m.buckets, b)
+	n := 0
+	for n < len(m.buckets) && m.buckets[n].start+bucketSeconds <= cur*bucketSeconds {
+		n++
+	}
+	if n > 0 {
+		clear(m.buckets[:n])
+		m.buckets = m.buckets[n:]
 	}
 }
