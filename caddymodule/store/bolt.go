@@ -158,29 +158,36 @@ func (b *Bolt) Delete(_ context.Context, f Filter) (int, error) {
 			n = 1
 			return bk.Delete([]byte(f.ID))
 		}
-		var doomed [][]byte
-		err := bk.ForEach(func(k, v []byte) error {
+		var err error
+		n, err = deleteWhere(bk, func(v []byte) (bool, error) {
 			t, err := decode(v)
-			if err != nil {
-				return err
-			}
-			if f.Match(t) {
-				doomed = append(doomed, append([]byte(nil), k...))
-			}
-			return nil
+			return err == nil && f.Match(t), err
 		})
-		if err != nil {
-			return err
-		}
-		for _, k := range doomed {
-			if err := bk.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(doomed)
-		return nil
+		return err
 	})
 	return n, err
+}
+
+// deleteWhere deletes the records doom selects (collected first: bbolt
+// forbids deleting while iterating) and says how many.
+func deleteWhere(bk *bolt.Bucket, doom func(v []byte) (bool, error)) (int, error) {
+	var doomed [][]byte
+	err := bk.ForEach(func(k, v []byte) error {
+		d, err := doom(v)
+		if d {
+			doomed = append(doomed, append([]byte(nil), k...))
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range doomed {
+		if err := bk.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(doomed), nil
 }
 
 // List returns the selected tokens.
@@ -218,25 +225,13 @@ func (b *Bolt) List(_ context.Context, f Filter) ([]*Token, error) {
 func (b *Bolt) Sweep(_ context.Context, now time.Time) (int, error) {
 	n := 0
 	err := b.db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(tokensBucket)
-		var doomed [][]byte
-		err := bk.ForEach(func(k, v []byte) error {
+		var err error
+		// Corrupt records are dead too: nothing can use them.
+		n, err = deleteWhere(tx.Bucket(tokensBucket), func(v []byte) (bool, error) {
 			t, err := decode(v)
-			if err != nil || t.Dead(now) {
-				doomed = append(doomed, append([]byte(nil), k...))
-			}
-			return nil
+			return err != nil || t.Dead(now), nil
 		})
-		if err != nil {
-			return err
-		}
-		for _, k := range doomed {
-			if err := bk.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(doomed)
-		return nil
+		return err
 	})
 	return n, err
 }
