@@ -204,7 +204,11 @@ func parseConsumer(d *caddyfile.Dispenser) (*ConsumerConfig, error) {
 }
 
 // oneArg reads exactly one argument for the current subdirective.
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
+var oneArg = OneArg
+
+// OneArg reads exactly one argument, and no block, for the subdirective the
+// dispenser is on: the Caddyfile helper every applink module shares.
+func OneArg(d *caddyfile.Dispenser, dst *string) error {
 	name := d.Val()
 	if !d.NextArg() {
 		return d.Errf("%s needs one argument", name)
@@ -212,6 +216,9 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 	*dst = d.Val()
 	if d.NextArg() {
 		return d.Errf("%s takes one argument, got extra %s", name, strconv.Quote(d.Val()))
+	}
+	if d.NextBlock(d.Nesting()) {
+		return d.Errf("%s takes no block", name)
 	}
 	return nil
 }

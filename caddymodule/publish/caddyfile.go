@@ -1,11 +1,11 @@
 package publish
 
 import (
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule"
 )
 
 func init() {
@@ -73,15 +73,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("%s specified twice", name)
 		}
 		seen[name] = true
-		if !d.NextArg() {
-			return d.Errf("%s needs one argument", name)
-		}
-		*dst = d.Val()
-		if d.NextArg() {
-			return d.Errf("%s takes one argument, got extra %s", name, strconv.Quote(d.Val()))
-		}
-		if d.NextBlock(d.Nesting()) {
-			return d.Errf("%s takes no block", name)
+		if err := caddymodule.OneArg(d, dst); err != nil {
+			return err
 		}
 	}
 	if h.PrivateKeyFile != "" && h.PublicKeyFile != "" {

@@ -1,8 +1,6 @@
 package transport
 
 import (
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
@@ -84,12 +82,8 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("%s specified twice", name)
 		}
 		seen[name] = true
-		if !d.NextArg() {
-			return d.Errf("%s needs one argument", name)
-		}
-		*dst = d.Val()
-		if d.NextArg() {
-			return d.Errf("%s takes one argument, got extra %s", name, strconv.Quote(d.Val()))
+		if err := caddymodule.OneArg(d, dst); err != nil {
+			return err
 		}
 		if name == "renew_before" {
 			dur, err := caddy.ParseDuration(renew)

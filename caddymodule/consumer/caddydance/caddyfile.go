@@ -1,8 +1,6 @@
 package caddydance
 
 import (
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -137,20 +135,8 @@ func parseLink(d *caddyfile.Dispenser) (LinkConfig, error) {
 	return lc, nil
 }
 
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	name := d.Val()
-	if !d.NextArg() {
-		return d.Errf("%s needs one argument", name)
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.Errf("%s takes one argument, got extra %s", name, strconv.Quote(d.Val()))
-	}
-	if d.NextBlock(d.Nesting()) {
-		return d.Errf("%s takes no block", name)
-	}
-	return nil
-}
+// oneArg is the shared Caddyfile helper.
+var oneArg = caddymodule.OneArg
 
 // Interface guard
 var _ caddyfile.Unmarshaler = (*Handler)(nil)
