@@ -43,12 +43,7 @@ type pooledStore struct {
 	closer func() error
 }
 
-func (p pooledStore) Destruct() error {
-	if p.closer != nil {
-		return p.closer()
-	}
-	return nil
-}
+func (p pooledStore) Destruct() error { return p.closer() }
 
 // openState returns the shared store for cfg and the pool key to release.
 func openState(cfg *StateConfig, repl *caddy.Replacer) (store.TokenStore, string, error) {
@@ -58,41 +53,24 @@ func openState(cfg *StateConfig, repl *caddy.Replacer) (store.TokenStore, string
 	}
 	switch backend {
 	case "memory":
-		key := "applink.state.memory"
-		v, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-			m := store.NewMemoryTokens()
-			registerStore("memory", m)
-			return pooledStore{TokenStore: m, closer: func() error { unregisterStore("memory"); return nil }}, nil
+		return pooledState("applink.state.memory", func() (store.TokenStore, string, func() error, error) {
+			return store.NewMemoryTokens(), "memory", nil, nil
 		})
-		if err != nil {
-			return nil, "", err
-		}
-		return v.(pooledStore).TokenStore, key, nil
 	case "redis":
 		if cfg.URL == "" {
 			return nil, "", errors.New("state redis needs a URL, e.g. redis://127.0.0.1:6379/0")
 		}
 		url := repl.ReplaceKnown(cfg.URL, "")
 		prefix := repl.ReplaceKnown(cfg.KeyPrefix, "")
-		key := "applink.state.redis:" + prefix + "\x00" + url
-		v, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return pooledState("applink.state.redis:"+prefix+"\x00"+url, func() (store.TokenStore, string, func() error, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			r, err := store.OpenRedis(ctx, store.RedisConfig{URL: url, KeyPrefix: prefix})
 			if err != nil {
-				return nil, err
+				return nil, "", nil, err
 			}
-			name := "redis " + r.Addr()
-			registerStore(name, r)
-			return pooledStore{TokenStore: r, closer: func() error {
-				unregisterStore(name)
-				return r.Close()
-			}}, nil
+			return r, "redis " + r.Addr(), r.Close, nil
 		})
-		if err != nil {
-			return nil, "", err
-		}
-		return v.(pooledStore).TokenStore, key, nil
 	case "file":
 		path := filepath.Join(caddy.AppDataDir(), "applink", "state.db")
 		if cfg != nil && cfg.Path != "" {
@@ -102,24 +80,39 @@ func openState(cfg *StateConfig, repl *caddy.Replacer) (store.TokenStore, string
 		if err != nil {
 			return nil, "", err
 		}
-		key := "applink.state.file:" + abs
-		v, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return pooledState("applink.state.file:"+abs, func() (store.TokenStore, string, func() error, error) {
 			b, err := store.OpenBolt(abs)
 			if err != nil {
-				return nil, err
+				return nil, "", nil, err
 			}
-			registerStore(abs, b)
-			return pooledStore{TokenStore: b, closer: func() error {
-				unregisterStore(abs)
-				return b.Close()
-			}}, nil
+			return b, abs, b.Close, nil
 		})
-		if err != nil {
-			return nil, "", err
-		}
-		return v.(pooledStore).TokenStore, key, nil
 	}
 	return nil, "", fmt.Errorf("state must be file, redis or memory, not %q", backend)
+}
+
+// pooledState shares the store under key: open runs only when no config
+// holds it yet, and the store is registered for the admin API (under the
+// name open returns) until the last config releases it.
+func pooledState(key string, open func() (s store.TokenStore, name string, closer func() error, err error)) (store.TokenStore, string, error) {
+	v, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		s, name, closer, err := open()
+		if err != nil {
+			return nil, err
+		}
+		registerStore(name, s)
+		return pooledStore{TokenStore: s, closer: func() error {
+			unregisterStore(name)
+			if closer != nil {
+				return closer()
+			}
+			return nil
+		}}, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return v.(pooledStore).TokenStore, key, nil
 }
 
 // openStores lists the token stores in use, for the admin API.
