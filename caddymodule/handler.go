@@ -345,7 +345,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		h.stripLegacyCredentials(r.Header)
 	}
-	if isBlockedPath(r.URL.EscapedPath()) || isBlockedPath(originalPath(r)) {
+	rawPath, rawQuery := originalTarget(r)
+	if isBlockedPath(r.URL.EscapedPath()) || isBlockedPath(rawPath) {
 		h.logger.Info("blocked path", zap.String("path", r.URL.Path), zap.String("reason", "CVE-2017-9506"))
 		http.Error(w, "Forbidden", http.StatusForbidden)
 		return nil
@@ -363,7 +364,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return err
 	}
 	started := time.Now()
-	rawPath, rawQuery := originalTarget(r)
 	req := &oauth1.Request{
 		Method:        originalMethod(r),
 		RawPath:       rawPath,

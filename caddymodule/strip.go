@@ -134,11 +134,6 @@ func originalMethod(r *http.Request) string {
 	return r.Method
 }
 
-func originalPath(r *http.Request) string {
-	p, _ := originalTarget(r)
-	return p
-}
-
 // stripAnonymousParam selects the parameters removed from every request:
 // Seraph's own login parameters, the impersonation selectors, and OAuth
 // parameters where they are not signed (a PUT form body, any case variant).
