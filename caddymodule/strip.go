@@ -17,6 +17,16 @@ func normalizeHeaderName(name string) string {
 	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
 }
 
+// NormalizeHeaderName is normalizeHeaderName for the other applink modules:
+// every module compares credential headers the same way.
+var NormalizeHeaderName = normalizeHeaderName
+
+// IsTrustedAppHeader reports whether a header belongs to Trusted
+// Applications (X-Seraph-Trusted-App-*), in any spelling.
+func IsTrustedAppHeader(name string) bool {
+	return strings.HasPrefix(normalizeHeaderName(name), trustedAppPrefix)
+}
+
 // removeHeader deletes every header whose normalised name equals name's.
 func removeHeader(h http.Header, name string) {
 	want := normalizeHeaderName(name)
@@ -32,7 +42,7 @@ const trustedAppPrefix = "x-seraph-trusted-app-"
 // legacyCredentials names the first legacy credential found, or "".
 func (h *Handler) legacyCredentials(hdr http.Header) string {
 	for k := range hdr {
-		if strings.HasPrefix(normalizeHeaderName(k), trustedAppPrefix) {
+		if IsTrustedAppHeader(k) {
 			return "Trusted Applications authentication"
 		}
 	}

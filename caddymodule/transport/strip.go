@@ -7,15 +7,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/caddy-applink/caddy-applink/caddymodule"
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
 )
-
-// normalizeHeaderName maps a header name to the form a servlet container
-// may treat as equal: lower case, "_" as "-".
-func normalizeHeaderName(name string) string {
-	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
-}
 
 // stripCredentials removes every credential the local client sent, so that
 // the signed identity is the only one the remote sees: Authorization,
@@ -23,9 +18,9 @@ func normalizeHeaderName(name string) string {
 // spelling.
 func stripCredentials(h http.Header) {
 	for name := range h {
-		switch n := normalizeHeaderName(name); {
+		switch n := caddymodule.NormalizeHeaderName(name); {
 		case n == "authorization", n == "proxy-authorization", n == "cookie",
-			strings.HasPrefix(n, "x-seraph-trusted-app-"):
+			caddymodule.IsTrustedAppHeader(name):
 			delete(h, name)
 		}
 	}
