@@ -1,7 +1,6 @@
 package signer
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -16,11 +15,12 @@ import (
 	"time"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/testoracle"
 )
 
 // The interop tests check Signer against an independent implementation:
 // python-oauthlib (Debian's python3-oauthlib), driven by
-// testdata/oauthlib_oracle.py, which plays an Atlassian provider behind
+// internal/testoracle (oauthlib_oracle.py), which plays an Atlassian provider behind
 // Tomcat. Debian's interpreter is used explicitly: the python3 on PATH may be
 // another one without the package.
 const debianPython = "/usr/bin/python3"
@@ -64,48 +64,9 @@ func startOracle(t *testing.T, origin, prefix string) *oracle {
 	if err := os.WriteFile(keyFile, pem, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(debianPython, filepath.Join("testdata", "oauthlib_oracle.py"),
-		"--public-key", keyFile, "--consumer-key", testConsumerKey, "--token", testToken,
-		"--origin", origin, "--prefix", prefix)
-	stdin, err := cmd.StdinPipe() // closing it stops the oracle
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &oracle{stderr: &bytes.Buffer{}}
-	cmd.Stderr = o.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- l
-	}()
-	select {
-	case l := <-line:
-		var port int
-		if _, err := fmt.Sscanf(l, "PORT %d", &port); err != nil {
-			t.Fatalf("oracle did not start (%q): %s", l, o.stderr)
-		}
-		o.url = fmt.Sprintf("http://127.0.0.1:%d", port)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("oracle did not start in 30s: %s", o.stderr)
-	}
+	to := testoracle.Start(t, testoracle.Options{PublicKeyFile: keyFile, ConsumerKey: testConsumerKey,
+		Token: testToken, Origin: origin, Prefix: prefix})
+	o := &oracle{url: to.URL(), stderr: to.Stderr}
 	return o
 }
 

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rsa"
@@ -26,6 +25,7 @@ import (
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 	_ "github.com/caddy-applink/caddy-applink/caddymodule/publish"
 	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/testoracle"
 )
 
 // Ports of this package's in-process Caddy: other packages' tests run in
@@ -308,53 +308,16 @@ type oracle struct {
 
 func (o *oracle) addr() string { return fmt.Sprintf("127.0.0.1:%d", o.port) }
 
-// startOracle runs the signer's testdata/oauthlib_oracle.py as a provider whose Tomcat
+// startOracle runs internal/testoracle (python-oauthlib) as a provider whose Tomcat
 // believes it is at origin (plus prefix), trusting the gateway key under
 // testConsumerKey, with testToken as the one valid 3LO access token.
 func startOracle(t *testing.T, origin, prefix string) *oracle {
 	t.Helper()
 	requireOauthlib(t)
 	testKeys(t)
-	cmd := exec.Command(debianPython, filepath.Join("..", "signer", "testdata", "oauthlib_oracle.py"),
-		"--public-key", pubFile(), "--consumer-key", testConsumerKey, "--token", testToken,
-		"--origin", origin, "--prefix", prefix)
-	stdin, err := cmd.StdinPipe() // closing it stops the oracle
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &oracle{stderr: &bytes.Buffer{}}
-	cmd.Stderr = o.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- l
-	}()
-	select {
-	case l := <-line:
-		if _, err := fmt.Sscanf(l, "PORT %d", &o.port); err != nil {
-			t.Fatalf("oracle did not start (%q): %s", l, o.stderr)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("oracle did not start in 30s: %s", o.stderr)
-	}
+	to := testoracle.Start(t, testoracle.Options{PublicKeyFile: pubFile(), ConsumerKey: testConsumerKey,
+		Token: testToken, Origin: origin, Prefix: prefix})
+	o := &oracle{port: to.Port, stderr: to.Stderr}
 	return o
 }
 
