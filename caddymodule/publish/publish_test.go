@@ -29,6 +29,7 @@ import (
 	_ "github.com/caddy-applink/caddy-applink/caddymodule"
 	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
 	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // Ports of this package's in-process Caddy (see the transport tests for
@@ -315,22 +316,7 @@ func TestAnonymousNoRedirect(t *testing.T) {
 
 // TestDirectiveOrder: applink_publish runs before the authentication
 // directives, whatever order the Caddyfile lists them in.
-func TestDirectiveOrder(t *testing.T) {
-	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no adapt tests: %v", err)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parts := strings.Split(string(data), "----------")
-		if !caddytest.CompareAdapt(t, f, strings.TrimSpace(parts[0])+"\n", "caddyfile", strings.TrimSpace(parts[1])) {
-			t.Errorf("%s: adapted JSON differs", f)
-		}
-	}
-}
+func TestDirectiveOrder(t *testing.T) { testkit.AdaptGoldens(t) }
 
 func TestCaddyfileErrors(t *testing.T) {
 	for _, tc := range []struct{ input, want string }{

@@ -19,11 +19,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule"
 	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // provisioned provisions tr outside a Caddy server.
@@ -61,24 +61,7 @@ func (m tokenMap) AccessToken(_ context.Context, remote, user string) (*signer.T
 
 // TestCaddyfileAdapt compares testdata/caddyfile_adapt/*.caddyfiletest
 // (Caddyfile, "----------", expected JSON), as Caddy's own suite does.
-func TestCaddyfileAdapt(t *testing.T) {
-	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no adapt tests: %v", err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			parts := strings.Split(string(data), "----------")
-			if !caddytest.CompareAdapt(t, f, strings.TrimSpace(parts[0])+"\n", "caddyfile", strings.TrimSpace(parts[1])) {
-				t.Error("adapted JSON differs")
-			}
-		})
-	}
-}
+func TestCaddyfileAdapt(t *testing.T) { testkit.AdaptGoldens(t) }
 
 func TestCaddyfileErrors(t *testing.T) {
 	for _, tc := range []struct{ input, want string }{

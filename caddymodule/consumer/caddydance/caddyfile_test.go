@@ -2,39 +2,21 @@ package caddydance
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddytest"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // TestCaddyfileAdapt compares testdata/caddyfile_adapt/*.caddyfiletest
 // (Caddyfile, "----------", expected JSON). The golden pins the order:
 // basic_auth, applink, applink_dance, reverse_proxy.
-func TestCaddyfileAdapt(t *testing.T) {
-	files, _ := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
-	if len(files) == 0 {
-		t.Fatal("no adapt tests")
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			parts := strings.Split(string(data), "----------")
-			if !caddytest.CompareAdapt(t, f, strings.TrimSpace(parts[0])+"\n", "caddyfile", strings.TrimSpace(parts[1])) {
-				t.Error("adapted JSON differs")
-			}
-		})
-	}
-}
+func TestCaddyfileAdapt(t *testing.T) { testkit.AdaptGoldens(t) }
 
 func TestCaddyfileErrors(t *testing.T) {
 	for _, tc := range []struct{ input, want string }{

@@ -28,6 +28,7 @@ import (
 	_ "github.com/caddy-applink/caddy-applink/caddymodule"
 	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
 	_ "github.com/caddy-applink/caddy-applink/caddymodule/transport"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // Ports of this package's in-process Caddy. Every package with caddytest
@@ -54,16 +55,7 @@ const (
 	password    = "s3cret"
 )
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "applink-dance-data")
-	if err != nil {
-		panic(err)
-	}
-	os.Setenv("XDG_DATA_HOME", dir)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testkit.RunWithOwnDataDir(m) }
 
 var (
 	keysOnce sync.Once

@@ -1,0 +1,51 @@
+// Package testkit holds the test scaffolding the Caddy-module packages
+// share. Tests only.
+package testkit
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// RunWithOwnDataDir runs the tests with a data directory of their own and
+// exits: the default bbolt state file lives there, and another process (a
+// second test binary, a running applink) may hold the lock on the real one.
+// Use it as TestMain.
+func RunWithOwnDataDir(m *testing.M) {
+	dir, err := os.MkdirTemp("", "applink-data")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_DATA_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// AdaptGoldens compares testdata/caddyfile_adapt/*.caddyfiletest
+// (Caddyfile, "----------", expected JSON), as Caddy's own suite does.
+func AdaptGoldens(t *testing.T) {
+	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no adapt tests: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts := strings.Split(string(data), "----------")
+			if len(parts) != 2 {
+				t.Fatalf("%s: want a Caddyfile, a ---------- line and the JSON", f)
+			}
+			if !caddytest.CompareAdapt(t, f, strings.TrimSpace(parts[0])+"\n", "caddyfile", strings.TrimSpace(parts[1])) {
+				t.Error("adapted JSON differs")
+			}
+		})
+	}
+}
