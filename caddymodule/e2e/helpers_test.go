@@ -27,6 +27,7 @@ import (
 	_ "github.com/caddy-applink/caddy-applink/caddymodule" // the applink handler
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/testpeer"
 )
 
 // Ports of this package's in-process Caddy. Every package with caddytest
@@ -63,10 +64,7 @@ const (
 // it when APPLINK_REQUIRE_INTEROP=1 (CI installs everything).
 func missing(t testing.TB, pkg string, err error) {
 	t.Helper()
-	if os.Getenv("APPLINK_REQUIRE_INTEROP") == "1" {
-		t.Fatalf("%s is required (apt-get install %s): %v", pkg, pkg, err)
-	}
-	t.Skipf("%s not available (apt-get install %s; APPLINK_REQUIRE_INTEROP=1 makes this fatal): %v", pkg, pkg, err)
+	testpeer.Require(t, pkg, err)
 }
 
 // The consumer's key pair, generated once per test binary.

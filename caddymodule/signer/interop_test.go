@@ -3,14 +3,11 @@ package signer
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,28 +20,9 @@ import (
 // internal/testoracle (oauthlib_oracle.py), which plays an Atlassian provider behind
 // Tomcat. Debian's interpreter is used explicitly: the python3 on PATH may be
 // another one without the package.
-const debianPython = "/usr/bin/python3"
-
-var oauthlibCheck = sync.OnceValue(func() error {
-	out, err := exec.Command(debianPython, "-c", "import oauthlib.oauth1, jwt, cryptography").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s cannot import oauthlib, jwt and cryptography (packages python3-oauthlib, python3-jwt, python3-cryptography): %v\n%s",
-			debianPython, err, out)
-	}
-	return nil
-})
-
-// requireOauthlib skips the test when oauthlib is not there, or fails it when
-// APPLINK_REQUIRE_INTEROP=1 (CI must not skip silently).
-func requireOauthlib(t *testing.T) {
-	t.Helper()
-	if err := oauthlibCheck(); err != nil {
-		if os.Getenv("APPLINK_REQUIRE_INTEROP") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-}
+//
+// requireOauthlib is the oracle's own check.
+func requireOauthlib(t *testing.T) { testoracle.Require(t) }
 
 type oracle struct {
 	url    string // where to send requests: http://127.0.0.1:port

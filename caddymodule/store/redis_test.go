@@ -28,6 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/testpeer"
 )
 
 var _ oauth1.NonceStore = (*Redis)(nil)
@@ -60,12 +61,8 @@ type redisServer struct {
 
 func needRedisServer(t testing.TB) {
 	t.Helper()
-	if _, err := os.Stat(redisServerBin); err != nil {
-		if os.Getenv("APPLINK_REQUIRE_INTEROP") == "1" {
-			t.Fatalf("%s missing and APPLINK_REQUIRE_INTEROP=1: apt-get install redis-server", redisServerBin)
-		}
-		t.Skipf("%s missing (apt-get install redis-server; APPLINK_REQUIRE_INTEROP=1 makes this a failure)", redisServerBin)
-	}
+	_, err := os.Stat(redisServerBin)
+	testpeer.Require(t, "redis-server", err)
 }
 
 func freePort(t testing.TB) int {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -278,28 +277,8 @@ func (n *nonces) Since() time.Time { return time.Time{} }
 
 // --- python-oauthlib as an independent verifier ---
 
-const debianPython = "/usr/bin/python3"
-
-var oauthlibCheck = sync.OnceValue(func() error {
-	out, err := exec.Command(debianPython, "-c", "import oauthlib.oauth1, jwt, cryptography").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s cannot import oauthlib, jwt and cryptography (packages python3-oauthlib, python3-jwt, python3-cryptography): %v\n%s",
-			debianPython, err, out)
-	}
-	return nil
-})
-
-// requireOauthlib skips the test when oauthlib is not there, or fails it when
-// APPLINK_REQUIRE_INTEROP=1.
-func requireOauthlib(t *testing.T) {
-	t.Helper()
-	if err := oauthlibCheck(); err != nil {
-		if os.Getenv("APPLINK_REQUIRE_INTEROP") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-}
+// requireOauthlib is the oracle's own check.
+func requireOauthlib(t *testing.T) { testoracle.Require(t) }
 
 type oracle struct {
 	port   int

@@ -10,8 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-applink/caddy-applink/internal/testpeer"
 )
 
 // Python is Debian's interpreter, which has python3-oauthlib; a python3
@@ -41,9 +44,26 @@ func (o *Oracle) URL() string { return fmt.Sprintf("http://127.0.0.1:%d", o.Port
 // Addr is the oracle's host:port.
 func (o *Oracle) Addr() string { return fmt.Sprintf("127.0.0.1:%d", o.Port) }
 
+var check = sync.OnceValue(func() error {
+	out, err := exec.Command(Python, "-c", "import oauthlib.oauth1, jwt, cryptography").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s cannot import oauthlib, jwt and cryptography (packages python3-oauthlib, python3-jwt, python3-cryptography): %v\n%s",
+			Python, err, out)
+	}
+	return nil
+})
+
+// Require skips t when python-oauthlib is missing, or fails it when
+// APPLINK_REQUIRE_INTEROP=1.
+func Require(t testing.TB) {
+	t.Helper()
+	testpeer.Require(t, "python3-oauthlib", check())
+}
+
 // Start runs the oracle until the test ends (closing its stdin stops it).
 func Start(t testing.TB, opt Options) *Oracle {
 	t.Helper()
+	Require(t)
 	_, self, _, _ := runtime.Caller(0)
 	cmd := exec.Command(Python, filepath.Join(filepath.Dir(self), "oauthlib_oracle.py"),
 		"--public-key", opt.PublicKeyFile, "--consumer-key", opt.ConsumerKey, "--token", opt.Token,

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-applink/caddy-applink/internal/testpeer"
 	"github.com/go-ldap/ldap/v3"
 )
 
@@ -108,10 +109,7 @@ func Available() error {
 // APPLINK_REQUIRE_INTEROP=1 (CI installs everything).
 func Missing(t testing.TB, err error) {
 	t.Helper()
-	if os.Getenv("APPLINK_REQUIRE_INTEROP") == "1" {
-		t.Fatalf("slapd is required (apt-get install slapd): %v", err)
-	}
-	t.Skipf("slapd not available (apt-get install slapd; APPLINK_REQUIRE_INTEROP=1 makes this fatal): %v", err)
+	testpeer.Require(t, "slapd", err)
 }
 
 // Shared is one server for a whole test binary, started on first use.
