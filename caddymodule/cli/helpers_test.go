@@ -20,6 +20,7 @@ import (
 
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/caddymodule/store"
 )
 
 const testConsumer = "caddy-applink:cli"
@@ -93,7 +94,7 @@ func newVerifierServer(t *testing.T) *verifierServer {
 		v := &oauth1.Verifier{
 			BaseURL:   base,
 			Consumers: func(k string) *oauth1.Consumer { return map[string]*oauth1.Consumer{testConsumer: consumer}[k] },
-			Nonces:    &nonces{seen: map[string]bool{}},
+			Nonces:    nonces{store.NewMemory()},
 		}
 		body, _ := io.ReadAll(r.Body)
 		form := ""
@@ -129,25 +130,8 @@ func newVerifierServer(t *testing.T) *verifierServer {
 	return vs
 }
 
-type nonces struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
+// nonces is the real in-memory nonce store, remembering from the start of
+// time: these tests sign and verify within the second the store is made.
+type nonces struct{ *store.Memory }
 
-func (n *nonces) Seen(_ context.Context, k string) (bool, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.seen[k], nil
-}
-
-func (n *nonces) Record(_ context.Context, k string, _ time.Time) (bool, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.seen[k] {
-		return false, nil
-	}
-	n.seen[k] = true
-	return true, nil
-}
-
-func (n *nonces) Since() time.Time { return time.Time{} }
+func (nonces) Since() time.Time { return time.Time{} }

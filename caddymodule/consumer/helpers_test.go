@@ -106,7 +106,7 @@ func newRemote(t *testing.T, clk *clock) *remote {
 				return consumer
 			}
 			return nil
-		}, Nonces: &nonces{seen: map[string]bool{}}, Tokens: r.prov}
+		}, Nonces: nonces{store.NewMemory()}, Tokens: r.prov}
 		signed, p := v.VerifyEndpoint(req.Context(), &oauth1.Request{Method: req.Method, RawPath: req.URL.EscapedPath(),
 			RawQuery: req.URL.RawQuery, Authorization: req.Header.Values("Authorization"), Form: string(body)}, at)
 		var out []oauth1.Param
@@ -167,28 +167,11 @@ func (r *remote) link(t *testing.T, key *rsa.PrivateKey) *Link {
 	return &Link{ID: "jira", Signer: s, DisplayURL: "https://jira.example.com/jira/"}
 }
 
-type nonces struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
+// nonces is the real in-memory nonce store, remembering from the start of
+// time: these tests sign and verify within the second the store is made.
+type nonces struct{ *store.Memory }
 
-func (n *nonces) Seen(_ context.Context, k string) (bool, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.seen[k], nil
-}
-
-func (n *nonces) Record(_ context.Context, k string, _ time.Time) (bool, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.seen[k] {
-		return false, nil
-	}
-	n.seen[k] = true
-	return true, nil
-}
-
-func (n *nonces) Since() time.Time { return time.Time{} }
+func (nonces) Since() time.Time { return time.Time{} }
 
 // tokenOf extracts oauth_token from an authorize URL.
 func tokenOf(t *testing.T, authURL string) string {

@@ -1,9 +1,9 @@
 package signer
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"github.com/caddy-applink/caddy-applink/caddymodule/store"
 	"io"
 	"net/http"
 	"strings"
@@ -77,29 +77,8 @@ func readBody(t testing.TB, req *http.Request) string {
 	return string(b)
 }
 
-// memNonces is the trivial NonceStore the core verifier needs.
-type memNonces struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
+// memNonces is the real in-memory nonce store, remembering from the start
+// of time: these tests sign and verify within the second the store is made.
+type memNonces struct{ *store.Memory }
 
-func (m *memNonces) Seen(_ context.Context, key string) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.seen[key], nil
-}
-
-func (m *memNonces) Record(_ context.Context, key string, _ time.Time) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.seen == nil {
-		m.seen = make(map[string]bool)
-	}
-	if m.seen[key] {
-		return false, nil
-	}
-	m.seen[key] = true
-	return true, nil
-}
-
-func (m *memNonces) Since() time.Time { return time.Time{} }
+func (memNonces) Since() time.Time { return time.Time{} }

@@ -12,6 +12,7 @@ import (
 	dghubble "github.com/dghubble/oauth1"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/caddymodule/store"
 )
 
 // coreVerdict is what the core-verifier test server reports.
@@ -42,7 +43,7 @@ func coreServer(t *testing.T, baseURL string) *httptest.Server {
 			}
 			return nil
 		},
-		Nonces: &memNonces{},
+		Nonces: memNonces{store.NewMemory()},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rawPath, _, _ := strings.Cut(r.RequestURI, "?")

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"bytes"
-	"context"
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 	_ "github.com/caddy-applink/caddy-applink/caddymodule/publish"
 	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/caddymodule/store"
 	"github.com/caddy-applink/caddy-applink/internal/testoracle"
 )
 
@@ -220,7 +220,7 @@ func (rec *recorder) serve(w http.ResponseWriter, r *http.Request) {
 	v := &oauth1.Verifier{
 		BaseURL:   base,
 		Consumers: func(k string) *oauth1.Consumer { return map[string]*oauth1.Consumer{testConsumerKey: consumer}[k] },
-		Nonces:    &nonces{seen: map[string]bool{}},
+		Nonces:    nonces{store.NewMemory()},
 	}
 	form := ""
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
@@ -252,28 +252,11 @@ func (rec *recorder) last(t *testing.T) recorded {
 }
 
 // nonces is a nonce store for the recorder: fresh process, no past.
-type nonces struct {
-	mu   sync.Mutex
-	seen map[string]bool
-}
+// nonces is the real in-memory nonce store, remembering from the start of
+// time: these tests sign and verify within the second the store is made.
+type nonces struct{ *store.Memory }
 
-func (n *nonces) Seen(_ context.Context, k string) (bool, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.seen[k], nil
-}
-
-func (n *nonces) Record(_ context.Context, k string, _ time.Time) (bool, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.seen[k] {
-		return false, nil
-	}
-	n.seen[k] = true
-	return true, nil
-}
-
-func (n *nonces) Since() time.Time { return time.Time{} }
+func (nonces) Since() time.Time { return time.Time{} }
 
 // --- python-oauthlib as an independent verifier ---
 
