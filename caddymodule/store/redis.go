@@ -118,7 +118,12 @@ type Redis struct {
 	c      redis.UniversalClient
 	prefix string
 	where  string // the address(es), for errors and logs; never a password
+	nonces *nonceBatcher
 }
+
+// nonceMaxInFlight is how many nonce pipelines may be out at once: enough
+// to keep a few connections busy, few enough that SETs queue and batch.
+const nonceMaxInFlight = 2
 
 // redisACLCommands are the commands the store sends (see Redis).
 const redisACLCommands = "+ping +get +set +exists +del +scan +eval +watch +unwatch +multi +exec"
@@ -143,7 +148,12 @@ func OpenRedis(ctx context.Context, cfg RedisConfig) (*Redis, error) {
 	if prefix == "" {
 		prefix = DefaultRedisKeyPrefix
 	}
-	r := &Redis{c: redis.NewUniversalClient(opts), prefix: prefix, where: where}
+	c := redis.NewUniversalClient(opts)
+	r := &Redis{c: c, prefix: prefix, where: where, nonces: &nonceBatcher{
+		c:           c,
+		maxInFlight: nonceMaxInFlight,
+		timeout:     opts.DialTimeout + opts.WriteTimeout + opts.ReadTimeout,
+	}}
 	if err := r.Ping(ctx); err != nil {
 		_ = r.c.Close()
 		return nil, err
@@ -393,6 +403,7 @@ func (r *Redis) Seen(ctx context.Context, key string) (bool, error) {
 
 // Record stores key until the given time unless it is stored already
 // (SET NX with an expiry): atomic across every proxy sharing the Redis.
+// Concurrent Records share pipelines (see nonceBatcher).
 func (r *Redis) Record(ctx context.Context, key string, until time.Time) (bool, error) {
 	k := r.nonceKey(key)
 	ttl := time.Until(until)
@@ -405,7 +416,7 @@ func (r *Redis) Record(ctx context.Context, key string, until time.Time) (bool, 
 		}
 		return n == 0, nil
 	}
-	ok, err := r.c.SetNX(ctx, k, "1", ttl).Result()
+	ok, err := r.nonces.setNX(ctx, k, ttl)
 	if err != nil {
 		return false, r.fail("SET nonce", err)
 	}
