@@ -37,8 +37,7 @@ func VerifyRSASHA1(key *rsa.PublicKey, base string, sig []byte) error {
 }
 
 func verifyRSASHA1(key *rsa.PublicKey, base, sig []byte) error {
-	sum := sha1.Sum(base)
-	return rsa.VerifyPKCS1v15(key, crypto.SHA1, sum[:], sig)
+	return verifyRSASHA1With(nil, key, base, sig)
 }
 
 // SignHMACSHA1 signs a base string with HMAC-SHA1 keyed by

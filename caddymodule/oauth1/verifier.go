@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -35,6 +36,21 @@ type Consumer struct {
 	Impersonation bool   // 2LO with xoauth_requestor_id allowed
 	ThreeLegged   bool   // 3LO (tokens a user approved) allowed
 	Description   string // shown to users approving the consumer
+
+	prepared atomic.Pointer[preparedRSAKey] // PublicKey, ready to verify with
+}
+
+// preparedKey returns PublicKey prepared for verification (nil when it
+// cannot be), preparing it on first use and again if PublicKey changed.
+func (c *Consumer) preparedKey() *preparedRSAKey {
+	if p := c.prepared.Load(); p != nil && p.pub == c.PublicKey {
+		return p
+	}
+	p := prepareRSAKey(c.PublicKey)
+	if p != nil {
+		c.prepared.Store(p)
+	}
+	return p
 }
 
 // Methods lists the signature methods this consumer may use.
@@ -484,7 +500,7 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 	prefix, path := v.BaseURL.signedURL(r.RawPath)
 	base := appendBaseString(nil, r.Method, prefix, path, msg.all)
 	if method == RSASHA1 {
-		err = verifyRSASHA1(c.PublicKey, base, sig)
+		err = verifyRSASHA1With(c.preparedKey(), c.PublicKey, base, sig)
 	} else if !verifyHMACSHA1(c.Secret, tokenSecret, base, sig) {
 		err = errBadHMAC
 	}

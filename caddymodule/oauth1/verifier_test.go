@@ -14,13 +14,13 @@ import (
 func TestConsumerMethods(t *testing.T) {
 	k := &testKey().PublicKey
 	tests := []struct {
-		c    Consumer
+		c    *Consumer
 		want string
 	}{
-		{Consumer{PublicKey: k}, "RSA-SHA1"},
-		{Consumer{Secret: "s"}, "HMAC-SHA1"},
-		{Consumer{PublicKey: k, Secret: "s"}, "RSA-SHA1,HMAC-SHA1"},
-		{Consumer{}, ""},
+		{&Consumer{PublicKey: k}, "RSA-SHA1"},
+		{&Consumer{Secret: "s"}, "HMAC-SHA1"},
+		{&Consumer{PublicKey: k, Secret: "s"}, "RSA-SHA1,HMAC-SHA1"},
+		{&Consumer{}, ""},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(tt.c.Methods(), ","); got != tt.want {
