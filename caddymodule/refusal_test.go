@@ -189,7 +189,7 @@ func TestSpoofedIdentityNeverReachesUpstream(t *testing.T) {
 	}
 	// Anonymous requests also lose Seraph's login and the impersonation
 	// selectors; everything else of the query stays.
-	status, _ := rawRequest(t, "GET /rest/a?os_username=admin&os_password=x&OS_AUTHTYPE=basic&keep=1&xoauth_requestor_id=admin&user_id=admin HTTP/1.1\r\nHost: localhost:9080\r\nConnection: close\r\n\r\n")
+	status, _ := rawRequest(t, "GET /rest/a?os_username=admin&os_password=x&OS_AUTHTYPE=basic&os_cookie=true&keep=1&xoauth_requestor_id=admin&user_id=admin HTTP/1.1\r\nHost: localhost:9080\r\nConnection: close\r\n\r\n")
 	if status != 200 {
 		t.Fatalf("status %d", status)
 	}

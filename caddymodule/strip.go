@@ -144,16 +144,28 @@ func originalMethod(r *http.Request) string {
 	return r.Method
 }
 
+// IsSeraphParam reports whether a parameter makes Seraph (the login layer
+// of Jira, Confluence and Bamboo) log a user in or out: os_username,
+// os_password, os_authType, and os_cookie (remember-me), in any case.
+// The handler removes them from every request, the transport from every
+// signed one.
+func IsSeraphParam(key string) bool {
+	switch strings.ToLower(key) {
+	case "os_username", "os_password", "os_authtype", "os_cookie":
+		return true
+	}
+	return false
+}
+
 // stripAnonymousParam selects the parameters removed from every request:
 // Seraph's own login parameters, the impersonation selectors, and OAuth
 // parameters where they are not signed (a PUT form body, any case variant).
 func stripAnonymousParam(key string) bool {
-	k := strings.ToLower(key)
-	switch k {
-	case "os_username", "os_password", "os_authtype", "xoauth_requestor_id", "user_id":
+	if IsSeraphParam(key) {
 		return true
 	}
-	return strings.HasPrefix(k, "oauth_")
+	k := strings.ToLower(key)
+	return k == "xoauth_requestor_id" || k == "user_id" || strings.HasPrefix(k, "oauth_")
 }
 
 // stripAuthenticatedParam removes the same from verified requests: the

@@ -221,7 +221,7 @@ func forbiddenParam(name string) string {
 	switch strings.ToLower(name) {
 	case "xoauth_requestor_id", "user_id":
 		return "an impersonation selector"
-	case "os_username", "os_password", "os_authtype":
+	case "os_username", "os_password", "os_authtype", "os_cookie":
 		return "a Seraph login parameter"
 	}
 	return ""

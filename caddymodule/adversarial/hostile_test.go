@@ -534,7 +534,7 @@ func hostileCases() []hostile {
 			"keep=1&oauth_consumer_key=bamboo%3A93f2&oauth_token=&xoauth_requestor_id=admin")),
 			want: one(anon().withBody("keep=1"))},
 		{name: "anonymous GET form body with requestor and Seraph login", raw: rawBytes(req("GET", "/rest/a", []string{formCT},
-			"keep=1&xoauth_requestor_id=admin&user_id=admin&os_username=admin&os_password=x&os_authType=basic")),
+			"keep=1&xoauth_requestor_id=admin&user_id=admin&os_username=admin&os_password=x&os_authType=basic&OS_COOKIE=true")),
 			want: one(anon().withBody("keep=1"))},
 		{name: "anonymous xoauth%5Frequestor%5Fid in the query", raw: plain("GET", "/rest/a?xoauth%5Frequestor%5Fid=admin&keep=1"),
 			want: one(anon().withURI("/rest/a?keep=1"))},

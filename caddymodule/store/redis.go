@@ -121,9 +121,11 @@ type Redis struct {
 	nonces *nonceBatcher
 }
 
-// nonceMaxInFlight is how many nonce pipelines may be out at once: enough
-// to keep a few connections busy, few enough that SETs queue and batch.
-const nonceMaxInFlight = 2
+// nonceMaxInFlight is how many nonce pipelines may be out at once. One:
+// everything that arrives during a round trip goes out in the next one, so
+// a SET waits at most one extra round trip, and under load each round trip
+// carries as many SETs as arrived meanwhile.
+const nonceMaxInFlight = 1
 
 // redisACLCommands are the commands the store sends (see Redis).
 const redisACLCommands = "+ping +get +set +exists +del +scan +eval +watch +unwatch +multi +exec"
@@ -172,7 +174,10 @@ func redisOptions(cfg RedisConfig) (*redis.UniversalOptions, string, error) {
 		// frozen Redis, then gets its error (503). Pooled connections that
 		// died with a restarted Redis are weeded out by go-redis's health
 		// check when taken from the pool.
-		MaxRetries:            -1,
+		MaxRetries: -1,
+		// RESP2: the store needs nothing of RESP3, and go-redis then skips
+		// looking for push notifications before every reply.
+		Protocol:              2,
 		DialerRetries:         1,
 		ContextTimeoutEnabled: true,
 	}

@@ -26,17 +26,9 @@ func stripCredentials(h http.Header) {
 	}
 }
 
-// isSeraphParam reports whether a parameter makes Seraph (the login layer
-// of Jira, Confluence and Bamboo) log a user in. The signer removes the
-// OAuth and impersonation parameters itself.
-func isSeraphParam(key string) bool {
-	for _, p := range [...]string{"os_username", "os_password", "os_authType", "os_cookie"} {
-		if strings.EqualFold(key, p) {
-			return true
-		}
-	}
-	return false
-}
+// isSeraphParam is the handler's list of Seraph login parameters; the
+// signer removes the OAuth and impersonation parameters itself.
+var isSeraphParam = caddymodule.IsSeraphParam
 
 // stripIdentityParams removes Seraph login parameters from the query string
 // and from a URL-encoded form body (read up to the signer's limit).

@@ -369,8 +369,10 @@ func (e *env) bench() (int, error) {
 	if redisOK {
 		fmt.Println("(c) applink with the Redis nonce store, closed loop...")
 		pl = &pool{reqs: reqs}
+		stopProf = e.profileDuring(c)
 		cs = run{name: "(c) applink + Redis nonces", addr: addr(c), src: pl, want: 200,
 			conns: cfg.conns, warmup: cfg.warmup, measure: cfg.duration, pid: c.pid()}.closedLoop()
+		stopProf()
 		rows = append(rows, cs)
 	}
 
