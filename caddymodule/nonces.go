@@ -14,7 +14,9 @@ const memoryNonceKey = "applink.nonces.memory"
 
 type memoryNonces struct{ *store.Memory }
 
-func (memoryNonces) Destruct() error { return nil }
+// Destruct releases the tables once no config uses the store; a request
+// still in flight on the old config then gets 503, never a pass.
+func (m memoryNonces) Destruct() error { return m.Close() }
 
 func acquireMemoryNonces() (*store.Memory, error) {
 	v, _, err := noncePool.LoadOrNew(memoryNonceKey, func() (caddy.Destructor, error) {

@@ -5,8 +5,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"math/bits"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -23,16 +25,20 @@ import (
 // cannot aim for collisions). Each of memoryShards shards keeps one
 // open-addressing table of 8-byte slots per 10 seconds of expiry, so a
 // nonce costs about 14 bytes, the tables hold no pointers for the garbage
-// collector to scan, and expiry drops a whole table at once (no sweep
-// stalls). A false "already seen" needs two live nonces to collide in 60
-// bits: about n/2^60 a request.
+// collector to scan (large ones live outside the Go heap, see allocSlots),
+// and expiry drops a whole table at once (no sweep stalls). A false
+// "already seen" needs two live nonces to collide in 60 bits: about n/2^60
+// a request.
 type Memory struct {
 	seed   maphash.Seed
-	shards [memoryShards]nonceShard
+	shards *[memoryShards]nonceShard // apart from Memory, for the cleanup
 	since  time.Time
 	now    func() time.Time
 	swept  atomic.Int64 // now/bucketSeconds at the last sweep
 }
+
+// ErrClosed is returned by a closed store.
+var ErrClosed = errors.New("nonce store closed")
 
 // memoryShards splits the store so that a table that has to grow copies a
 // sixteenth of a bucket, under a lock that a sixteenth of requests wait on.
@@ -41,21 +47,57 @@ const memoryShards = 16
 type nonceShard struct {
 	mu      sync.Mutex
 	buckets []nonceTable // ordered by start
-	_       [32]byte     // one shard per 64-byte cache line
+	closed  bool
+	_       [24]byte // one shard per 64-byte cache line
 }
 
 // bucketSeconds is the expiry granularity of the tables.
 const bucketSeconds = 10
 
-// NewMemory returns an empty store.
+// NewMemory returns an empty store. Close it to release its tables at
+// once; otherwise they go when the store is garbage.
 func NewMemory() *Memory {
-	return &Memory{seed: maphash.MakeSeed(), since: time.Now(), now: time.Now}
+	m := &Memory{seed: maphash.MakeSeed(), shards: new([memoryShards]nonceShard), since: time.Now(), now: time.Now}
+	runtime.AddCleanup(m, closeShards, m.shards)
+	return m
+}
+
+// Close releases the tables. Afterwards every call fails with ErrClosed.
+func (m *Memory) Close() error {
+	closeShards(m.shards)
+	return nil
+}
+
+func closeShards(shards *[memoryShards]nonceShard) {
+	for i := range shards {
+		s := &shards[i]
+		s.mu.Lock()
+		for _, b := range s.buckets {
+			b.free()
+		}
+		s.buckets, s.closed = nil, true
+		s.mu.Unlock()
+	}
 }
 
 // Since returns when the store was created.
 func (m *Memory) Since() time.Time { return m.since }
 
 func (m *Memory) shard(h uint64) *nonceShard { return &m.shards[h%memoryShards] }
+
+// TableBytes returns the memory the tables take, on and off the Go heap.
+func (m *Memory) TableBytes() int {
+	n := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for _, b := range s.buckets {
+			n += 8 * len(b.slots)
+		}
+		s.mu.Unlock()
+	}
+	return n
+}
 
 // Seen reports whether key is stored and not expired.
 func (m *Memory) Seen(_ context.Context, key string) (bool, error) {
@@ -64,6 +106,9 @@ func (m *Memory) Seen(_ context.Context, key string) (bool, error) {
 	s := m.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return false, ErrClosed
+	}
 	return s.liveLocked(h, now), nil
 }
 
@@ -76,6 +121,9 @@ func (m *Memory) Record(_ context.Context, key string, until time.Time) (bool, e
 	s := m.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return false, ErrClosed
+	}
 	if s.liveLocked(h, now) {
 		return false, nil
 	}
@@ -85,7 +133,7 @@ func (m *Memory) Record(_ context.Context, key string, until time.Time) (bool, e
 	start := exp - exp%bucketSeconds
 	i := sort.Search(len(s.buckets), func(i int) bool { return s.buckets[i].start >= start })
 	if i == len(s.buckets) || s.buckets[i].start != start {
-		s.buckets = slices.Insert(s.buckets, i, nonceTable{start: start, slots: make([]uint64, s.sizeHint())})
+		s.buckets = slices.Insert(s.buckets, i, newNonceTable(start, s.sizeHint()))
 	}
 	s.buckets[i].insert(h, uint8(exp-start))
 	return true, nil
@@ -155,6 +203,9 @@ func (s *nonceShard) sweepLocked(cur int64) {
 		n++
 	}
 	if n > 0 {
+		for _, b := range s.buckets[:n] {
+			b.free()
+		}
 		clear(s.buckets[:n])
 		s.buckets = s.buckets[n:]
 	}
@@ -166,10 +217,23 @@ func (s *nonceShard) sweepLocked(cur int64) {
 // The low bits are free because they picked the shard, which every hash in
 // the table shares.
 type nonceTable struct {
-	start int64
-	slots []uint64
-	n     int
-	grown int // times the table had to grow (for the tests)
+	start  int64
+	slots  []uint64
+	mapped bool // slots are outside the Go heap (allocSlots)
+	n      int
+	grown  int // times the table had to grow (for the tests)
+}
+
+func newNonceTable(start int64, slots int) nonceTable {
+	t := nonceTable{start: start}
+	t.slots, t.mapped = allocSlots(slots)
+	return t
+}
+
+// free releases the slots; the table must not be used after.
+func (t *nonceTable) free() {
+	freeSlots(t.slots, t.mapped)
+	t.slots = nil
 }
 
 const (
@@ -232,9 +296,10 @@ func (t *nonceTable) insert(h uint64, off uint8) {
 
 // grow doubles the table.
 func (t *nonceTable) grow() {
-	old := t.slots
+	old, oldMapped := t.slots, t.mapped
+	defer freeSlots(old, oldMapped)
 	t.grown++
-	t.slots = make([]uint64, max(minTableSlots, 2*len(old)))
+	t.slots, t.mapped = allocSlots(max(minTableSlots, 2*len(old)))
 	for _, v := range old {
 		if v == 0 {
 			continue
