@@ -23,7 +23,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 )
 
 // Source finds out who the browser's user is.
@@ -44,23 +45,12 @@ type Source interface {
 	Handle(w http.ResponseWriter, r *http.Request) bool
 }
 
-// MaxUserLen is the longest user name any source returns, in bytes (the
-// limit the applink handler puts on impersonated users too).
-const MaxUserLen = 255
+// MaxUserLen is the longest user name any source returns, in characters:
+// the project's one rule, oauth1.ValidUserName.
+const MaxUserLen = oauth1.MaxUserNameLen
 
-// validUser reports whether u can be handed on as a user name: non-empty,
-// at most MaxUserLen bytes, valid UTF-8, no control characters.
-func validUser(u string) bool {
-	if u == "" || len(u) > MaxUserLen || !utf8.ValidString(u) {
-		return false
-	}
-	for _, c := range u {
-		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
-			return false
-		}
-	}
-	return true
-}
+// validUser reports whether u can be handed on as a user name.
+func validUser(u string) bool { return oauth1.ValidUserName(u) }
 
 // maxReturnLen bounds a return URL; longer ones are refused.
 const maxReturnLen = 4096

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 )
 
 // DefaultSessionTTL is the lifetime of a session when NewSessions is given
@@ -124,7 +126,7 @@ type session struct {
 // parse checks a cookie value: shape, MAC (constant time), expiry and
 // logout. It returns ok=false for anything that is not a live session.
 func (s *Sessions) parse(v string) (session, bool) {
-	if len(v) > base64.RawURLEncoding.EncodedLen(minSessionLen+MaxUserLen) {
+	if len(v) > base64.RawURLEncoding.EncodedLen(minSessionLen+oauth1.MaxUserNameBytes) {
 		return session{}, false
 	}
 	b, err := b64.DecodeString(v)

@@ -168,8 +168,7 @@ const (
 	maxNonceLen     = 255
 	maxTokenLen     = 512
 	maxSignatureLen = 2048 // base64 of an 8192-bit RSA signature is 1368
-	maxUserLen      = 255
-	maxTimestampLen = 12 // seconds until year 33658
+	maxTimestampLen = 12   // seconds until year 33658
 )
 
 // requiredParams are the parameters every signed request carries. oauth_token
@@ -475,7 +474,7 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 	if msg.hasReq && msg.requestor == "" {
 		return nil, nil, rejected("xoauth_requestor_id", "xoauth_requestor_id must not be empty")
 	}
-	if !validUser(msg.requestor) {
+	if msg.hasReq && !ValidUserName(msg.requestor) {
 		return nil, nil, rejected("xoauth_requestor_id", "xoauth_requestor_id must be a user name of at most 255 characters without control characters")
 	}
 
@@ -565,11 +564,19 @@ func parseTimestamp(s string) (int64, bool) {
 	return n, err == nil
 }
 
-// validUser accepts user names of at most maxUserLen characters (Atlassian
-// counts characters, not bytes) without C0 or C1 control characters or
-// invalid UTF-8: the name goes into a header upstream.
-func validUser(u string) bool {
-	if len(u) > 4*maxUserLen || utf8.RuneCountInString(u) > maxUserLen {
+// Bounds of a user name: Atlassian counts characters, not bytes.
+const (
+	MaxUserNameLen   = 255
+	MaxUserNameBytes = 4 * MaxUserNameLen // its UTF-8 form
+)
+
+// ValidUserName is the one rule for a user name this project hands on, as
+// an impersonated user, a signed requestor or a logged-in approver: not
+// empty, valid UTF-8 (no U+FFFD either), at most MaxUserNameLen
+// characters, no C0 or C1 control characters: it goes into a header
+// upstream.
+func ValidUserName(u string) bool {
+	if u == "" || len(u) > MaxUserNameBytes || utf8.RuneCountInString(u) > MaxUserNameLen {
 		return false
 	}
 	for _, r := range u {

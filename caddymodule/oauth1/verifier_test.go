@@ -836,7 +836,6 @@ func TestValidUser(t *testing.T) {
 		in string
 		ok bool
 	}{
-		{"", true},
 		{"alice", true},
 		{"Jürgen Schmidt", true},
 		{"a@b.c", true},
@@ -847,10 +846,14 @@ func TestValidUser(t *testing.T) {
 		{"a\x7fb", false},
 		{"\xff", false},
 		{"\uFFFD", false},
+		{"", false},
+		{"a\u0085b", false}, // C1 NEL
+		{strings.Repeat("ü", 255), true},
+		{strings.Repeat("ü", 256), false},
 	}
 	for _, tt := range tests {
-		if got := validUser(tt.in); got != tt.ok {
-			t.Errorf("validUser(%q) = %v, want %v", tt.in, got, tt.ok)
+		if got := ValidUserName(tt.in); got != tt.ok {
+			t.Errorf("ValidUserName(%q) = %v, want %v", tt.in, got, tt.ok)
 		}
 	}
 }

@@ -23,7 +23,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	dghubble "github.com/dghubble/oauth1"
 
@@ -201,7 +200,7 @@ func (s *Signer) SignRequest(req *http.Request, mode Mode, user string, token *T
 		if user == "" {
 			return nil, ErrNoUser
 		}
-		if !validUser(user) {
+		if !oauth1.ValidUserName(user) {
 			return nil, ErrBadUser
 		}
 		tok = &Token{}
@@ -366,18 +365,6 @@ func requestPath(req *http.Request) (string, error) {
 		return "", fmt.Errorf("signer: request path %q does not start with /", p)
 	}
 	return p, nil
-}
-
-func validUser(u string) bool {
-	if !utf8.ValidString(u) {
-		return false
-	}
-	for _, r := range u {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // authorizationHeader renders the header as net.oauth's

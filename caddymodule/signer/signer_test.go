@@ -209,6 +209,8 @@ func TestSignErrorsLeaveRequestAlone(t *testing.T) {
 		{"impersonation without user", "http://x/a?xoauth_requestor_id=admin", "", "", ModeImpersonation, "", nil, ErrNoUser},
 		{"impersonation with control char", "http://x/a", "", "", ModeImpersonation, "al\nice", nil, ErrBadUser},
 		{"impersonation with invalid utf-8", "http://x/a", "", "", ModeImpersonation, "al\xffice", nil, ErrBadUser},
+		{"impersonation with a name the verifier refuses (256 characters)", "http://x/a", "", "", ModeImpersonation, strings.Repeat("u", 256), nil, ErrBadUser},
+		{"impersonation with a C1 control", "http://x/a", "", "", ModeImpersonation, "al\u0085ice", nil, ErrBadUser},
 		{"3lo without token", "http://x/a", "", "", Mode3LO, "alice", nil, ErrNoToken},
 		{"3lo with empty token", "http://x/a", "", "", Mode3LO, "alice", &Token{Secret: "s"}, ErrNoToken},
 		{"unknown mode", "http://x/a", "", "", Mode("2LO"), "", nil, ErrUnknownMode},

@@ -6,9 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
@@ -61,24 +58,3 @@ func verifyCost(reqs [][]byte, consumer *oauth1.Consumer) (time.Duration, error)
 type sinceEver struct{ *store.Memory }
 
 func (sinceEver) Since() time.Time { return time.Time{} }
-
-// raisePriority gives every thread of this process (the generator and the
-// stand-in upstream) nice -10, so that on a machine it shares with the
-// proxies its own scheduling delays do not pass for proxy latency. It
-// returns the command prefix that starts a child back at nice 0.
-func raisePriority() ([]string, error) {
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, -10); err != nil {
-			return nil, err
-		}
-	}
-	return []string{"nice", "-n", "10"}, nil
-}

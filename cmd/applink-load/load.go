@@ -324,19 +324,19 @@ func (r run) openLoop() *summary {
 	return s
 }
 
-// interleave runs the open-loop phases in turns of measure/slices each, so
-// that a stall of the machine (a noisy neighbour, a VM pause) falls on
-// both alike rather than on whichever ran when it happened. Only the first
-// turn of each has a warm-up.
-func interleave(runs []run, slices int) []*summary {
+// interleave runs the phases in turns of measure/slices each, so that a
+// stall of the machine (a noisy neighbour, a VM pause) falls on all alike
+// rather than on whichever ran when it happened. The first turn of each
+// has its warm-up, later ones turnWarmup (new connections settle).
+func interleave(runs []run, slices int, turnWarmup time.Duration, loop func(run) *summary) []*summary {
 	out := make([]*summary, len(runs))
 	for i := range slices {
 		for j, r := range runs {
 			r.measure /= time.Duration(slices)
 			if i > 0 {
-				r.warmup = 0
+				r.warmup = turnWarmup
 			}
-			s := r.openLoop()
+			s := loop(r)
 			if out[j] == nil {
 				out[j] = s
 				continue

@@ -27,6 +27,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -59,7 +60,6 @@ type config struct {
 	strict     bool
 	keep       bool
 	profile    string
-	priority   bool
 }
 
 func main() {
@@ -78,8 +78,7 @@ func main() {
 	flag.StringVar(&cfg.redis, "redis", "auto", "auto: phase (c) when the build supports `state redis` and redis-server is installed; off: never")
 	flag.BoolVar(&cfg.strict, "strict", false, "exit 1 when a target is missed or a phase had failures")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (Caddyfiles, logs)")
-	flag.StringVar(&cfg.profile, "profile", "", "write CPU profiles of the proxy during the closed-loop phases to this directory")
-	flag.BoolVar(&cfg.priority, "priority", true, "run the generator and the stand-in upstream at nice -10 (needs root or CAP_SYS_NICE), the proxies and Redis at nice 0, so that the generator's own scheduling delays on a shared machine do not count as proxy latency")
+	flag.StringVar(&cfg.profile, "profile", "", "write CPU profiles of the proxies during the closed-loop turns to this directory")
 	flag.Parse()
 
 	missed, err := run0(cfg)
@@ -123,14 +122,6 @@ func run0(cfg config) (int, error) {
 	if e.bin, err = buildApplink(cfg.bin, dir); err != nil {
 		return 0, err
 	}
-	priority := "generator at the default priority"
-	if cfg.priority {
-		if childPrefix, err = raisePriority(); err != nil {
-			priority = "generator at the default priority (raising it failed: " + err.Error() + ")"
-		} else {
-			priority = "generator and upstream at nice -10, proxies and Redis at nice 0"
-		}
-	}
 	if e.key, err = rsakey.Generate(2048); err != nil {
 		return 0, err
 	}
@@ -149,7 +140,7 @@ func run0(cfg config) (int, error) {
 	defer up.Close()
 	e.upstream = up.Addr().String()
 
-	fmt.Printf("applink-load: %d CPUs (GOMAXPROCS %d), %s, %s\n%s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), e.bin, priority)
+	fmt.Printf("applink-load: %d CPUs (GOMAXPROCS %d), %s, %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), e.bin)
 	switch cfg.mode {
 	case "bench":
 		return e.bench()
@@ -260,17 +251,22 @@ func (e *env) bench() (int, error) {
 	cfg := e.cfg
 	fmt.Printf("bench: %s per phase after %s warm-up, closed loop with %d connections\n", cfg.duration, cfg.warmup, cfg.conns)
 
-	// (a) plain reverse_proxy, closed loop: the reference maximum.
+	// (a) plain reverse_proxy, closed loop: the reference maximum. A short
+	// first run sizes the pool of signed requests; the measured runs of
+	// (a), (b) and (c) come later, in alternating turns.
 	plain, err := e.launch("plain", "")
 	if err != nil {
 		return 0, err
 	}
 	hostPlain := "localhost:" + strconv.Itoa(plain.port)
-	fmt.Println("(a) reverse_proxy, closed loop...")
-	stopProf := e.profileDuring(plain)
-	a := run{name: "(a) reverse_proxy", addr: addr(plain), src: repeat(plainRequest(hostPlain)), want: 200,
-		conns: cfg.conns, warmup: cfg.warmup, measure: cfg.duration, pid: plain.pid()}.closedLoop()
-	stopProf()
+	fmt.Println("(a) reverse_proxy, closed loop, to size the pool...")
+	calib := run{name: "(a) calibration", addr: addr(plain), src: repeat(plainRequest(hostPlain)), want: 200,
+		conns: cfg.conns, warmup: cfg.warmup, measure: max(2*time.Second, cfg.duration/4)}.closedLoop()
+	if calib.rate() < 1 {
+		return 0, fmt.Errorf("plain reverse_proxy served %.1f req/s (%s)", calib.rate(), calib.note)
+	}
+	slices := max(1, int(cfg.duration/(2*time.Second)))
+	turnWarmup := min(cfg.warmup, 250*time.Millisecond)
 
 	// Every applink proxy that will use the pre-signed requests starts now,
 	// before they are signed: a proxy refuses timestamps from before it
@@ -318,7 +314,7 @@ func (e *env) bench() (int, error) {
 		// enough for (b) at 85% of (a)'s rate. Should (b) be faster, the
 		// pool runs out shortly before the end of the phase, and its rate
 		// is taken over the time it ran.
-		n = int(math.Ceil(0.85*a.rate()*(cfg.warmup+cfg.duration).Seconds())) + cfg.conns
+		n = int(math.Ceil(0.85*calib.rate()*(cfg.warmup+cfg.duration+time.Duration(slices)*turnWarmup).Seconds())) + cfg.conns
 		if n > cfg.maxPresign {
 			fmt.Printf("capping the pool at -max-presign %d (wanted %d): (b) may end early\n", cfg.maxPresign, n)
 			n = cfg.maxPresign
@@ -331,7 +327,7 @@ func (e *env) bench() (int, error) {
 	if redisOK {
 		phases++
 	}
-	use := time.Duration(phases+1)*(cfg.warmup+cfg.duration) + 5*time.Second
+	use := time.Duration(phases+1)*(cfg.warmup+cfg.duration+time.Duration(slices)*turnWarmup) + 5*time.Second
 	if use > 7*time.Minute {
 		return 0, fmt.Errorf("%d phases of %s do not fit in the proxies' 10 min timestamp window: lower -duration", phases+1, cfg.warmup+cfg.duration)
 	}
@@ -355,11 +351,30 @@ func (e *env) bench() (int, error) {
 		return 0, err
 	}
 
-	fmt.Println("(b) applink 2LO RSA-SHA1 + reverse_proxy, closed loop...")
-	stopProf = e.profileDuring(b)
-	bs := run{name: "(b) applink 2LO + reverse_proxy", addr: addr(b), src: pl, want: 200,
-		conns: cfg.conns, warmup: cfg.warmup, measure: cfg.duration, pid: b.pid()}.closedLoop()
+	// The closed loops of (a), (b) and (c) run in alternating turns, so
+	// that the machine's drift (other tenants, frequency) falls on all of
+	// them alike, not on whichever ran when it happened.
+	closed := []run{
+		{name: "(a) reverse_proxy", addr: addr(plain), src: repeat(plainRequest(hostPlain)), want: 200,
+			conns: cfg.conns, warmup: cfg.warmup, measure: cfg.duration, pid: plain.pid()},
+		{name: "(b) applink 2LO + reverse_proxy", addr: addr(b), src: pl, want: 200,
+			conns: cfg.conns, warmup: cfg.warmup, measure: cfg.duration, pid: b.pid()},
+	}
+	profiled := []*proxy{plain, b}
+	if redisOK {
+		closed = append(closed, run{name: "(c) applink + Redis nonces", addr: addr(c), src: &pool{reqs: reqs}, want: 200,
+			conns: cfg.conns, warmup: cfg.warmup, measure: cfg.duration, pid: c.pid()})
+		profiled = append(profiled, c)
+	}
+	fmt.Printf("(a), (b)%s closed loop, in %d alternating turns...\n", map[bool]string{true: ", (c) with the Redis nonce store,", false: ""}[redisOK], len(closed)*slices)
+	stopProf := e.profileDuring(profiled, time.Duration(len(closed))*(cfg.duration+time.Duration(slices)*turnWarmup))
+	res := interleave(closed, slices, turnWarmup, run.closedLoop)
 	stopProf()
+	a, bs := res[0], res[1]
+	var cs *summary
+	if redisOK {
+		cs = res[2]
+	}
 	half := bs.rate() / 2
 	rows := []*summary{a, bs}
 	if half < 1 {
@@ -367,7 +382,6 @@ func (e *env) bench() (int, error) {
 		return 0, fmt.Errorf("(b) served %.1f req/s: nothing to measure at half rate (%s)", bs.rate(), bs.note)
 	}
 
-	slices := max(1, int(cfg.duration/(2*time.Second)))
 	fmt.Printf("(a) and (b) open loop at %.0f req/s (50%% of (b)), in %d alternating turns...\n", half, 2*slices)
 	pl = &pool{reqs: reqs} // a fresh proxy: every request is new to it
 	open := interleave([]run{
@@ -375,18 +389,10 @@ func (e *env) bench() (int, error) {
 			conns: cfg.openConns, warmup: cfg.warmup, measure: cfg.duration, rate: half, pid: plain.pid()},
 		{name: "(b) applink @ 50%", addr: addr(bOpen), src: pl, want: 200,
 			conns: cfg.openConns, warmup: cfg.warmup, measure: cfg.duration, rate: half, pid: bOpen.pid()},
-	}, slices)
+	}, slices, 0, run.openLoop)
 	ao, bo := open[0], open[1]
 	rows = append(rows, ao, bo)
-
-	var cs *summary
-	if redisOK {
-		fmt.Println("(c) applink with the Redis nonce store, closed loop...")
-		pl = &pool{reqs: reqs}
-		stopProf = e.profileDuring(c)
-		cs = run{name: "(c) applink + Redis nonces", addr: addr(c), src: pl, want: 200,
-			conns: cfg.conns, warmup: cfg.warmup, measure: cfg.duration, pid: c.pid()}.closedLoop()
-		stopProf()
+	if cs != nil {
 		rows = append(rows, cs)
 	}
 
@@ -539,28 +545,28 @@ func calibrate(sg *signer) (time.Duration, error) {
 	return total / time.Duration(n), nil
 }
 
-// profileDuring profiles p over a closed-loop phase's measured window,
-// when -profile is set; the returned func waits for the profile.
-func (e *env) profileDuring(p *proxy) func() {
+// profileDuring profiles each proxy for d after the first warm-up, when
+// -profile is set; the returned func waits for the profiles.
+func (e *env) profileDuring(ps []*proxy, d time.Duration) func() {
 	if e.cfg.profile == "" {
 		return func() {}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		time.Sleep(e.cfg.warmup)
-		secs := max(1, e.cfg.duration-time.Second)
-		if err := os.MkdirAll(e.cfg.profile, 0o755); err != nil {
-			fmt.Println("profile:", err)
-			return
-		}
-		if out, err := p.profile(e.cfg.profile, secs); err != nil {
-			fmt.Println("profile:", err)
-		} else {
-			fmt.Println("profile:", out)
-		}
-	}()
-	return func() { <-done }
+	if err := os.MkdirAll(e.cfg.profile, 0o755); err != nil {
+		fmt.Println("profile:", err)
+		return func() {}
+	}
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() {
+			time.Sleep(e.cfg.warmup)
+			if out, err := p.profile(e.cfg.profile, max(time.Second, d-time.Second)); err != nil {
+				fmt.Println("profile:", err)
+			} else {
+				fmt.Println("profile:", out)
+			}
+		})
+	}
+	return wg.Wait
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }

@@ -53,17 +53,6 @@ type proxy struct {
 
 // startProxy writes caddyfile to dir and runs the binary on it, with its
 // own data and config directories, and waits until port answers.
-// childPrefix starts the proxies and Redis at nice 0 when this process
-// raised its own priority (see raisePriority).
-var childPrefix []string
-
-func childCommand(name string, args ...string) *exec.Cmd {
-	if len(childPrefix) > 0 {
-		return exec.Command(childPrefix[0], append(append(childPrefix[1:len(childPrefix):len(childPrefix)], name), args...)...)
-	}
-	return exec.Command(name, args...)
-}
-
 func startProxy(bin, dir, name, caddyfile string, port, adminPort int) (*proxy, error) {
 	cfg := filepath.Join(dir, name+".Caddyfile")
 	if err := os.WriteFile(cfg, []byte(caddyfile), 0o600); err != nil {
@@ -75,7 +64,7 @@ func startProxy(bin, dir, name, caddyfile string, port, adminPort int) (*proxy, 
 			return nil, err
 		}
 	}
-	cmd := childCommand(bin, "run", "--config", cfg, "--adapter", "caddyfile")
+	cmd := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
 	cmd.Dir = home
 	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(home, "data"),
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"))
@@ -181,7 +170,7 @@ func startRedis(dir string) (*redisServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := childCommand(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir)
 	if err := cmd.Start(); err != nil {
 		return nil, err
