@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
+	"github.com/caddy-applink/caddy-applink/caddymodule/consumer"
 	"github.com/caddy-applink/caddy-applink/caddymodule/store"
 )
 
@@ -22,9 +24,16 @@ func init() {
 //
 //	GET  /applink/tokens[?user=&consumer=&kind=access|request]   list
 //	POST /applink/tokens/revoke  {"token"|"id"|"user"|"consumer": ...}
+//	GET  /applink/remote-tokens[?remote=&user=]                  list
+//	POST /applink/remote-tokens/forget  {"remote"|"user": ...}
 //
-// It sees every token store the running config uses. Token values are never
-// listed (they are not stored); "id" is their SHA-256.
+// It sees every token store the running config uses. /applink/tokens are
+// the tokens this proxy issued as a service provider; their values are
+// never listed (they are not stored); "id" is their SHA-256.
+// /applink/remote-tokens are the tokens it holds as a consumer of remote
+// apps (the transport's 3LO); their values are never shown either.
+// Forgetting one makes the user run the dance again; the remote still
+// honours the token until its own admin or user revokes it there.
 type AdminAPI struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -40,6 +49,8 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
 		{Pattern: "/applink/tokens", Handler: caddy.AdminHandlerFunc(a.list)},
 		{Pattern: "/applink/tokens/revoke", Handler: caddy.AdminHandlerFunc(a.revoke)},
+		{Pattern: "/applink/remote-tokens", Handler: caddy.AdminHandlerFunc(a.listRemote)},
+		{Pattern: "/applink/remote-tokens/forget", Handler: caddy.AdminHandlerFunc(a.forgetRemote)},
 		{Pattern: "/applink/ready", Handler: caddy.AdminHandlerFunc(a.ready)},
 	}
 }
@@ -119,6 +130,75 @@ func (a *AdminAPI) revoke(w http.ResponseWriter, r *http.Request) error {
 	caddy.Log().Named("applink.admin").Info("tokens revoked")
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(map[string]int{"revoked": total})
+}
+
+// RemoteTokenInfo is a consumer-side token as the admin API shows it.
+type RemoteTokenInfo struct {
+	consumer.Held
+	Store string `json:"store"`
+}
+
+// ForgetRequest selects consumer-side tokens to forget; at least one field
+// is required.
+type ForgetRequest struct {
+	Remote string `json:"remote,omitempty"`
+	User   string `json:"user,omitempty"`
+}
+
+// remoteStoresInUse returns the stores in use that keep consumer-side tokens.
+func remoteStoresInUse() map[string]store.RemoteStore {
+	out := map[string]store.RemoteStore{}
+	for name, s := range storesInUse() {
+		if rs, ok := s.(store.RemoteStore); ok {
+			out[name] = rs
+		}
+	}
+	return out
+}
+
+func (a *AdminAPI) listRemote(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use GET")}
+	}
+	q := r.URL.Query()
+	out := []RemoteTokenInfo{}
+	for name, s := range remoteStoresInUse() {
+		list, err := consumer.ListHeld(r.Context(), s, q.Get("remote"), q.Get("user"), time.Now())
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
+		}
+		for _, h := range list {
+			out = append(out, RemoteTokenInfo{Held: h, Store: name})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(out)
+}
+
+func (a *AdminAPI) forgetRemote(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost && r.Method != http.MethodDelete {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use POST")}
+	}
+	var req ForgetRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("decoding request: %w", err)}
+	}
+	if req == (ForgetRequest{}) {
+		// Never "forget everything" by an empty request.
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("name a remote, a user or both")}
+	}
+	total := 0
+	for name, s := range remoteStoresInUse() {
+		n, err := consumer.ForgetHeld(r.Context(), s, req.Remote, req.User)
+		total += n
+		if err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
+		}
+	}
+	caddy.Log().Named("applink.admin").Info("remote tokens forgotten", zap.Int("count", total))
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(map[string]int{"forgotten": total})
 }
 
 // pinger is what a store offers to tell whether it is usable.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -54,6 +55,104 @@ config given with --config, or the default localhost:2019.`,
 			}
 		},
 	})
+}
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "remote-tokens",
+		Usage: "list|forget [--remote URL] [--user U] [--json] [--address ADDR] [--config FILE]",
+		Short: "Lists or forgets the tokens a running applink holds as a consumer of remote apps",
+		Long: `
+Talks to the admin API of a running applink (GET /applink/remote-tokens,
+POST /applink/remote-tokens/forget). These are the 3-legged tokens the
+applink transport obtained through the consumer-side dance, one per remote
+and local user, and the dances still in progress ("pending").
+
+  applink remote-tokens list [--remote URL] [--user U] [--json]
+  applink remote-tokens forget --remote URL | --user U
+
+Token values are never shown. Forgetting is local: the user must dance
+again, and the remote honours the token until it is revoked there too.`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.Args = cobra.ExactArgs(1)
+			cmd.Flags().String("remote", "", "Only this remote (its base URL)")
+			cmd.Flags().String("user", "", "Only this local user")
+			cmd.Flags().Bool("json", false, "list: print JSON")
+			cmd.Flags().String("address", "", "The admin API address")
+			cmd.Flags().StringP("config", "c", "", "Config file, to find the admin address")
+			cmd.Flags().StringP("adapter", "a", "", "Name of config adapter")
+			cmd.RunE = func(cmd *cobra.Command, args []string) error {
+				fs := caddycmd.Flags{FlagSet: cmd.Flags()}
+				addr, err := caddycmd.DetermineAdminAPIAddress(fs.String("address"), nil, fs.String("config"), fs.String("adapter"))
+				if err != nil {
+					return fmt.Errorf("finding the admin address: %w", err)
+				}
+				return remoteTokens(addr, args[0], ForgetRequest{Remote: fs.String("remote"), User: fs.String("user")}, fs.Bool("json"), os.Stdout)
+			}
+		},
+	})
+}
+
+// remoteTokens runs "applink remote-tokens list|forget" against the admin
+// API at addr.
+func remoteTokens(addr, action string, sel ForgetRequest, asJSON bool, w io.Writer) error {
+	switch action {
+	case "list":
+		q := url.Values{}
+		if sel.Remote != "" {
+			q.Set("remote", sel.Remote)
+		}
+		if sel.User != "" {
+			q.Set("user", sel.User)
+		}
+		resp, err := caddycmd.AdminAPIRequest(addr, http.MethodGet, "/applink/remote-tokens?"+q.Encode(), nil, nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if asJSON {
+			_, err := w.Write(body)
+			return err
+		}
+		var list []RemoteTokenInfo
+		if err := json.Unmarshal(body, &list); err != nil {
+			return fmt.Errorf("admin API answered %q: %w", body, err)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "REMOTE\tUSER\tSTATE\tCREATED\tEXPIRES\tSESSION ENDS")
+		day := func(t time.Time) string {
+			if t.IsZero() {
+				return "-"
+			}
+			return t.UTC().Format("2006-01-02")
+		}
+		for _, t := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Remote, t.User, t.State,
+				t.Created.UTC().Format("2006-01-02 15:04"), day(t.Expires), day(t.SessionEnds))
+		}
+		return tw.Flush()
+	case "forget":
+		if sel == (ForgetRequest{}) {
+			return errors.New("forget needs --remote, --user or both")
+		}
+		body, _ := json.Marshal(sel)
+		resp, err := caddycmd.AdminAPIRequest(addr, http.MethodPost, "/applink/remote-tokens/forget",
+			http.Header{"Content-Type": {"application/json"}}, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Forgotten int `json:"forgotten"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "forgot %d token(s)\n", out.Forgotten)
+		return err
+	}
+	return fmt.Errorf("unknown action %q: want list or forget", action)
 }
 
 func cmdTokens(fs caddycmd.Flags, action string) (int, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -451,4 +452,65 @@ func (t *Tokens) Expire(ctx context.Context, remote, user, token string) bool {
 		return false
 	}
 	return true
+}
+
+// Held is a consumer-side token, or a dance in progress, as administrators
+// see it: never its value.
+type Held struct {
+	Remote      string    `json:"remote"`
+	User        string    `json:"user"`
+	State       string    `json:"state"` // pending (dance not finished), active or expired
+	Created     time.Time `json:"created"`
+	Expires     time.Time `json:"expires,omitzero"`
+	SessionEnds time.Time `json:"session_ends,omitzero"`
+}
+
+// ListHeld returns the tokens and dances in progress s holds for remote
+// and user ("" matches any).
+func ListHeld(ctx context.Context, s store.RemoteStore, remote, user string, now time.Time) ([]Held, error) {
+	recs, err := heldRecords(ctx, s, remote, user)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Held, 0, len(recs))
+	for _, r := range recs {
+		h := Held{Remote: strings.TrimPrefix(r.Remote, pendingRemote("")), User: r.User, Created: r.Created,
+			Expires: r.Expires, SessionEnds: r.SessionEnds, State: "expired"}
+		switch {
+		case r.Pending:
+			h.State = "pending"
+		case r.Expires.IsZero() || now.Before(r.Expires) || now.Before(r.SessionEnds):
+			h.State = "active" // usable, or renewable through its session
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// ForgetHeld deletes the tokens and dances in progress of remote and user
+// ("" matches any) and says how many. The remote still honours a forgotten
+// access token until it is revoked there; the user must dance again here.
+func ForgetHeld(ctx context.Context, s store.RemoteStore, remote, user string) (int, error) {
+	recs, err := heldRecords(ctx, s, remote, user)
+	if err != nil {
+		return 0, err
+	}
+	for i, r := range recs {
+		if err := s.DeleteRemote(ctx, r.Remote, r.User); err != nil {
+			return i, err
+		}
+	}
+	return len(recs), nil
+}
+
+func heldRecords(ctx context.Context, s store.RemoteStore, remote, user string) ([]*store.RemoteToken, error) {
+	if remote == "" {
+		return s.ListRemote(ctx, "", user)
+	}
+	recs, err := s.ListRemote(ctx, remote, user)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := s.ListRemote(ctx, pendingRemote(remote), user)
+	return append(recs, pending...), err
 }

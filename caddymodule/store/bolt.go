@@ -288,6 +288,24 @@ func (b *Bolt) DeleteRemote(_ context.Context, remote, user string) error {
 	})
 }
 
+// ListRemote returns the consumer-side tokens of remote and user ("" = any).
+func (b *Bolt) ListRemote(_ context.Context, remote, user string) ([]*RemoteToken, error) {
+	var out []*RemoteToken
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(remoteBucket).ForEach(func(_, v []byte) error {
+			t := new(RemoteToken)
+			if err := json.Unmarshal(v, t); err != nil {
+				return fmt.Errorf("corrupt remote token record: %w", err)
+			}
+			if matchRemote(t, remote, user) {
+				out = append(out, t)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
 var _ RemoteStore = (*Bolt)(nil)
 
 // Count returns the number of tokens without decoding them.

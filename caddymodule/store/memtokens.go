@@ -140,6 +140,20 @@ func (m *MemoryTokens) DeleteRemote(_ context.Context, remote, user string) erro
 	return nil
 }
 
+// ListRemote returns the consumer-side tokens of remote and user ("" = any).
+func (m *MemoryTokens) ListRemote(_ context.Context, remote, user string) ([]*RemoteToken, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*RemoteToken
+	for _, t := range m.remote {
+		if matchRemote(&t, remote, user) {
+			t.Sealed = append([]byte(nil), t.Sealed...)
+			out = append(out, &t)
+		}
+	}
+	return out, nil
+}
+
 var _ RemoteStore = (*MemoryTokens)(nil)
 
 // Count returns the number of tokens.

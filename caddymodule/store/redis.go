@@ -846,6 +846,33 @@ func (r *Redis) DeleteRemote(ctx context.Context, remote, user string) error {
 	return nil
 }
 
+// ListRemote returns the consumer-side tokens of remote and user ("" = any).
+// Keys are hashes, so it reads every remote token record.
+func (r *Redis) ListRemote(ctx context.Context, remote, user string) ([]*RemoteToken, error) {
+	keys, err := r.scanKeys(ctx, globEscape(r.prefix)+"remote:*")
+	if err != nil {
+		return nil, err
+	}
+	var out []*RemoteToken
+	for _, k := range keys {
+		v, err := r.c.Get(ctx, k).Bytes()
+		switch {
+		case errors.Is(err, redis.Nil):
+			continue // expired or deleted since the scan
+		case err != nil:
+			return nil, r.fail("GET remote token", err)
+		}
+		t := new(RemoteToken)
+		if err := json.Unmarshal(v, t); err != nil {
+			return nil, fmt.Errorf("corrupt remote token record: %w", err)
+		}
+		if matchRemote(t, remote, user) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
 var _ RemoteStore = (*Redis)(nil)
 
 // RecordOnly tells the verifier to skip its Seen pre-check: for a network

@@ -32,4 +32,11 @@ type RemoteStore interface {
 	// GetRemote returns ErrNotFound when the user has no token for remote.
 	GetRemote(ctx context.Context, remote, user string) (*RemoteToken, error)
 	DeleteRemote(ctx context.Context, remote, user string) error
+	// ListRemote returns the tokens of remote and user; "" matches any.
+	ListRemote(ctx context.Context, remote, user string) ([]*RemoteToken, error)
+}
+
+// matchRemote reports whether t belongs to remote and user ("" = any).
+func matchRemote(t *RemoteToken, remote, user string) bool {
+	return (remote == "" || t.Remote == remote) && (user == "" || t.User == user)
 }

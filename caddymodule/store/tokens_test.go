@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -130,6 +131,52 @@ func testTokenStore(t *testing.T, open func(t *testing.T) TokenStore) {
 		}
 		if got, _ := s.GetRemote(ctx, "https://jira", "bob"); got == nil || got.Token != "b" {
 			t.Error("delete removed another user's token")
+		}
+	})
+
+	t.Run("list remote tokens", func(t *testing.T) {
+		s := open(t).(RemoteStore)
+		for _, rt := range []*RemoteToken{
+			{Remote: "https://jira", User: "alice", Token: "a1"},
+			{Remote: "https://jira", User: "bob", Pending: true, Token: "b1"},
+			{Remote: "https://bamboo", User: "alice", Sealed: []byte{1, 2, 3}},
+		} {
+			if err := s.PutRemote(ctx, rt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		names := func(remote, user string) string {
+			t.Helper()
+			list, err := s.ListRemote(ctx, remote, user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, rt := range list {
+				out = append(out, rt.Remote+"|"+rt.User)
+			}
+			sort.Strings(out)
+			return strings.Join(out, ",")
+		}
+		for _, tt := range []struct{ remote, user, want string }{
+			{"", "", "https://bamboo|alice,https://jira|alice,https://jira|bob"},
+			{"https://jira", "", "https://jira|alice,https://jira|bob"},
+			{"", "alice", "https://bamboo|alice,https://jira|alice"},
+			{"https://bamboo", "alice", "https://bamboo|alice"},
+			{"https://bamboo", "bob", ""},
+			{"https://jira/", "", ""}, // remotes compare exactly
+		} {
+			if got := names(tt.remote, tt.user); got != tt.want {
+				t.Errorf("ListRemote(%q, %q) = %s, want %s", tt.remote, tt.user, got, tt.want)
+			}
+		}
+		list, _ := s.ListRemote(ctx, "https://bamboo", "")
+		if len(list) != 1 || string(list[0].Sealed) != "\x01\x02\x03" {
+			t.Errorf("sealed record listed as %+v", list)
+		}
+		_ = s.DeleteRemote(ctx, "https://jira", "bob")
+		if got := names("https://jira", ""); got != "https://jira|alice" {
+			t.Errorf("after delete: %s", got)
 		}
 	})
 

@@ -60,6 +60,7 @@ type config struct {
 	strict     bool
 	keep       bool
 	profile    string
+	openShare  float64
 }
 
 func main() {
@@ -78,6 +79,7 @@ func main() {
 	flag.StringVar(&cfg.redis, "redis", "auto", "auto: phase (c) when the build supports `state redis` and redis-server is installed; off: never")
 	flag.BoolVar(&cfg.strict, "strict", false, "exit 1 when a target is missed or a phase had failures")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (Caddyfiles, logs)")
+	flag.Float64Var(&cfg.openShare, "open-share", 0.5, "the open-loop phases run at this share of (b)'s closed-loop rate (the target is set at 0.5)")
 	flag.StringVar(&cfg.profile, "profile", "", "write CPU profiles of the proxies during the closed-loop turns to this directory")
 	flag.Parse()
 
@@ -375,19 +377,20 @@ func (e *env) bench() (int, error) {
 	if redisOK {
 		cs = res[2]
 	}
-	half := bs.rate() / 2
+	half := bs.rate() * cfg.openShare
 	rows := []*summary{a, bs}
 	if half < 1 {
 		printTable(rows)
 		return 0, fmt.Errorf("(b) served %.1f req/s: nothing to measure at half rate (%s)", bs.rate(), bs.note)
 	}
 
-	fmt.Printf("(a) and (b) open loop at %.0f req/s (50%% of (b)), in %d alternating turns...\n", half, 2*slices)
+	share := fmt.Sprintf("%.0f%%", 100*cfg.openShare)
+	fmt.Printf("(a) and (b) open loop at %.0f req/s (%s of (b)), in %d alternating turns...\n", half, share, 2*slices)
 	pl = &pool{reqs: reqs} // a fresh proxy: every request is new to it
 	open := interleave([]run{
-		{name: "(a) reverse_proxy @ 50%", addr: addr(plain), src: repeat(plainRequest(hostPlain)), want: 200,
+		{name: "(a) reverse_proxy @ " + share, addr: addr(plain), src: repeat(plainRequest(hostPlain)), want: 200,
 			conns: cfg.openConns, warmup: cfg.warmup, measure: cfg.duration, rate: half, pid: plain.pid()},
-		{name: "(b) applink @ 50%", addr: addr(bOpen), src: pl, want: 200,
+		{name: "(b) applink @ " + share, addr: addr(bOpen), src: pl, want: 200,
 			conns: cfg.openConns, warmup: cfg.warmup, measure: cfg.duration, rate: half, pid: bOpen.pid()},
 	}, slices, 0, run.openLoop)
 	ao, bo := open[0], open[1]

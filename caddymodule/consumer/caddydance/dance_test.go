@@ -3,6 +3,7 @@ package caddydance
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -222,5 +223,86 @@ func TestBrowserDanceRenewal(t *testing.T) {
 	third := accessTokenIDs(t, "alice")
 	if len(third) != 1 || third[0] == second[0] {
 		t.Fatalf("not renewed after expiry: %v then %v", second, third)
+	}
+}
+
+// TestAdminListsAndForgetsConsumerSideTokens: the admin API shows the
+// tokens the proxy holds as a consumer (never their values), a pending
+// dance as pending, and forgetting a user's token sends that user back to
+// the dance without contacting the remote. An empty forget is refused.
+func TestAdminListsAndForgetsConsumerSideTokens(t *testing.T) {
+	rec := newRecorder(t)
+	start(t, rec, "", "")
+	const target = "/rest/api/2/myself"
+
+	alice := newBrowser("alice", "alice")
+	dance(t, alice, alice.get(t, appBase+target))
+	if p := alice.get(t, appBase+target); p.status != 200 {
+		t.Fatalf("after the dance: %d %s", p.status, p.body)
+	}
+	// bob starts a dance and does not finish it.
+	bob := newBrowser("bob", "bob")
+	m := linkHdrRe.FindStringSubmatch(bob.get(t, appBase+target).header.Get("Link"))
+	if m == nil || bob.get(t, appBase+m[1]).status != 302 {
+		t.Fatal("bob's dance did not start")
+	}
+
+	var raw []map[string]any
+	admin(t, "GET", "/applink/remote-tokens", "", &raw)
+	states := map[string]string{}
+	for _, e := range raw {
+		if e["remote"] != jiraBase {
+			t.Errorf("entry for remote %v", e["remote"])
+		}
+		for k := range e {
+			if k == "token" || k == "secret" || k == "session_handle" || k == "sealed" {
+				t.Errorf("the listing shows %q: %v", k, e)
+			}
+		}
+		states[e["user"].(string)] = e["state"].(string)
+	}
+	if states["alice"] != "active" || states["bob"] != "pending" || len(states) != 2 {
+		t.Fatalf("states %v, want alice active and bob pending", states)
+	}
+	var one []map[string]any
+	admin(t, "GET", "/applink/remote-tokens?user=alice&remote="+url.QueryEscape(jiraBase), "", &one)
+	if len(one) != 1 || one[0]["user"] != "alice" {
+		t.Errorf("filtered listing %v", one)
+	}
+
+	req, _ := http.NewRequest("POST", fmt.Sprintf("http://localhost:%d/applink/remote-tokens/forget", adminPort), strings.NewReader(`{}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("an empty forget: %d, want 400", resp.StatusCode)
+	}
+
+	var out map[string]int
+	admin(t, "POST", "/applink/remote-tokens/forget", `{"user":"alice"}`, &out)
+	if out["forgotten"] != 1 {
+		t.Fatalf("forget: %v", out)
+	}
+	before := rec.count.Load()
+	if p := alice.get(t, appBase+target); p.status != 401 || p.header.Get("X-Applink-Refused") != "no_token" || p.header.Get("Link") == "" {
+		t.Errorf("after forgetting: %d %v %s", p.status, p.header, p.body)
+	}
+	if rec.count.Load() != before {
+		t.Error("a request without a token reached the remote")
+	}
+	// Forgetting is local: the remote still lists the access token it issued.
+	if ids := accessTokenIDs(t, "alice"); len(ids) != 1 {
+		t.Errorf("the remote's tokens of alice: %v", ids)
+	}
+	admin(t, "GET", "/applink/remote-tokens", "", &raw)
+	if len(raw) != 1 || raw[0]["user"] != "bob" {
+		t.Errorf("after forgetting alice: %v", raw)
+	}
+	// A dance in progress is forgotten by its remote too.
+	admin(t, "POST", "/applink/remote-tokens/forget", `{"remote":"`+jiraBase+`","user":"bob"}`, &out)
+	if admin(t, "GET", "/applink/remote-tokens", "", &raw); out["forgotten"] != 1 || len(raw) != 0 {
+		t.Errorf("forgetting bob's dance: %v, left %v", out, raw)
 	}
 }

@@ -1,0 +1,72 @@
+package caddymodule
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+)
+
+// TestRemoteTokensCommand drives "applink remote-tokens" against a running
+// proxy's admin API: the consumer-side tokens in its state file are listed
+// (never their values) and forgotten by user.
+func TestRemoteTokensCommand(t *testing.T) {
+	rec := newRecorder(t)
+	path := filepath.Join(t.TempDir(), "state.db")
+	startProxy(t, rec, "state file "+path, "")
+	// The store the running config uses, shared through the pool.
+	s, key, err := AcquireState(&StateConfig{Backend: "file", Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ReleaseState(key)
+	rs := s.(store.RemoteStore)
+	now := time.Now()
+	for _, rt := range []*store.RemoteToken{
+		{Remote: "https://jira.example.com", User: "alice", Token: "secret-token-value", Secret: "s3cr3t", Created: now, Expires: now.Add(time.Hour)},
+		{Remote: "https://jira.example.com", User: "bob", Token: "t", Created: now, Expires: now.Add(-time.Hour)},
+		{Remote: "https://bamboo.example.com", User: "alice", Token: "t", Created: now, Expires: now.Add(-time.Hour), SessionEnds: now.Add(time.Hour)},
+	} {
+		if err := rs.PutRemote(context.Background(), rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const admin = "localhost:2999"
+	run := func(action string, sel ForgetRequest, asJSON bool) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := remoteTokens(admin, action, sel, asJSON, &out); err != nil {
+			t.Fatalf("remote-tokens %s %+v: %v", action, sel, err)
+		}
+		return out.String()
+	}
+	list := run("list", ForgetRequest{}, false)
+	for _, want := range []string{
+		"https://jira.example.com    alice  active",
+		"https://jira.example.com    bob    expired",
+		"https://bamboo.example.com  alice  active", // renewable: its session lasts
+	} {
+		if !strings.Contains(list, want) {
+			t.Errorf("list lacks %q:\n%s", want, list)
+		}
+	}
+	if js := run("list", ForgetRequest{}, true); strings.Contains(js+list, "secret-token-value") || strings.Contains(js+list, "s3cr3t") {
+		t.Errorf("a token value or secret is shown:\n%s\n%s", list, js)
+	}
+	if got := run("list", ForgetRequest{User: "alice", Remote: "https://bamboo.example.com"}, false); strings.Count(got, "\n") != 2 {
+		t.Errorf("filtered list:\n%s", got)
+	}
+	if err := remoteTokens(admin, "forget", ForgetRequest{}, false, &bytes.Buffer{}); err == nil {
+		t.Error("forget without a selector ran")
+	}
+	if got := run("forget", ForgetRequest{User: "alice"}, false); got != "forgot 2 token(s)\n" {
+		t.Errorf("forget: %q", got)
+	}
+	if list := run("list", ForgetRequest{}, false); strings.Contains(list, "alice") || !strings.Contains(list, "bob") {
+		t.Errorf("after forgetting alice:\n%s", list)
+	}
+}
