@@ -477,8 +477,9 @@ func ListHeld(ctx context.Context, s store.RemoteStore, remote, user string, now
 		h := Held{Remote: strings.TrimPrefix(r.Remote, pendingRemote("")), User: r.User, Created: r.Created,
 			Expires: r.Expires, SessionEnds: r.SessionEnds, State: "expired"}
 		switch {
-		case r.Pending:
+		case r.Pending && (r.Expires.IsZero() || now.Before(r.Expires)):
 			h.State = "pending"
+		case r.Pending: // an abandoned dance: its request token has lapsed
 		case r.Expires.IsZero() || now.Before(r.Expires) || now.Before(r.SessionEnds):
 			h.State = "active" // usable, or renewable through its session
 		}

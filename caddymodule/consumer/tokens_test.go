@@ -3,6 +3,7 @@ package consumer
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"errors"
 	"net/http"
 	"net/url"
@@ -505,5 +506,49 @@ func TestRenewWindow(t *testing.T) {
 	clk.Add(time.Minute)
 	if got, err := late.AccessToken(ctx, l.Remote(), "bob"); err != nil || got.Token == s.Token {
 		t.Errorf("negative window, expired: %v %v", got, err)
+	}
+}
+
+// TestListHeldStates: what administrators see for each kind of record,
+// with a dance in progress under its remote's own name.
+func TestListHeldStates(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	s := store.NewMemoryTokens()
+	const jira = "https://jira.example.com"
+	for _, rt := range []*store.RemoteToken{
+		{Remote: jira, User: "live", Expires: now.Add(time.Hour)},
+		{Remote: jira, User: "renewable", Expires: now.Add(-time.Hour), SessionEnds: now.Add(time.Hour)},
+		{Remote: jira, User: "dead", Expires: now.Add(-time.Hour), SessionEnds: now.Add(-time.Minute)},
+		{Remote: pendingRemote(jira), User: "dancing", Pending: true, Expires: now.Add(time.Minute)},
+		{Remote: pendingRemote(jira), User: "gave-up", Pending: true, Expires: now.Add(-time.Minute)},
+	} {
+		if err := s.PutRemote(ctx, rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, err := ListHeld(ctx, s, jira, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, h := range held {
+		if h.Remote != jira {
+			t.Errorf("%s listed under %q", h.User, h.Remote)
+		}
+		got[h.User] = h.State
+	}
+	want := map[string]string{"live": "active", "renewable": "active", "dead": "expired", "dancing": "pending", "gave-up": "expired"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("states %v\nwant   %v", got, want)
+	}
+	if n, err := ForgetHeld(ctx, s, jira, "gave-up"); n != 1 || err != nil {
+		t.Errorf("ForgetHeld(gave-up) = %d, %v", n, err)
+	}
+	if n, _ := ForgetHeld(ctx, s, "", "live"); n != 1 {
+		t.Errorf("ForgetHeld(any remote, live) = %d", n)
+	}
+	if held, _ := ListHeld(ctx, s, "", "", now); len(held) != 3 {
+		t.Errorf("%d left, want 3", len(held))
 	}
 }
