@@ -67,27 +67,23 @@ func (b *nonceBatcher) setNX(ctx context.Context, key string, ttl time.Duration)
 	}
 }
 
-// send runs one pipeline, answers its SETs, and hands on what queued
-// meanwhile, or frees its slot.
+// send runs one pipeline, answers its SETs, and hands what queued
+// meanwhile to a new goroutine (the caller of this batch has its answer and
+// must not wait for other requests' round trips), or frees its slot.
 func (b *nonceBatcher) send(batch []*nonceSet) {
-	for {
-		b.pipeline(batch)
-		b.mu.Lock()
-		if len(b.queue) == 0 {
-			b.inFlight--
-			b.mu.Unlock()
-			return
-		}
-		n := min(len(b.queue), maxBatch)
-		next := make([]*nonceSet, n)
-		copy(next, b.queue)
-		b.queue = append(b.queue[:0], b.queue[n:]...)
+	b.pipeline(batch)
+	b.mu.Lock()
+	if len(b.queue) == 0 {
+		b.inFlight--
 		b.mu.Unlock()
-		// The caller of the first batch has its answer; it must not
-		// wait for other requests' pipelines.
-		go b.send(next)
 		return
 	}
+	n := min(len(b.queue), maxBatch)
+	next := make([]*nonceSet, n)
+	copy(next, b.queue)
+	b.queue = append(b.queue[:0], b.queue[n:]...)
+	b.mu.Unlock()
+	go b.send(next)
 }
 
 func (b *nonceBatcher) pipeline(batch []*nonceSet) {
