@@ -96,17 +96,29 @@ func (a *AdminAPI) list(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	w.Header().Set("Content-Type", "application/json")
-	return json.NewEncoder(w).Encode(out)
+	return writeJSON(w, out)
 }
 
-func (a *AdminAPI) revoke(w http.ResponseWriter, r *http.Request) error {
+// decodePost reads the JSON body of a POST (or DELETE) admin request into v.
+func decodePost(w http.ResponseWriter, r *http.Request, v any) error {
 	if r.Method != http.MethodPost && r.Method != http.MethodDelete {
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use POST")}
 	}
-	var req RevokeRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(v); err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("decoding request: %w", err)}
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(v)
+}
+
+func (a *AdminAPI) revoke(w http.ResponseWriter, r *http.Request) error {
+	var req RevokeRequest
+	if err := decodePost(w, r, &req); err != nil {
+		return err
 	}
 	f := store.Filter{ID: req.ID, User: req.User, Consumer: req.Consumer}
 	if req.Token != "" {
@@ -128,8 +140,7 @@ func (a *AdminAPI) revoke(w http.ResponseWriter, r *http.Request) error {
 		total += n
 	}
 	caddy.Log().Named("applink.admin").Info("tokens revoked")
-	w.Header().Set("Content-Type", "application/json")
-	return json.NewEncoder(w).Encode(map[string]int{"revoked": total})
+	return writeJSON(w, map[string]int{"revoked": total})
 }
 
 // RemoteTokenInfo is a consumer-side token as the admin API shows it.
@@ -172,17 +183,13 @@ func (a *AdminAPI) listRemote(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	w.Header().Set("Content-Type", "application/json")
-	return json.NewEncoder(w).Encode(out)
+	return writeJSON(w, out)
 }
 
 func (a *AdminAPI) forgetRemote(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodPost && r.Method != http.MethodDelete {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use POST")}
-	}
 	var req ForgetRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("decoding request: %w", err)}
+	if err := decodePost(w, r, &req); err != nil {
+		return err
 	}
 	if req == (ForgetRequest{}) {
 		// Never "forget everything" by an empty request.
@@ -197,8 +204,7 @@ func (a *AdminAPI) forgetRemote(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	caddy.Log().Named("applink.admin").Info("remote tokens forgotten", zap.Int("count", total))
-	w.Header().Set("Content-Type", "application/json")
-	return json.NewEncoder(w).Encode(map[string]int{"forgotten": total})
+	return writeJSON(w, map[string]int{"forgotten": total})
 }
 
 // pinger is what a store offers to tell whether it is usable.

@@ -39,9 +39,7 @@ config given with --config, or the default localhost:2019.`,
 			cmd.Flags().String("token", "", "revoke: the token value")
 			cmd.Flags().String("id", "", "The token ID (as listed)")
 			cmd.Flags().Bool("json", false, "list: print JSON")
-			cmd.Flags().String("address", "", "The admin API address")
-			cmd.Flags().StringP("config", "c", "", "Config file, to find the admin address")
-			cmd.Flags().StringP("adapter", "a", "", "Name of config adapter")
+			adminAddressFlags(cmd)
 			cmd.RunE = func(cmd *cobra.Command, args []string) error {
 				fs := caddycmd.Flags{FlagSet: cmd.Flags()}
 				code, err := cmdTokens(fs, args[0])
@@ -78,14 +76,12 @@ again, and the remote honours the token until it is revoked there too.`,
 			cmd.Flags().String("remote", "", "Only this remote (its base URL)")
 			cmd.Flags().String("user", "", "Only this local user")
 			cmd.Flags().Bool("json", false, "list: print JSON")
-			cmd.Flags().String("address", "", "The admin API address")
-			cmd.Flags().StringP("config", "c", "", "Config file, to find the admin address")
-			cmd.Flags().StringP("adapter", "a", "", "Name of config adapter")
+			adminAddressFlags(cmd)
 			cmd.RunE = func(cmd *cobra.Command, args []string) error {
 				fs := caddycmd.Flags{FlagSet: cmd.Flags()}
-				addr, err := caddycmd.DetermineAdminAPIAddress(fs.String("address"), nil, fs.String("config"), fs.String("adapter"))
+				addr, err := adminAddress(fs)
 				if err != nil {
-					return fmt.Errorf("finding the admin address: %w", err)
+					return err
 				}
 				return remoteTokens(addr, args[0], ForgetRequest{Remote: fs.String("remote"), User: fs.String("user")}, fs.Bool("json"), os.Stdout)
 			}
@@ -155,10 +151,28 @@ func remoteTokens(addr, action string, sel ForgetRequest, asJSON bool, w io.Writ
 	return fmt.Errorf("unknown action %q: want list or forget", action)
 }
 
-func cmdTokens(fs caddycmd.Flags, action string) (int, error) {
+// adminAddressFlags adds the flags that find a running applink's admin
+// API, as "caddy reload" has them.
+func adminAddressFlags(cmd *cobra.Command) {
+	cmd.Flags().String("address", "", "The admin API address")
+	cmd.Flags().StringP("config", "c", "", "Config file, to find the admin address")
+	cmd.Flags().StringP("adapter", "a", "", "Name of config adapter")
+}
+
+// adminAddress finds the admin API as "caddy reload" does: --address, or
+// the config given with --config, or the default localhost:2019.
+func adminAddress(fs caddycmd.Flags) (string, error) {
 	addr, err := caddycmd.DetermineAdminAPIAddress(fs.String("address"), nil, fs.String("config"), fs.String("adapter"))
 	if err != nil {
-		return 1, fmt.Errorf("finding the admin address: %w", err)
+		return "", fmt.Errorf("finding the admin address: %w", err)
+	}
+	return addr, nil
+}
+
+func cmdTokens(fs caddycmd.Flags, action string) (int, error) {
+	addr, err := adminAddress(fs)
+	if err != nil {
+		return 1, err
 	}
 	switch action {
 	case "list":

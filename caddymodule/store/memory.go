@@ -87,12 +87,17 @@ func (m *Memory) shard(h uint64) *nonceShard { return &m.shards[h%memoryShards] 
 
 // TableBytes returns the memory the tables take, on and off the Go heap.
 func (m *Memory) TableBytes() int {
+	return m.sumTables(func(t *nonceTable) int { return 8 * len(t.slots) })
+}
+
+// sumTables adds f over every table of every shard.
+func (m *Memory) sumTables(f func(*nonceTable) int) int {
 	n := 0
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
-		for _, b := range s.buckets {
-			n += 8 * len(b.slots)
+		for j := range s.buckets {
+			n += f(&s.buckets[j])
 		}
 		s.mu.Unlock()
 	}
@@ -141,16 +146,7 @@ func (m *Memory) Record(_ context.Context, key string, until time.Time) (bool, e
 
 // Len returns the number of stored entries (expired ones not yet swept included).
 func (m *Memory) Len() int {
-	n := 0
-	for i := range m.shards {
-		s := &m.shards[i]
-		s.mu.Lock()
-		for _, b := range s.buckets {
-			n += b.n
-		}
-		s.mu.Unlock()
-	}
-	return n
+	return m.sumTables(func(t *nonceTable) int { return t.n })
 }
 
 // liveLocked reports whether hash h is stored with an expiry after now.
