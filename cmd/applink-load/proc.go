@@ -64,7 +64,7 @@ func startProxy(bin, dir, name, caddyfile string, port, adminPort int) (*proxy, 
 			return nil, err
 		}
 	}
-	cmd := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
+	cmd := serverCommand(bin, "run", "--config", cfg, "--adapter", "caddyfile")
 	cmd.Dir = home
 	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(home, "data"),
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"))
@@ -170,7 +170,7 @@ func startRedis(dir string) (*redisServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+	cmd := serverCommand(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir)
 	if err := cmd.Start(); err != nil {
 		return nil, err
