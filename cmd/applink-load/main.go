@@ -4,8 +4,11 @@
 // both with pre-signed, unique RSA-SHA1 requests from a Go load generator,
 // and prints the throughput ratio, latencies and the p99 latency added at
 // half the maximum rate; (c) repeats (b) with the Redis nonce store when the
-// build and the machine have it. The soak mode runs (b) at full rate for a
-// long time and samples the proxy's RSS.
+// build and the machine have it. The closed loops of (a), (b) and (c) run in
+// alternating turns, as do the open loops, so that the machine's drift falls
+// on all alike. It also times the verifier in-process, which bounds (b)/(a)
+// on the machine. The soak mode runs (b) at full rate for a long time and
+// samples the proxy's RSS.
 //
 //	go run ./cmd/applink-load                     # make bench
 //	go run ./cmd/applink-load -mode soak          # make soak
