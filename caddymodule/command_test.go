@@ -70,3 +70,54 @@ func TestRemoteTokensCommand(t *testing.T) {
 		t.Errorf("after forgetting alice:\n%s", list)
 	}
 }
+
+// TestStateSweeper: the state file drops dead provider tokens, lapsed
+// dances and unrenewable consumer-side tokens on its own, and keeps the
+// rest.
+func TestStateSweeper(t *testing.T) {
+	old := sweepEvery.Swap(int64(20 * time.Millisecond))
+	defer sweepEvery.Store(old)
+	rec := newRecorder(t)
+	path := filepath.Join(t.TempDir(), "state.db")
+	startProxy(t, rec, "state file "+path, "")
+	s, key, err := AcquireState(&StateConfig{Backend: "file", Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ReleaseState(key)
+	ctx := context.Background()
+	now := time.Now()
+	for _, tok := range []*store.Token{
+		{ID: store.TokenID("dead"), Kind: store.AccessToken, Consumer: "c", User: "u", Created: now.Add(-2 * time.Hour), Expires: now.Add(-time.Hour)},
+		{ID: store.TokenID("live"), Kind: store.AccessToken, Consumer: "c", User: "u", Created: now, Expires: now.Add(time.Hour)},
+	} {
+		if err := s.Put(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs := s.(store.RemoteStore)
+	for _, rt := range []*store.RemoteToken{
+		{Remote: "pending:https://jira.example.com", User: "gave-up", Pending: true, Expires: now.Add(-time.Minute)},
+		{Remote: "https://jira.example.com", User: "gone", Expires: now.Add(-time.Hour), SessionEnds: now.Add(-time.Minute)},
+		{Remote: "https://jira.example.com", User: "kept", Expires: now.Add(-time.Hour), SessionEnds: now.Add(time.Hour)},
+	} {
+		if err := rs.PutRemote(ctx, rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tokens, _ := s.List(ctx, store.Filter{})
+		held, _ := rs.ListRemote(ctx, "", "")
+		if len(tokens) == 1 && len(held) == 1 {
+			if tokens[0].ID != store.TokenID("live") || held[0].User != "kept" {
+				t.Fatalf("the sweep kept %s and %s", tokens[0].ID, held[0].User)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5 s: %d tokens and %d held, want 1 and 1", len(tokens), len(held))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 
+	"github.com/caddy-applink/caddy-applink/caddymodule/consumer"
 	"github.com/caddy-applink/caddy-applink/caddymodule/store"
 )
 
@@ -54,7 +57,8 @@ func openState(cfg *StateConfig, repl *caddy.Replacer) (store.TokenStore, string
 	switch backend {
 	case "memory":
 		return pooledState("applink.state.memory", func() (store.TokenStore, string, func() error, error) {
-			return store.NewMemoryTokens(), "memory", nil, nil
+			m := store.NewMemoryTokens()
+			return m, "memory", startSweeper("memory", m), nil
 		})
 	case "redis":
 		if cfg.URL == "" {
@@ -85,7 +89,8 @@ func openState(cfg *StateConfig, repl *caddy.Replacer) (store.TokenStore, string
 			if err != nil {
 				return nil, "", nil, err
 			}
-			return b, abs, b.Close, nil
+			stop := startSweeper(abs, b)
+			return b, abs, func() error { stop(); return b.Close() }, nil
 		})
 	}
 	return nil, "", fmt.Errorf("state must be file, redis or memory, not %q", backend)
@@ -113,6 +118,53 @@ func pooledState(key string, open func() (s store.TokenStore, name string, close
 		return nil, "", err
 	}
 	return v.(pooledStore).TokenStore, key, nil
+}
+
+// sweepEvery is how often the file and memory stores drop what can no
+// longer serve (a time.Duration; tests shorten it). Redis needs no sweep:
+// its keys expire.
+var sweepEvery atomic.Int64
+
+func init() { sweepEvery.Store(int64(time.Hour)) }
+
+// startSweeper deletes, every sweepEvery, the dead tokens of s and, as a
+// consumer, its lapsed dances and unrenewable tokens: without it they would
+// pile up in the state file. The returned func stops it and waits.
+func startSweeper(name string, s store.TokenStore) (stop func() error) {
+	log := caddy.Log().Named("applink.state")
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Duration(sweepEvery.Load()))
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			now := time.Now()
+			n, err := s.Sweep(ctx, now)
+			if rs, ok := s.(store.RemoteStore); ok && err == nil {
+				var m int
+				m, err = consumer.SweepHeld(ctx, rs, now)
+				n += m
+			}
+			cancel()
+			switch {
+			case err != nil:
+				log.Warn("sweeping the state store", zap.String("store", name), zap.Error(err))
+			case n > 0:
+				log.Info("swept dead tokens", zap.String("store", name), zap.Int("count", n))
+			}
+		}
+	}()
+	return func() error {
+		close(done)
+		<-finished
+		return nil
+	}
 }
 
 // openStores lists the token stores in use, for the admin API.

@@ -515,3 +515,25 @@ func heldRecords(ctx context.Context, s store.RemoteStore, remote, user string) 
 	pending, err := s.ListRemote(ctx, pendingRemote(remote), user)
 	return append(recs, pending...), err
 }
+
+// SweepHeld deletes what can no longer serve: dances whose request token
+// has lapsed, and access tokens that have expired with no session left to
+// renew them. It says how many.
+func SweepHeld(ctx context.Context, s store.RemoteStore, now time.Time) (int, error) {
+	held, err := s.ListRemote(ctx, "", "")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range held {
+		lapsed := !r.Expires.IsZero() && !now.Before(r.Expires) && (r.Pending || !now.Before(r.SessionEnds))
+		if !lapsed {
+			continue
+		}
+		if err := s.DeleteRemote(ctx, r.Remote, r.User); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

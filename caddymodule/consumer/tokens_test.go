@@ -551,4 +551,17 @@ func TestListHeldStates(t *testing.T) {
 	if held, _ := ListHeld(ctx, s, "", "", now); len(held) != 3 {
 		t.Errorf("%d left, want 3", len(held))
 	}
+	// The sweep takes what lists as expired, and only that.
+	_ = s.PutRemote(ctx, &store.RemoteToken{Remote: pendingRemote(jira), User: "gave-up", Pending: true, Expires: now.Add(-time.Minute)})
+	if n, err := SweepHeld(ctx, s, now); n != 2 || err != nil {
+		t.Errorf("SweepHeld = %d, %v; want the dead token and the lapsed dance", n, err)
+	}
+	got = map[string]string{}
+	held, _ = ListHeld(ctx, s, "", "", now)
+	for _, h := range held {
+		got[h.User] = h.State
+	}
+	if want := map[string]string{"renewable": "active", "dancing": "pending"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("after the sweep %v, want %v", got, want)
+	}
 }
