@@ -83,6 +83,13 @@ func main() {
 	flag.StringVar(&cfg.redis, "redis", "auto", "auto: phase (c) when the build supports `state redis` and redis-server is installed; off: never")
 	flag.BoolVar(&cfg.strict, "strict", false, "exit 1 when a target is missed or a phase had failures")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (Caddyfiles, logs)")
+	flag.Func("proxy-env", "add NAME=VALUE to the proxies' environment (repeatable), e.g. -proxy-env GOGC=off -proxy-env GOMEMLIMIT=64MiB", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("want NAME=VALUE, not %q", v)
+		}
+		proxyEnv = append(proxyEnv, v)
+		return nil
+	})
 	flag.BoolVar(&cfg.pin, "pin", false, "run the generator and upstream on CPU 0 and the proxies and Redis on the other CPUs (taskset), so that they do not preempt each other; each side then has fewer cores")
 	flag.Float64Var(&cfg.openShare, "open-share", 0.5, "the open-loop phases run at this share of (b)'s closed-loop rate (the target is set at 0.5)")
 	flag.StringVar(&cfg.profile, "profile", "", "write CPU profiles of the proxies during the closed-loop turns to this directory")
@@ -154,6 +161,9 @@ func run0(cfg config) (int, error) {
 	e.upstream = up.Addr().String()
 
 	fmt.Printf("applink-load: %d CPUs, %s, %s\n%s\n", runtime.NumCPU(), runtime.Version(), e.bin, placement)
+	if len(proxyEnv) > 0 {
+		fmt.Printf("proxy environment: %s\n", strings.Join(proxyEnv, " "))
+	}
 	switch cfg.mode {
 	case "bench":
 		return e.bench()

@@ -53,6 +53,10 @@ type proxy struct {
 
 // startProxy writes caddyfile to dir and runs the binary on it, with its
 // own data and config directories, and waits until port answers.
+// proxyEnv is added to every proxy's environment (-proxy-env), e.g. GC
+// settings.
+var proxyEnv []string
+
 func startProxy(bin, dir, name, caddyfile string, port, adminPort int) (*proxy, error) {
 	cfg := filepath.Join(dir, name+".Caddyfile")
 	if err := os.WriteFile(cfg, []byte(caddyfile), 0o600); err != nil {
@@ -68,6 +72,7 @@ func startProxy(bin, dir, name, caddyfile string, port, adminPort int) (*proxy, 
 	cmd.Dir = home
 	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Join(home, "data"),
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"))
+	cmd.Env = append(cmd.Env, proxyEnv...)
 	logFile, err := os.Create(filepath.Join(home, "log.txt"))
 	if err != nil {
 		return nil, err
