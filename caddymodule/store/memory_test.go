@@ -222,33 +222,9 @@ func TestMemoryWithVerifier(t *testing.T) {
 	const t0 = 1_700_000_000
 	m, c := newTestMemory(t0)
 	m.since = time.Unix(t0-60, 0)
-	base, err := oauth1.ParseBaseURL("https://jira.example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	consumer := &oauth1.Consumer{Key: "bot", Secret: "secret", TwoLeggedUser: "bot"}
-	v := &oauth1.Verifier{
-		BaseURL:   base,
-		Consumers: func(k string) *oauth1.Consumer { return map[string]*oauth1.Consumer{"bot": consumer}[k] },
-		Nonces:    m,
-		Now:       c.now,
-	}
-	request := func(ts int64, nonce string) *oauth1.Request {
-		params := []oauth1.Param{
-			{Key: "oauth_consumer_key", Value: "bot"},
-			{Key: "oauth_signature_method", Value: "HMAC-SHA1"},
-			{Key: "oauth_timestamp", Value: strconv.FormatInt(ts, 10)},
-			{Key: "oauth_nonce", Value: nonce},
-			{Key: "oauth_token", Value: ""},
-		}
-		sig := oauth1.SignHMACSHA1("secret", "", oauth1.BaseString("GET", base.SignedURL("/rest/api/2/myself"), params))
-		h := "OAuth "
-		for _, p := range params {
-			h += p.Key + `="` + oauth1.PercentEncode(p.Value) + `", `
-		}
-		h += `oauth_signature="` + oauth1.PercentEncode(sig) + `"`
-		return &oauth1.Request{Method: "GET", RawPath: "/rest/api/2/myself", Authorization: []string{h}}
-	}
+	v := testVerifier(m)
+	v.Now = c.now
+	request := signedRequest
 	// Inside the window, but signed before the store started: its nonce
 	// may have been used with a previous instance.
 	if _, p := v.Verify(ctx, request(t0-61, "n0")); p == nil || p.Code != oauth1.TimestampRefused {

@@ -202,6 +202,26 @@ func (ps *phaseState) noteError(err error) {
 	ps.firstError.CompareAndSwap(nil, err.Error())
 }
 
+// record counts one measured answer, and appends its latency to mine
+// when it is a good one.
+func (r run) record(ps *phaseState, status int, err error, lat time.Duration, mine []time.Duration) []time.Duration {
+	switch {
+	case err != nil:
+		ps.failed.Add(1)
+		ps.noteError(err)
+	case status != r.want:
+		ps.failed.Add(1)
+		ps.noteError(fmt.Errorf("status %d", status))
+	default:
+		ps.ok.Add(1)
+		if r.counter != nil {
+			r.counter.Add(1)
+		}
+		mine = append(mine, lat)
+	}
+	return mine
+}
+
 // closedLoop: each connection sends its next request as soon as the last
 // one was answered.
 func (r run) closedLoop() *summary {
@@ -236,20 +256,7 @@ func (r run) closedLoop() *summary {
 				if t0.Before(ps.start) {
 					continue
 				}
-				switch {
-				case err != nil:
-					ps.failed.Add(1)
-					ps.noteError(err)
-				case status != r.want:
-					ps.failed.Add(1)
-					ps.noteError(fmt.Errorf("status %d", status))
-				default:
-					ps.ok.Add(1)
-					if r.counter != nil {
-						r.counter.Add(1)
-					}
-					mine = append(mine, lat)
-				}
+				mine = r.record(ps, status, err, lat, mine)
 			}
 		}()
 	}
@@ -300,20 +307,7 @@ func (r run) openLoop() *summary {
 				if due.Before(ps.start) {
 					continue
 				}
-				switch {
-				case err != nil:
-					ps.failed.Add(1)
-					ps.noteError(err)
-				case status != r.want:
-					ps.failed.Add(1)
-					ps.noteError(fmt.Errorf("status %d", status))
-				default:
-					ps.ok.Add(1)
-					if r.counter != nil {
-						r.counter.Add(1)
-					}
-					mine = append(mine, lat)
-				}
+				mine = r.record(ps, status, err, lat, mine)
 			}
 		}()
 	}
