@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // Test keys, generated once per test binary.
@@ -63,49 +63,16 @@ func testKeys(t testing.TB) {
 }
 
 // recorder is the test upstream: it stores every request that reached it.
-type recorder struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	reqs  []recorded
-	count atomic.Int64
-}
+type (
+	recorder = testkit.Recorder
+	recorded = testkit.Recorded
+)
 
-type recorded struct {
-	Method, URI string
-	Header      http.Header
-	Body        string
-}
-
-func newRecorder(t testing.TB) *recorder {
-	rec := &recorder{}
-	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rec.mu.Lock()
-		rec.reqs = append(rec.reqs, recorded{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: string(body)})
-		rec.mu.Unlock()
-		rec.count.Add(1)
-		w.Header().Set("X-Upstream", "yes")
-		fmt.Fprintf(w, "user=%s", r.Header.Get("X-Forwarded-User"))
-	}))
-	t.Cleanup(rec.srv.Close)
-	return rec
-}
-
-func (rec *recorder) addr() string { return strings.TrimPrefix(rec.srv.URL, "http://") }
-
-func (rec *recorder) last(t testing.TB) recorded {
-	t.Helper()
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.reqs) == 0 {
-		t.Fatal("no request reached the upstream")
-	}
-	return rec.reqs[len(rec.reqs)-1]
-}
+func newRecorder(t testing.TB) *recorder { return testkit.NewRecorder(t) }
 
 // identityHeaders returns every header the upstream got that a Java
 // container could read as X-Forwarded-User.
-func (r recorded) identityHeaders() []string {
+func identityHeaders(r recorded) []string {
 	var out []string
 	for k, v := range r.Header {
 		if normalizeHeaderName(k) == "x-forwarded-user" {
@@ -164,7 +131,7 @@ http://localhost:9080 {
 	%s
 	reverse_proxy %s
 }
-`, proxyBase, rsaKey, pubFile, noImpKey, pubDER, impOnlyKey, pubFile, hmacKey, hmacSecret, applinkExtra, siteExtra, rec.addr())
+`, proxyBase, rsaKey, pubFile, noImpKey, pubDER, impOnlyKey, pubFile, hmacKey, hmacSecret, applinkExtra, siteExtra, rec.Addr())
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
 	firstLoad.Do(func() {

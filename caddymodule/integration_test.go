@@ -43,16 +43,16 @@ func TestAuthenticatedRequestsReachUpstreamAsExactlyOneUser(t *testing.T) {
 			req.Header.Set("X-Forwarded-User", "admin")
 			req.Header["X_Forwarded_User"] = []string{"admin"}
 			req.Header.Set("Cookie", "JSESSIONID=stolen")
-			before := rec.count.Load()
+			before := rec.Count.Load()
 			resp, body := do(t, tester, req)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d, %s; body %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 			}
-			if rec.count.Load() != before+1 {
+			if rec.Count.Load() != before+1 {
 				t.Fatal("upstream not reached exactly once")
 			}
-			got := rec.last(t)
-			if ids := got.identityHeaders(); len(ids) != 1 || ids[0] != "X-Forwarded-User="+tc.user {
+			got := rec.Last(t)
+			if ids := identityHeaders(got); len(ids) != 1 || ids[0] != "X-Forwarded-User="+tc.user {
 				t.Errorf("identity headers upstream = %v, want exactly X-Forwarded-User=%s", ids, tc.user)
 			}
 			if got.Header.Get("X-Applink-Mode") != tc.mode || got.Header.Get("X-Applink-Consumer") != tc.consum ||
@@ -87,7 +87,7 @@ func TestNonOAuthPartsReachUpstreamByteForByte(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d %s %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 	}
-	got := rec.last(t)
+	got := rec.Last(t)
 	if got.URI != "/rest/q?a=%7e&b=x+y&b=z&empty=&flag" {
 		t.Errorf("upstream URI %q", got.URI)
 	}
@@ -106,7 +106,7 @@ func TestNonOAuthPartsReachUpstreamByteForByte(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("anonymous POST status %d", resp.StatusCode)
 	}
-	if got := rec.last(t); got.Body != "title=a%20b&z=%E2%82%AC" {
+	if got := rec.Last(t); got.Body != "title=a%20b&z=%E2%82%AC" {
 		t.Errorf("anonymous body upstream %q; want Seraph login params removed, the rest intact", got.Body)
 	}
 
@@ -117,8 +117,8 @@ func TestNonOAuthPartsReachUpstreamByteForByte(t *testing.T) {
 	req.ContentLength = int64(len(json))
 	req.Header.Set("Content-Type", "application/json")
 	resp, _ = do(t, tester, req)
-	if resp.StatusCode != 200 || rec.last(t).Body != json {
-		t.Errorf("JSON body: status %d, upstream body %q", resp.StatusCode, rec.last(t).Body)
+	if resp.StatusCode != 200 || rec.Last(t).Body != json {
+		t.Errorf("JSON body: status %d, upstream body %q", resp.StatusCode, rec.Last(t).Body)
 	}
 }
 
@@ -131,7 +131,7 @@ func TestReplayIsRefusedAndNeverForwarded(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("first send: %d %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
-	n := rec.count.Load()
+	n := rec.Count.Load()
 	replay, _ := http.NewRequest("GET", req.URL.String(), nil)
 	replay.Header.Set("Authorization", auth)
 	resp, body := do(t, tester, replay)
@@ -141,7 +141,7 @@ func TestReplayIsRefusedAndNeverForwarded(t *testing.T) {
 	if !strings.Contains(body, "oauth_problem=nonce_used") {
 		t.Errorf("body %q lacks the problem", body)
 	}
-	if rec.count.Load() != n {
+	if rec.Count.Load() != n {
 		t.Error("replay reached the upstream")
 	}
 }
@@ -166,21 +166,21 @@ func TestDghubbleClientInterop(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %s", tc.url, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		}
-		if ids := rec.last(t).identityHeaders(); len(ids) != 1 || ids[0] != "X-Forwarded-User="+tc.user {
+		if ids := identityHeaders(rec.Last(t)); len(ids) != 1 || ids[0] != "X-Forwarded-User="+tc.user {
 			t.Errorf("%s: upstream identity %v", tc.url, ids)
 		}
 	}
 
 	// A dghubble client with a key the consumer does not have.
 	bad := (&dghubble.Config{ConsumerKey: rsaKey, Signer: &dghubble.RSASigner{PrivateKey: strangerKey}}).Client(ctx, dghubble.NewToken("", ""))
-	n := rec.count.Load()
+	n := rec.Count.Load()
 	resp, err := bad.Get(proxyBase + "/rest/api/2/myself")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 401 || problemOf(resp) != oauth1.SignatureInvalid || rec.count.Load() != n {
-		t.Errorf("wrong key: %d %q, forwarded=%v", resp.StatusCode, problemOf(resp), rec.count.Load() != n)
+	if resp.StatusCode != 401 || problemOf(resp) != oauth1.SignatureInvalid || rec.Count.Load() != n {
+		t.Errorf("wrong key: %d %q, forwarded=%v", resp.StatusCode, problemOf(resp), rec.Count.Load() != n)
 	}
 }
 
@@ -205,7 +205,7 @@ func TestFormBodiesAreSignedOnlyForPOST(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("PUT form signed without its body: %d %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
-	if got := rec.last(t); got.Body != "title=x" || got.Header.Get("X-Forwarded-User") != "svc-bamboo" {
+	if got := rec.Last(t); got.Body != "title=x" || got.Header.Get("X-Forwarded-User") != "svc-bamboo" {
 		t.Errorf("upstream got body %q as %q", got.Body, got.Header.Get("X-Forwarded-User"))
 	}
 	// Signed with the body (RFC 5849 style): not what the server sees.

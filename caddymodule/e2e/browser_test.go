@@ -112,9 +112,9 @@ func (a *linkedApp) accessClient(t *testing.T, token, secret, verifier string) *
 // what reached the product.
 func call3LO(t *testing.T, rec *recorder, api *http.Client, name string) (int, string, []recorded) {
 	t.Helper()
-	mark := rec.mark()
+	mark := rec.Mark()
 	resp, _ := do(t, api, mustRequest(t, http.MethodGet, proxyBase+"/rest/api/2/myself?case="+name, nil))
-	return resp.StatusCode, problemOf(resp), rec.find(mark, name)
+	return resp.StatusCode, problemOf(resp), find(rec, mark, name)
 }
 
 // TestApprovalPageInRealBrowser: a user approves a linked application in

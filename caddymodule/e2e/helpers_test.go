@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,6 +26,7 @@ import (
 	_ "github.com/caddy-applink/caddy-applink/caddymodule" // the applink handler
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 	"github.com/caddy-applink/caddy-applink/internal/testpeer"
 )
 
@@ -100,59 +100,18 @@ func privFile() string { return filepath.Join(keyDir, "app.pem") }
 
 // recorder is the product behind the proxy: it records what reached it
 // and echoes the identity it got.
-type recorder struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	reqs  []recorded
-	count atomic.Int64
-}
+type (
+	recorder = testkit.Recorder
+	recorded = testkit.Recorded
+)
 
-type recorded struct {
-	Method, URI string
-	Header      http.Header
-	Body        string
-}
-
-func newRecorder(t testing.TB) *recorder {
-	rec := &recorder{}
-	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rec.mu.Lock()
-		rec.reqs = append(rec.reqs, recorded{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(), Body: string(body)})
-		rec.mu.Unlock()
-		rec.count.Add(1)
-		fmt.Fprintf(w, "user=%s", r.Header.Get("X-Forwarded-User"))
-	}))
-	t.Cleanup(rec.srv.Close)
-	return rec
-}
-
-func (rec *recorder) addr() string { return strings.TrimPrefix(rec.srv.URL, "http://") }
-
-func (rec *recorder) last(t testing.TB) recorded {
-	t.Helper()
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.reqs) == 0 {
-		t.Fatal("no request reached the upstream")
-	}
-	return rec.reqs[len(rec.reqs)-1]
-}
-
-// mark returns a position in the record, for find.
-func (rec *recorder) mark() int {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return len(rec.reqs)
-}
+func newRecorder(t testing.TB) *recorder { return testkit.NewRecorder(t) }
 
 // find returns the requests recorded since mark whose query parameter
 // "case" is name.
-func (rec *recorder) find(mark int, name string) []recorded {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
+func find(rec *recorder, mark int, name string) []recorded {
 	var out []recorded
-	for _, r := range rec.reqs[mark:] {
+	for _, r := range rec.Since(mark) {
 		if u, err := url.ParseRequestURI(r.URI); err == nil && u.Query().Get("case") == name {
 			out = append(out, r)
 		}
@@ -238,7 +197,7 @@ func (c proxyConfig) caddyfile(rec *recorder) string {
 	reverse_proxy %s
 }
 `, proxyBase, proxyBase, consumerKey, consumerName, pubFile(), serviceUser,
-		consumerDesc, c.Login, c.State, c.Applink, c.Site, rec.addr())
+		consumerDesc, c.Login, c.State, c.Applink, c.Site, rec.Addr())
 }
 
 var firstLoad sync.Once

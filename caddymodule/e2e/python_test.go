@@ -123,7 +123,7 @@ func checkResults(t *testing.T, rec *recorder, mark int, got map[string]pyResult
 			t.Errorf("%s: %d %q, want %d %q (body %q)", name, r.Status, r.Problem, w.status, w.problem, r.Body)
 			continue
 		}
-		reached := rec.find(mark, name)
+		reached := find(rec, mark, name)
 		switch {
 		case strings.HasPrefix(name, "replay"):
 			// Checked below: the first copy passes, the second does not.
@@ -144,7 +144,7 @@ func checkResults(t *testing.T, rec *recorder, mark int, got map[string]pyResult
 			}
 		}
 	}
-	if n := len(rec.find(mark, "replay")); n != 1 {
+	if n := len(find(rec, mark, "replay")); n != 1 {
 		t.Errorf("replayed request reached the product %d times, want once", n)
 	}
 }
@@ -193,7 +193,7 @@ func TestRequestsOAuthlibDance(t *testing.T) {
 	})
 
 	t.Run("OAuth1Session 1.0a", func(t *testing.T) {
-		mark := rec.mark()
+		mark := rec.Mark()
 		callback := "https://app.example.com/oauth/callback?state=xyz"
 		var requestToken string
 		got := pyDance(t, []string{"session", proxyBase, consumerKey, privFile(), callback}, func(m pyMessage) string {
@@ -229,21 +229,21 @@ func TestRequestsOAuthlibDance(t *testing.T) {
 			t.Errorf("access token answer %q (%v)", got["access-token"].Body, err)
 		}
 		// The product gets the non-OAuth parts of the requests untouched.
-		if r := rec.find(mark, "post-form"); len(r) == 1 {
+		if r := find(rec, mark, "post-form"); len(r) == 1 {
 			if form, _ := url.ParseQuery(r[0].Body); form.Get("summary") != "Filed from Python" || form.Get("labels") != "a b+c" || len(form) != 2 {
 				t.Errorf("form body upstream %q", r[0].Body)
 			}
 		}
-		if r := rec.find(mark, "post-json"); len(r) == 1 && r[0].Body != `{"fields": {"summary": "JSON body"}}` {
+		if r := find(rec, mark, "post-json"); len(r) == 1 && r[0].Body != `{"fields": {"summary": "JSON body"}}` {
 			t.Errorf("JSON body upstream %q", r[0].Body)
 		}
-		if r := rec.find(mark, "get"); len(r) == 1 && !strings.Contains(r[0].URI, "expand=groups") {
+		if r := find(rec, mark, "get"); len(r) == 1 && !strings.Contains(r[0].URI, "expand=groups") {
 			t.Errorf("query upstream %q", r[0].URI)
 		}
 	})
 
 	t.Run("jira oauth_dance 1.0", func(t *testing.T) {
-		mark := rec.mark()
+		mark := rec.Mark()
 		got := pyDance(t, []string{"jira", proxyBase, consumerKey, privFile()}, func(m pyMessage) string {
 			if m.CallbackConfirmed != "" {
 				t.Errorf("oauth_callback_confirmed = %q for a request without callback", m.CallbackConfirmed)
@@ -287,7 +287,7 @@ func TestRequestsOAuthlibDance(t *testing.T) {
 				t.Errorf("authorize from [::1] with %s: alice: %d\n%s", name, resp.StatusCode, page)
 			}
 		}
-		mark := rec.mark()
+		mark := rec.Mark()
 		for _, c := range []struct {
 			client  *http.Client
 			name    string
@@ -298,7 +298,7 @@ func TestRequestsOAuthlibDance(t *testing.T) {
 			if resp, _ := do(t, c.client, req); resp.StatusCode != http.StatusOK {
 				t.Fatalf("%s: %d", c.name, resp.StatusCode)
 			}
-			r := rec.find(mark, c.name)
+			r := find(rec, mark, c.name)
 			if len(r) != 1 {
 				t.Fatalf("%s reached the product %d times", c.name, len(r))
 			}

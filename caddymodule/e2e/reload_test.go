@@ -64,12 +64,12 @@ func reload(t *testing.T, rec *recorder, cfg proxyConfig) time.Duration {
 // product as user.
 func use3LO(t *testing.T, rec *recorder, c *http.Client, token, user, name string) {
 	t.Helper()
-	mark := rec.mark()
+	mark := rec.Mark()
 	resp, body := do(t, c, signed(t, http.MethodGet, "/rest/api/2/myself?case="+name, "", token))
 	if resp.StatusCode != http.StatusOK || body != "user="+user {
 		t.Fatalf("%s: 3LO request as %s: %d %s %q", name, user, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 	}
-	if r := rec.find(mark, name); len(r) == 1 {
+	if r := find(rec, mark, name); len(r) == 1 {
 		checkUpstream(t, r[0], user)
 	} else {
 		t.Errorf("%s: reached the product %d times", name, len(r))
@@ -242,11 +242,11 @@ func TestTokensSurviveReload(t *testing.T) {
 		waitNextSecond()
 		use3LO(t, rec, c, alice.Get("oauth_token"), "alice", "after-restart")
 		use3LO(t, rec, c, bob.Get("oauth_token"), "bob", "after-restart-bob")
-		mark := rec.mark()
+		mark := rec.Mark()
 		if resp, _ := do(t, c, signedBefore); resp.StatusCode != http.StatusBadRequest || problemOf(resp) != "timestamp_refused" {
 			t.Errorf("request signed before the stop, sent after the start: %d %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		}
-		if n := len(rec.find(mark, "signed-before-stop")); n != 0 {
+		if n := len(find(rec, mark, "signed-before-stop")); n != 0 {
 			t.Errorf("a request signed before the stop reached the product %d times", n)
 		}
 		// Renewal with the session handle still works from the file.
