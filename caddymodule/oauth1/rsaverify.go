@@ -7,17 +7,22 @@ import (
 	"crypto/sha1"
 
 	"filippo.io/bigmod"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1/internal/rsapub"
 )
 
 // preparedRSAKey is an RSA public key made ready for many verifications.
 // crypto/rsa rebuilds the Montgomery form of the modulus from N on every
 // VerifyPKCS1v15, about a third of the work of a 2048-bit verification;
 // this keeps it, and runs the same arithmetic through filippo.io/bigmod,
-// the standalone copy of the standard library's internal bigmod.
+// the standalone copy of the standard library's internal bigmod; on CPUs
+// with AVX-512 IFMA, 2048-bit keys (1537 to 2048 bits) go through
+// rsapub instead, at about half the cost again.
 type preparedRSAKey struct {
 	pub  *rsa.PublicKey // the key this was prepared from
 	n    *bigmod.Modulus
-	size int // of the modulus, in bytes
+	ifma *rsapub.Modulus // nil where rsapub does not take the key
+	size int             // of the modulus, in bytes
 }
 
 // sha1DigestInfo is the DER prefix of a PKCS #1 v1.5 SHA-1 DigestInfo
@@ -36,7 +41,7 @@ func prepareRSAKey(pub *rsa.PublicKey) *preparedRSAKey {
 	if err != nil {
 		return nil
 	}
-	return &preparedRSAKey{pub: pub, n: n, size: (pub.N.BitLen() + 7) / 8}
+	return &preparedRSAKey{pub: pub, n: n, ifma: rsapub.NewModulus(pub.N), size: (pub.N.BitLen() + 7) / 8}
 }
 
 // verifySHA1 checks an RSASSA-PKCS1-v1_5 signature over a SHA-1 hash as
@@ -48,11 +53,11 @@ func (k *preparedRSAKey) verifySHA1(hashed, sig []byte) error {
 	if len(hashed) != sha1.Size || len(sig) != k.size {
 		return rsa.ErrVerification
 	}
-	s, err := bigmod.NewNat().SetBytes(sig, k.n) // refuses s >= n
-	if err != nil {
+	var buf [256]byte // room for rsapub's result, kept off the heap
+	em, ok := k.exp65537(buf[:0], sig)
+	if !ok {
 		return rsa.ErrVerification
 	}
-	em := bigmod.NewNat().ExpShortVarTime(s, 65537, k.n).Bytes(k.n)
 	// EM = 0x00 || 0x01 || PS (0xff...) || 0x00 || DigestInfo || H
 	t := len(sha1DigestInfo) + sha1.Size
 	psEnd := len(em) - t - 1
@@ -68,6 +73,20 @@ func (k *preparedRSAKey) verifySHA1(hashed, sig []byte) error {
 		return rsa.ErrVerification
 	}
 	return nil
+}
+
+// exp65537 returns sig^65537 mod n as size bytes, in into's array where
+// it fits, or false for a signature that is not a number below n.
+func (k *preparedRSAKey) exp65537(into, sig []byte) ([]byte, bool) {
+	if k.ifma != nil && cap(into) >= k.size {
+		em := into[:k.size]
+		return em, k.ifma.Exp65537(em, sig)
+	}
+	s, err := bigmod.NewNat().SetBytes(sig, k.n) // refuses s >= n
+	if err != nil {
+		return nil, false
+	}
+	return bigmod.NewNat().ExpShortVarTime(s, 65537, k.n).Bytes(k.n), true
 }
 
 // verifyRSASHA1With checks sig over base with key, through prepared when

@@ -10,6 +10,8 @@ import (
 	"math/big"
 	"sync"
 	"testing"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1/internal/rsapub"
 )
 
 // The prepared-key verifier must say exactly what crypto/rsa says. These
@@ -60,6 +62,13 @@ func agree(t testing.TB, k *rsa.PublicKey, hashed, sig []byte) bool {
 	fast := p.verifySHA1(hashed, sig) == nil
 	if std != fast {
 		t.Fatalf("crypto/rsa says %v, the prepared key says %v, for signature %x over %x", std, fast, sig, hashed)
+	}
+	if p.ifma != nil { // the same key through bigmod, as on CPUs without IFMA
+		bigmodOnly := *p
+		bigmodOnly.ifma = nil
+		if slow := bigmodOnly.verifySHA1(hashed, sig) == nil; slow != std {
+			t.Fatalf("crypto/rsa says %v, the prepared key without IFMA says %v, for signature %x over %x", std, slow, sig, hashed)
+		}
 	}
 	return fast
 }
@@ -161,6 +170,13 @@ func TestPreparedRSAKeyScope(t *testing.T) {
 			t.Errorf("%s: prepared %v, want %v", name, got, c.want)
 		}
 	}
+	// On CPUs with AVX-512 IFMA, 2048-bit keys take rsapub; 1024-bit ones never.
+	if got, want := prepareRSAKey(&k.PublicKey).ifma != nil, rsapub.Available(); got != want {
+		t.Errorf("2048 bits: through IFMA %v, want %v", got, want)
+	}
+	if prepareRSAKey(&key1024().PublicKey).ifma != nil {
+		t.Error("a 1024-bit key went through IFMA")
+	}
 	// A consumer whose key changes is verified with the new one.
 	c := &Consumer{PublicKey: &k.PublicKey}
 	if p := c.preparedKey(); p == nil || p.pub != &k.PublicKey {
@@ -191,6 +207,8 @@ func FuzzPreparedRSAKey(f *testing.F) {
 		em[0] = 0 // below n
 		agree(t, &k.PublicKey, h[:], rawSign(k, em))
 		agree(t, &k.PublicKey, h[:], patch)
+		k2048 := &testKey().PublicKey // through IFMA where the CPU has it
+		agree(t, k2048, h[:], append(make([]byte, max(0, k2048.Size()-len(patch))), patch...))
 	})
 }
 
