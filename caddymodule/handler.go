@@ -88,6 +88,7 @@ type Handler struct {
 	verifier    *oauth1.Verifier
 	realm       string
 	identity    string // canonical identity header name
+	identityKey string // normalizeHeaderName(identity)
 	nonceKey    string
 	consumers   map[string]*oauth1.Consumer
 	logger      *zap.Logger
@@ -167,6 +168,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("applink: identity_header %q is not a valid header name", h.IdentityHeader)
 	}
 	h.identity = textproto.CanonicalMIMEHeaderKey(h.IdentityHeader)
+	h.identityKey = normalizeHeaderName(h.identity)
 
 	switch h.LegacyAuth {
 	case "", "block":
@@ -331,7 +333,7 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP strips spoofable credentials, verifies OAuth, and forwards the
 // request with exactly one identity, or refuses it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	removeHeader(r.Header, h.identity)
+	removeNormalizedHeader(r.Header, h.identityKey)
 	r.Header.Del("Proxy-Authorization")
 	// Request trailers would arrive after the checks below: a trailer named
 	// X-Forwarded-User or X-Seraph-Trusted-App-* must never reach the

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -68,4 +69,23 @@ func TestRedactUsers(t *testing.T) {
 	if (&Handler{}).logUser("alice") != "alice" {
 		t.Error("users redacted without redact_users")
 	}
+}
+
+// FuzzHeaderNameComparison: the allocation-free comparisons answer as the
+// normalised names they avoid building do.
+func FuzzHeaderNameComparison(f *testing.F) {
+	for _, seed := range []string{"X-Forwarded-User", "x_forwarded_USER", "X-Seraph-Trusted-App-Id",
+		"X_SERAPH_TRUSTED_APP_", "Authorization", "Author\u0130zation", "\u212Aey", "X-Seraph-Trusted-App\xff", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		for _, want := range []string{"x-forwarded-user", "authorization", "key", normalizeHeaderName(name)} {
+			if got, exp := normalizedNameIs(name, want), normalizeHeaderName(name) == want; got != exp {
+				t.Errorf("normalizedNameIs(%q, %q) = %v, want %v", name, want, got, exp)
+			}
+		}
+		if got, exp := IsTrustedAppHeader(name), strings.HasPrefix(normalizeHeaderName(name), trustedAppPrefix); got != exp {
+			t.Errorf("IsTrustedAppHeader(%q) = %v, want %v", name, got, exp)
+		}
+	})
 }
