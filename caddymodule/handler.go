@@ -348,7 +348,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.stripLegacyCredentials(r.Header)
 	}
 	rawPath, rawQuery := originalTarget(r)
-	if isBlockedPath(r.URL.EscapedPath()) || isBlockedPath(rawPath) {
+	escapedPath := r.URL.EscapedPath()
+	if isBlockedPath(escapedPath) || rawPath != escapedPath && isBlockedPath(rawPath) {
 		h.logger.Info("blocked path", zap.String("path", r.URL.Path), zap.String("reason", "CVE-2017-9506"))
 		http.Error(w, "Forbidden", http.StatusForbidden)
 		return nil

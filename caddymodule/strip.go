@@ -135,7 +135,10 @@ func isBasic(v string) bool {
 }
 
 // blockedServlet is the SSRF endpoint of CVE-2017-9506.
-const blockedServlet = "/plugins/servlet/oauth/users/icon-uri"
+const (
+	blockedServlet     = "/plugins/servlet/oauth/users/icon-uri"
+	blockedServletName = "icon-uri" // its last segment
+)
 
 // isBlockedPath reports whether a raw path reaches the blocked servlet once
 // a servlet container has decoded it: percent-decoding (repeated, against
@@ -148,6 +151,13 @@ func isBlockedPath(raw string) bool {
 			break
 		}
 		p = d
+	}
+	// The steps below never make the servlet's name where it was not:
+	// "\" becomes "/", segments lose their ";param", path.Clean drops
+	// whole segments, and the name holds none of "/", "\" and ";". A path
+	// without it (nearly every path) is not blocked, and costs nothing more.
+	if !strings.Contains(p, blockedServletName) {
+		return false
 	}
 	p = strings.ReplaceAll(p, "\\", "/")
 	segs := strings.Split(p, "/")

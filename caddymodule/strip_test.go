@@ -2,8 +2,11 @@ package caddymodule
 
 import (
 	"net/http"
+	"path"
 	"strings"
 	"testing"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 )
 
 func TestLegacyCredentialNames(t *testing.T) {
@@ -88,4 +91,38 @@ func FuzzHeaderNameComparison(f *testing.F) {
 			t.Errorf("IsTrustedAppHeader(%q) = %v, want %v", name, got, exp)
 		}
 	})
+}
+
+// FuzzIsBlockedPath: the early answer for paths without the servlet's name
+// is the one the full normalisation gives.
+func FuzzIsBlockedPath(f *testing.F) {
+	for _, seed := range []string{"/plugins/servlet/oauth/users/icon-uri", "/rest/api/2/myself",
+		"/plugins/servlet/oauth/users/%252569con-uri", "/plugins\\servlet\\oauth\\users\\icon-uri",
+		"/plugins/servlet/oauth/users/icon;x-uri", "/x/../plugins/servlet/oauth/users/ICON-URI;a/"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if got, want := isBlockedPath(raw), isBlockedPathFully(raw); got != want {
+			t.Errorf("isBlockedPath(%q) = %v, full normalisation says %v", raw, got, want)
+		}
+	})
+}
+
+// isBlockedPathFully is isBlockedPath normalising every path.
+func isBlockedPathFully(raw string) bool {
+	p := strings.ToLower(raw)
+	for i := 0; i < 3 && strings.Contains(p, "%"); i++ {
+		d, err := oauth1.PercentDecode(p, false)
+		if err != nil {
+			break
+		}
+		p = d
+	}
+	segs := strings.Split(strings.ReplaceAll(p, "\\", "/"), "/")
+	for i, s := range segs {
+		if j := strings.IndexByte(s, ';'); j >= 0 {
+			segs[i] = s[:j]
+		}
+	}
+	return strings.Contains(path.Clean("/"+strings.Join(segs, "/"))+"/", blockedServlet+"/")
 }
