@@ -16,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule/login"
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
@@ -408,10 +409,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl.Set("http.auth.user.id", res.User)
 		repl.Set("applink.consumer", res.Consumer.Key)
 		repl.Set("applink.mode", string(res.Mode))
-		h.logger.Debug("verified",
-			zap.String("consumer", res.Consumer.Key),
-			zap.String("mode", string(res.Mode)),
-			zap.String("user", h.logUser(res.User)))
+		// Check first: the fields (and a redacted user's hash) are built
+		// only when debug logging is on.
+		if ce := h.logger.Check(zapcore.DebugLevel, "verified"); ce != nil {
+			ce.Write(zap.String("consumer", res.Consumer.Key),
+				zap.String("mode", string(res.Mode)),
+				zap.String("user", h.logUser(res.User)))
+		}
 	}
 	if q, changed := oauth1.RemoveParams(r.URL.RawQuery, drop); changed {
 		r.URL.RawQuery = q
