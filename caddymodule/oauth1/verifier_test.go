@@ -887,7 +887,7 @@ func TestCollectManyOAuthParams(t *testing.T) {
 			extra = append(extra, Param{fmt.Sprintf("oauth_x%d", i), "v"})
 		}
 		r := sign(t, spec{extra: extra})
-		msg, p := collect(r)
+		msg, _, p := collect(r)
 		if p != nil {
 			t.Fatalf("%d extra params: %v", n, p)
 		}
@@ -903,7 +903,7 @@ func TestCollectManyOAuthParams(t *testing.T) {
 		}
 		// A duplicate of an early and of a late name is refused.
 		r.Authorization[0] += `, oauth_x0="w", oauth_x` + strconv.Itoa(n-1) + `="w"`
-		_, p = collect(r)
+		_, _, p = collect(r)
 		if p == nil || p.Code != ParameterRejected {
 			t.Fatalf("%d extra params + duplicates: %v", n, p)
 		}
