@@ -490,7 +490,8 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 		}
 	}
 
-	sig, err := base64.StdEncoding.DecodeString(o.known[kSignature])
+	var sigBuf [maxPlainSignatureLen]byte
+	sig, err := base64.StdEncoding.AppendDecode(sigBuf[:0], []byte(o.known[kSignature]))
 	if err != nil {
 		if !known {
 			return nil, nil, problem(ConsumerKeyUnknown, "", "unknown consumer")
@@ -498,7 +499,11 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 		return nil, nil, problem(SignatureInvalid, "oauth_signature is not valid base64", "signature not base64")
 	}
 	prefix, path := v.BaseURL.signedURL(r.RawPath)
-	base := appendBaseString(nil, r.Method, prefix, path, signed)
+	pooled := baseStringBuffers.Get().(*[]byte)
+	base := appendBaseString((*pooled)[:0], r.Method, prefix, path, signed)
+	// Every use of base below is done by the time verifyMessage returns:
+	// the hashes copy it, problems take a truncated copy.
+	defer releaseBaseStringBuffer(pooled, base)
 	if method == RSASHA1 {
 		err = verifyRSASHA1With(c.preparedKey(), c.PublicKey, base, sig)
 	} else if !verifyHMACSHA1(c.Secret, tokenSecret, base, sig) {
@@ -533,6 +538,27 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 }
 
 var errBadHMAC = fmt.Errorf("hmac mismatch")
+
+// maxPlainSignatureLen is the largest decoded signature verifyMessage
+// decodes into an array on its stack: an RSA-SHA1 signature with a key of
+// up to 4096 bits (an HMAC-SHA1 one is 20 bytes).
+const maxPlainSignatureLen = 512
+
+// baseStringBuffers holds the buffers signature base strings are built in,
+// one per request in flight: a base string is hashed and dropped.
+var baseStringBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledBaseString bounds the buffers kept for reuse: the base string of
+// a large form body is not worth holding on to.
+const maxPooledBaseString = 64 << 10
+
+func releaseBaseStringBuffer(pooled *[]byte, base []byte) {
+	if cap(base) > maxPooledBaseString {
+		return
+	}
+	*pooled = base[:0]
+	baseStringBuffers.Put(pooled)
+}
 
 func (v *Verifier) now() time.Time {
 	if v.Now != nil {
