@@ -335,7 +335,9 @@ func (h *Handler) Cleanup() error {
 // request with exactly one identity, or refuses it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	removeNormalizedHeader(r.Header, h.identityKey)
-	r.Header.Del("Proxy-Authorization")
+	// Header names in canonical form are used as map keys directly:
+	// Header.Del and Set would canonicalise them again.
+	delete(r.Header, "Proxy-Authorization")
 	// Request trailers would arrive after the checks below: a trailer named
 	// X-Forwarded-User or X-Seraph-Trusted-App-* must never reach the
 	// product. (Filtering is not enough: net/http fills the map at EOF.)
@@ -368,12 +370,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return err
 	}
 	started := time.Now()
+	method := originalMethod(r)
 	req := &oauth1.Request{
-		Method:        originalMethod(r),
+		Method:        method,
 		RawPath:       rawPath,
 		RawQuery:      rawQuery,
-		Authorization: r.Header.Values("Authorization"),
-		Form:          signedForm(r, form),
+		Authorization: r.Header["Authorization"],
+		Form:          signedForm(method, form),
 	}
 	res, p := h.verifier.Verify(r.Context(), req)
 	if p != nil {
@@ -402,9 +405,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		drop = stripAuthenticatedParam
 		// The OAuth header is spent, and no other credential may ride along
 		// with the verified identity.
-		r.Header.Del("Authorization")
-		r.Header.Del("Cookie")
-		r.Header.Set(h.identity, res.User)
+		delete(r.Header, "Authorization")
+		delete(r.Header, "Cookie")
+		r.Header[h.identity] = []string{res.User}
 		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 		repl.Set("http.auth.user.id", res.User)
 		repl.Set("applink.consumer", res.Consumer.Key)
@@ -514,8 +517,8 @@ func (h *Handler) readForm(r *http.Request) (string, *oauth1.Problem) {
 // signature: POST only, as Tomcat's getParameterMap (and so Atlassian, and
 // our own signer) reads it. A PUT form body is not signed; its identity
 // parameters are still stripped on the way upstream.
-func signedForm(r *http.Request, form string) string {
-	if originalMethod(r) != http.MethodPost {
+func signedForm(method, form string) string {
+	if method != http.MethodPost {
 		return ""
 	}
 	return form
