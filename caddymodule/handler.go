@@ -92,6 +92,7 @@ type Handler struct {
 	identityKey string // normalizeHeaderName(identity)
 	nonceKey    string
 	consumers   map[string]*oauth1.Consumer
+	series      map[*oauth1.Consumer]*verifiedSeries
 	logger      *zap.Logger
 	stripLegacy bool
 	rejectAnon  bool
@@ -213,6 +214,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 				zap.String("consumer", c.Key))
 		}
 		h.consumers[c.Key] = c
+	}
+	h.series = make(map[*oauth1.Consumer]*verifiedSeries, len(h.consumers))
+	for _, c := range h.consumers {
+		h.series[c] = &verifiedSeries{key: c.Key}
 	}
 
 	tokens, stateKey, err := openState(h.State, repl)
@@ -401,7 +406,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if res.Mode == oauth1.ModeAnonymous {
 		observe("none", "anonymous", "ok", time.Time{})
 	} else {
-		observe(res.Consumer.Key, string(res.Mode), "ok", started)
+		if s := h.series[res.Consumer]; s != nil {
+			s.observeVerified(res.Mode, started)
+		} else {
+			observe(res.Consumer.Key, string(res.Mode), "ok", started)
+		}
 		drop = stripAuthenticatedParam
 		// The OAuth header is spent, and no other credential may ride along
 		// with the verified identity.
