@@ -966,3 +966,23 @@ func TestDummyConsumer(t *testing.T) {
 		t.Error("dummy consumer rebuilt")
 	}
 }
+
+func TestVerifyAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	v, _ := newTestVerifier(t)
+	v.Nonces = freshStore{}
+	r := sign(t, spec{consumer: "hmac-client", sigMethod: HMACSHA1, realm: testBase})
+	// The decoded signature, the nonce key, the Result and the HMAC sum:
+	// parameters, message, signature bytes and base string stay on the
+	// stack or in pools.
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, p := v.Verify(context.Background(), r); p != nil {
+			t.Fatal(p)
+		}
+	})
+	if allocs > 4 {
+		t.Errorf("Verify of a 2LO HMAC-SHA1 request: %v allocations, want at most 4", allocs)
+	}
+}
