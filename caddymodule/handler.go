@@ -16,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule/login"
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
@@ -88,8 +89,10 @@ type Handler struct {
 	verifier    *oauth1.Verifier
 	realm       string
 	identity    string // canonical identity header name
+	identityKey string // normalizeHeaderName(identity)
 	nonceKey    string
 	consumers   map[string]*oauth1.Consumer
+	series      map[*oauth1.Consumer]*verifiedSeries
 	logger      *zap.Logger
 	stripLegacy bool
 	rejectAnon  bool
@@ -167,6 +170,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("applink: identity_header %q is not a valid header name", h.IdentityHeader)
 	}
 	h.identity = textproto.CanonicalMIMEHeaderKey(h.IdentityHeader)
+	h.identityKey = normalizeHeaderName(h.identity)
 
 	switch h.LegacyAuth {
 	case "", "block":
@@ -210,6 +214,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 				zap.String("consumer", c.Key))
 		}
 		h.consumers[c.Key] = c
+	}
+	h.series = make(map[*oauth1.Consumer]*verifiedSeries, len(h.consumers))
+	for _, c := range h.consumers {
+		h.series[c] = &verifiedSeries{key: c.Key}
 	}
 
 	tokens, stateKey, err := openState(h.State, repl)
@@ -331,8 +339,10 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP strips spoofable credentials, verifies OAuth, and forwards the
 // request with exactly one identity, or refuses it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	removeHeader(r.Header, h.identity)
-	r.Header.Del("Proxy-Authorization")
+	removeNormalizedHeader(r.Header, h.identityKey)
+	// Header names in canonical form are used as map keys directly:
+	// Header.Del and Set would canonicalise them again.
+	delete(r.Header, "Proxy-Authorization")
 	// Request trailers would arrive after the checks below: a trailer named
 	// X-Forwarded-User or X-Seraph-Trusted-App-* must never reach the
 	// product. (Filtering is not enough: net/http fills the map at EOF.)
@@ -346,7 +356,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.stripLegacyCredentials(r.Header)
 	}
 	rawPath, rawQuery := originalTarget(r)
-	if isBlockedPath(r.URL.EscapedPath()) || isBlockedPath(rawPath) {
+	escapedPath := r.URL.EscapedPath()
+	if isBlockedPath(escapedPath) || rawPath != escapedPath && isBlockedPath(rawPath) {
 		h.logger.Info("blocked path", zap.String("path", r.URL.Path), zap.String("reason", "CVE-2017-9506"))
 		http.Error(w, "Forbidden", http.StatusForbidden)
 		return nil
@@ -364,12 +375,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return err
 	}
 	started := time.Now()
+	method := originalMethod(r)
 	req := &oauth1.Request{
-		Method:        originalMethod(r),
+		Method:        method,
 		RawPath:       rawPath,
 		RawQuery:      rawQuery,
-		Authorization: r.Header.Values("Authorization"),
-		Form:          signedForm(r, form),
+		Authorization: r.Header["Authorization"],
+		Form:          signedForm(method, form),
 	}
 	res, p := h.verifier.Verify(r.Context(), req)
 	if p != nil {
@@ -394,21 +406,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if res.Mode == oauth1.ModeAnonymous {
 		observe("none", "anonymous", "ok", time.Time{})
 	} else {
-		observe(res.Consumer.Key, string(res.Mode), "ok", started)
+		if s := h.series[res.Consumer]; s != nil {
+			s.observeVerified(res.Mode, started)
+		} else {
+			observe(res.Consumer.Key, string(res.Mode), "ok", started)
+		}
 		drop = stripAuthenticatedParam
 		// The OAuth header is spent, and no other credential may ride along
 		// with the verified identity.
-		r.Header.Del("Authorization")
-		r.Header.Del("Cookie")
-		r.Header.Set(h.identity, res.User)
+		delete(r.Header, "Authorization")
+		delete(r.Header, "Cookie")
+		r.Header[h.identity] = []string{res.User}
 		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 		repl.Set("http.auth.user.id", res.User)
 		repl.Set("applink.consumer", res.Consumer.Key)
 		repl.Set("applink.mode", string(res.Mode))
-		h.logger.Debug("verified",
-			zap.String("consumer", res.Consumer.Key),
-			zap.String("mode", string(res.Mode)),
-			zap.String("user", h.logUser(res.User)))
+		// Check first: the fields (and a redacted user's hash) are built
+		// only when debug logging is on.
+		if ce := h.logger.Check(zapcore.DebugLevel, "verified"); ce != nil {
+			ce.Write(zap.String("consumer", res.Consumer.Key),
+				zap.String("mode", string(res.Mode)),
+				zap.String("user", h.logUser(res.User)))
+		}
 	}
 	if q, changed := oauth1.RemoveParams(r.URL.RawQuery, drop); changed {
 		r.URL.RawQuery = q
@@ -507,8 +526,8 @@ func (h *Handler) readForm(r *http.Request) (string, *oauth1.Problem) {
 // signature: POST only, as Tomcat's getParameterMap (and so Atlassian, and
 // our own signer) reads it. A PUT form body is not signed; its identity
 // parameters are still stripped on the way upstream.
-func signedForm(r *http.Request, form string) string {
-	if originalMethod(r) != http.MethodPost {
+func signedForm(method, form string) string {
+	if method != http.MethodPost {
 		return ""
 	}
 	return form

@@ -3,10 +3,14 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 )
 
 // Metrics, registered in Caddy's metrics registry (served by its metrics
@@ -93,6 +97,48 @@ func observe(consumer, mode, outcome string, started time.Time) {
 	if !started.IsZero() {
 		applinkMetrics.duration.WithLabelValues(outcome).Observe(time.Since(started).Seconds())
 	}
+}
+
+// verifiedSeries caches, for one consumer, the series its verified requests
+// update: WithLabelValues hashes the label values and takes the vector's
+// lock on every call. A series is still created on its first use, so that
+// none appears in /metrics before it counts anything.
+type verifiedSeries struct {
+	key      string // the consumer key, its label
+	requests [len(verifiedModes)]atomic.Pointer[prometheus.Counter]
+}
+
+// verifiedModes are the modes verifiedSeries caches counters for.
+var verifiedModes = [...]oauth1.Mode{oauth1.Mode2LO, oauth1.ModeImpersonation, oauth1.Mode3LO}
+
+// okDuration caches the latency histogram of outcome "ok".
+var okDuration atomic.Pointer[prometheus.Observer]
+
+// observeVerified is observe(s.key, mode, "ok", started), through the
+// cached series.
+func (s *verifiedSeries) observeVerified(mode oauth1.Mode, started time.Time) {
+	if applinkMetrics.requests == nil {
+		return
+	}
+	i := slices.Index(verifiedModes[:], mode)
+	if i < 0 {
+		observe(s.key, string(mode), "ok", started)
+		return
+	}
+	requests := s.requests[i].Load()
+	if requests == nil {
+		c := applinkMetrics.requests.WithLabelValues(s.key, string(mode), "ok")
+		requests = &c
+		s.requests[i].Store(requests)
+	}
+	(*requests).Inc()
+	duration := okDuration.Load()
+	if duration == nil {
+		o := applinkMetrics.duration.WithLabelValues("ok")
+		duration = &o
+		okDuration.Store(duration)
+	}
+	(*duration).Observe(time.Since(started).Seconds())
 }
 
 func observeStoreError(store string) {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
@@ -24,14 +25,57 @@ var NormalizeHeaderName = normalizeHeaderName
 // IsTrustedAppHeader reports whether a header belongs to Trusted
 // Applications (X-Seraph-Trusted-App-*), in any spelling.
 func IsTrustedAppHeader(name string) bool {
-	return strings.HasPrefix(normalizeHeaderName(name), trustedAppPrefix)
+	if !isASCII(name) {
+		return strings.HasPrefix(normalizeHeaderName(name), trustedAppPrefix)
+	}
+	return len(name) >= len(trustedAppPrefix) && normalizedNameIs(name[:len(trustedAppPrefix)], trustedAppPrefix)
+}
+
+// normalizedNameIs reports whether normalizeHeaderName(name) == want, for a
+// want already normalised, without building the normalised name: it runs
+// for every header of every request. Names with non-ASCII bytes take the
+// slow path, where lower-casing may change their length ("K", the Kelvin
+// sign, becomes "k").
+func normalizedNameIs(name, want string) bool {
+	if !isASCII(name) {
+		return normalizeHeaderName(name) == want
+	}
+	if len(name) != len(want) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // removeHeader deletes every header whose normalised name equals name's.
 func removeHeader(h http.Header, name string) {
-	want := normalizeHeaderName(name)
+	removeNormalizedHeader(h, normalizeHeaderName(name))
+}
+
+// removeNormalizedHeader is removeHeader for a name already normalised.
+func removeNormalizedHeader(h http.Header, want string) {
 	for k := range h {
-		if normalizeHeaderName(k) == want {
+		if normalizedNameIs(k, want) {
 			delete(h, k)
 		}
 	}
@@ -40,21 +84,25 @@ func removeHeader(h http.Header, name string) {
 const trustedAppPrefix = "x-seraph-trusted-app-"
 
 // legacyCredentials names the first legacy credential found, or "".
+// Trusted Applications headers are named before Basic authentication.
 func (h *Handler) legacyCredentials(hdr http.Header) string {
-	for k := range hdr {
+	basic := false
+	for k, vals := range hdr {
 		if IsTrustedAppHeader(k) {
 			return "Trusted Applications authentication"
 		}
-	}
-	for k, vals := range hdr {
-		if normalizeHeaderName(k) != "authorization" {
+		if basic || !normalizedNameIs(k, "authorization") {
 			continue
 		}
 		for _, v := range vals {
 			if isBasic(v) {
-				return "Basic authentication"
+				basic = true
+				break
 			}
 		}
+	}
+	if basic {
+		return "Basic authentication"
 	}
 	return ""
 }
@@ -87,7 +135,10 @@ func isBasic(v string) bool {
 }
 
 // blockedServlet is the SSRF endpoint of CVE-2017-9506.
-const blockedServlet = "/plugins/servlet/oauth/users/icon-uri"
+const (
+	blockedServlet     = "/plugins/servlet/oauth/users/icon-uri"
+	blockedServletName = "icon-uri" // its last segment
+)
 
 // isBlockedPath reports whether a raw path reaches the blocked servlet once
 // a servlet container has decoded it: percent-decoding (repeated, against
@@ -100,6 +151,13 @@ func isBlockedPath(raw string) bool {
 			break
 		}
 		p = d
+	}
+	// The steps below never make the servlet's name where it was not:
+	// "\" becomes "/", segments lose their ";param", path.Clean drops
+	// whole segments, and the name holds none of "/", "\" and ";". A path
+	// without it (nearly every path) is not blocked, and costs nothing more.
+	if !strings.Contains(p, blockedServletName) {
+		return false
 	}
 	p = strings.ReplaceAll(p, "\\", "/")
 	segs := strings.Split(p, "/")

@@ -2,7 +2,11 @@ package caddymodule
 
 import (
 	"net/http"
+	"path"
+	"strings"
 	"testing"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 )
 
 func TestLegacyCredentialNames(t *testing.T) {
@@ -68,4 +72,57 @@ func TestRedactUsers(t *testing.T) {
 	if (&Handler{}).logUser("alice") != "alice" {
 		t.Error("users redacted without redact_users")
 	}
+}
+
+// FuzzHeaderNameComparison: the allocation-free comparisons answer as the
+// normalised names they avoid building do.
+func FuzzHeaderNameComparison(f *testing.F) {
+	for _, seed := range []string{"X-Forwarded-User", "x_forwarded_USER", "X-Seraph-Trusted-App-Id",
+		"X_SERAPH_TRUSTED_APP_", "Authorization", "Author\u0130zation", "\u212Aey", "X-Seraph-Trusted-App\xff", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		for _, want := range []string{"x-forwarded-user", "authorization", "key", normalizeHeaderName(name)} {
+			if got, exp := normalizedNameIs(name, want), normalizeHeaderName(name) == want; got != exp {
+				t.Errorf("normalizedNameIs(%q, %q) = %v, want %v", name, want, got, exp)
+			}
+		}
+		if got, exp := IsTrustedAppHeader(name), strings.HasPrefix(normalizeHeaderName(name), trustedAppPrefix); got != exp {
+			t.Errorf("IsTrustedAppHeader(%q) = %v, want %v", name, got, exp)
+		}
+	})
+}
+
+// FuzzIsBlockedPath: the early answer for paths without the servlet's name
+// is the one the full normalisation gives.
+func FuzzIsBlockedPath(f *testing.F) {
+	for _, seed := range []string{"/plugins/servlet/oauth/users/icon-uri", "/rest/api/2/myself",
+		"/plugins/servlet/oauth/users/%252569con-uri", "/plugins\\servlet\\oauth\\users\\icon-uri",
+		"/plugins/servlet/oauth/users/icon;x-uri", "/x/../plugins/servlet/oauth/users/ICON-URI;a/"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if got, want := isBlockedPath(raw), isBlockedPathFully(raw); got != want {
+			t.Errorf("isBlockedPath(%q) = %v, full normalisation says %v", raw, got, want)
+		}
+	})
+}
+
+// isBlockedPathFully is isBlockedPath normalising every path.
+func isBlockedPathFully(raw string) bool {
+	p := strings.ToLower(raw)
+	for i := 0; i < 3 && strings.Contains(p, "%"); i++ {
+		d, err := oauth1.PercentDecode(p, false)
+		if err != nil {
+			break
+		}
+		p = d
+	}
+	segs := strings.Split(strings.ReplaceAll(p, "\\", "/"), "/")
+	for i, s := range segs {
+		if j := strings.IndexByte(s, ';'); j >= 0 {
+			segs[i] = s[:j]
+		}
+	}
+	return strings.Contains(path.Clean("/"+strings.Join(segs, "/"))+"/", blockedServlet+"/")
 }

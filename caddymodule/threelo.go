@@ -53,9 +53,10 @@ func (h *Handler) serveTokenEndpoint(w http.ResponseWriter, r *http.Request, for
 			Advice: "this endpoint takes signed POST requests", Reason: r.Method + " on a token endpoint"})
 	}
 	rawPath, rawQuery := originalTarget(r)
+	method := originalMethod(r)
 	signed, p := h.verifier.VerifyEndpoint(r.Context(), &oauth1.Request{
-		Method: originalMethod(r), RawPath: rawPath, RawQuery: rawQuery,
-		Authorization: r.Header.Values("Authorization"), Form: signedForm(r, form),
+		Method: method, RawPath: rawPath, RawQuery: rawQuery,
+		Authorization: r.Header.Values("Authorization"), Form: signedForm(method, form),
 	}, at)
 	if p != nil {
 		return h.refuse(w, r, p)

@@ -167,6 +167,27 @@ func PercentDecode(s string, plusIsSpace bool) (string, error) {
 	}
 }
 
+// validPercentEncoding reports whether PercentDecode(s, false) succeeds:
+// every "%" is followed by two hex digits.
+func validPercentEncoding(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			continue
+		}
+		if i+2 >= len(s) {
+			return false
+		}
+		if _, ok := unhex(s[i+1]); !ok {
+			return false
+		}
+		if _, ok := unhex(s[i+2]); !ok {
+			return false
+		}
+		i += 2
+	}
+	return true
+}
+
 // nextSpecial returns the index of the next "%" (or "+" with plusIsSpace)
 // in s, or -1.
 func nextSpecial(s string, plusIsSpace bool) int {

@@ -472,3 +472,17 @@ func TestReferenceVerify(t *testing.T) {
 		}
 	}
 }
+
+// FuzzValidPercentEncoding: the check that spares decoding the realm
+// accepts exactly what PercentDecode decodes.
+func FuzzValidPercentEncoding(f *testing.F) {
+	for _, s := range []string{"", "%", "%4", "%41", "%4g", "a%2Fb%", "http%3A%2F%2Fh%3A9080", "%%41", "+%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, err := PercentDecode(s, false)
+		if got := validPercentEncoding(s); got != (err == nil) {
+			t.Fatalf("validPercentEncoding(%q) = %v, PercentDecode error %v", s, got, err)
+		}
+	})
+}

@@ -108,11 +108,11 @@ const testOrigin = "https://jira.example.com"
 // ourBaseString is the base string the verifier computes for r.
 func ourBaseString(t *testing.T, v *Verifier, r *Request) string {
 	t.Helper()
-	msg, p := collect(r)
+	msg, signed, p := collect(r)
 	if p != nil || msg == nil {
 		t.Fatalf("collect: %v (msg %v)", p, msg)
 	}
-	return BaseString(r.Method, v.BaseURL.SignedURL(r.RawPath), msg.all)
+	return BaseString(r.Method, v.BaseURL.SignedURL(r.RawPath), signed)
 }
 
 // interopQueries are query strings (as sent, already encoded) that stress

@@ -57,16 +57,22 @@ func IsOAuthScheme(h string) bool {
 // ("+" stays "+"); the realm is returned apart because it is not signed.
 // Duplicated names are kept so that the caller can refuse them.
 func ParseAuthorizationHeader(h string) (realm string, params []Param, err error) {
-	realm, params, err = appendAuthorizationParams(nil, h)
-	if err != nil || len(params) == 0 {
-		return realm, nil, err
+	rawRealm, params, err := appendAuthorizationParams(nil, h)
+	if err != nil {
+		return "", nil, err
+	}
+	realm, _ = PercentDecode(rawRealm, false) // checked already
+	if len(params) == 0 {
+		return realm, nil, nil
 	}
 	return realm, params, nil
 }
 
-// appendAuthorizationParams is ParseAuthorizationHeader appending to dst. On
-// error it returns dst as it was.
-func appendAuthorizationParams(dst []Param, h string) (realm string, params []Param, err error) {
+// appendAuthorizationParams is ParseAuthorizationHeader appending to dst,
+// except that the realm it returns is still percent-encoded (its encoding
+// checked): the verifier ignores it, and need not decode it. On error it
+// returns dst as it was.
+func appendAuthorizationParams(dst []Param, h string) (rawRealm string, params []Param, err error) {
 	if !IsOAuthScheme(h) {
 		return "", dst, ErrNotOAuth
 	}
@@ -80,7 +86,7 @@ func appendAuthorizationParams(dst []Param, h string) (realm string, params []Pa
 	for {
 		s = trimOWS(s)
 		if s == "" {
-			return realm, params, nil
+			return rawRealm, params, nil
 		}
 		if !first || s[0] == ',' {
 			if s[0] != ',' {
@@ -124,13 +130,16 @@ func appendAuthorizationParams(dst []Param, h string) (realm string, params []Pa
 		if err != nil {
 			return "", dst, fmt.Errorf("parameter name %q: %w", truncate(rawKey), err)
 		}
+		if key == "realm" {
+			if !validPercentEncoding(rawVal) {
+				return "", dst, fmt.Errorf("value of %q: %w", truncate(key), ErrBadEncoding)
+			}
+			rawRealm = rawVal
+			continue
+		}
 		val, err := PercentDecode(rawVal, false)
 		if err != nil {
 			return "", dst, fmt.Errorf("value of %q: %w", truncate(key), err)
-		}
-		if key == "realm" {
-			realm = val
-			continue
 		}
 		params = append(params, Param{Key: key, Value: val})
 	}

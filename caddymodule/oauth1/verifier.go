@@ -187,7 +187,6 @@ func IsRequestorParam(key string) bool { return key == "xoauth_requestor_id" || 
 
 type message struct {
 	oauth     oauthParams // single-valued oauth_* params
-	all       []Param     // everything signed, oauth_signature excluded
 	loc       Location
 	requestor string
 	hasReq    bool
@@ -287,11 +286,12 @@ func (o *oauthParams) add(p Param) bool {
 // Verify checks r. It returns a Result with ModeAnonymous when r carries no
 // OAuth at all, a Result for a verified request, or a Problem to send back.
 func (v *Verifier) Verify(ctx context.Context, r *Request) (*Result, *Problem) {
-	msg, p := collect(r)
+	var buf [paramBufLen]Param
+	msg, signed, found, p := collectInto(r, buf[:0])
 	if p != nil {
 		return nil, p
 	}
-	if msg == nil {
+	if !found {
 		return &Result{Mode: ModeAnonymous}, nil
 	}
 	key := msg.oauth.known[kConsumerKey]
@@ -301,7 +301,7 @@ func (v *Verifier) Verify(ctx context.Context, r *Request) (*Result, *Problem) {
 	// The consumer verify checked the signature with is the one the result
 	// names: a second lookup could see another (or no) consumer after a
 	// config reload.
-	c, state, p := v.verify(ctx, r, msg, Resource)
+	c, state, p := v.verify(ctx, r, &msg, signed, Resource)
 	if p != nil {
 		p.Consumer = key
 		return nil, p
@@ -338,11 +338,12 @@ func (v *Verifier) Verify(ctx context.Context, r *Request) (*Result, *Problem) {
 // nonce, but maps it to no user. It never returns an anonymous result: a
 // request without OAuth gets parameter_absent.
 func (v *Verifier) VerifyEndpoint(ctx context.Context, r *Request, at Endpoint) (*Signed, *Problem) {
-	msg, p := collect(r)
+	var buf [paramBufLen]Param
+	msg, signed, found, p := collectInto(r, buf[:0])
 	if p != nil {
 		return nil, p
 	}
-	if msg == nil {
+	if !found {
 		return nil, problem(ParameterAbsent, "this endpoint takes OAuth-signed requests only", "no OAuth parameters",
 			listParam("oauth_parameters_absent", requiredParams))
 	}
@@ -350,7 +351,7 @@ func (v *Verifier) VerifyEndpoint(ctx context.Context, r *Request, at Endpoint) 
 	if len(key) > maxKeyLen {
 		key = key[:maxKeyLen]
 	}
-	c, state, p := v.verify(ctx, r, msg, at)
+	c, state, p := v.verify(ctx, r, &msg, signed, at)
 	if p != nil {
 		p.Consumer = key
 		return nil, p
@@ -371,8 +372,8 @@ var sizeLimits = [...]struct {
 
 // verify checks everything but the consumer's permissions and returns the
 // consumer whose key verified the signature.
-func (v *Verifier) verify(ctx context.Context, r *Request, msg *message, at Endpoint) (*Consumer, any, *Problem) {
-	c, state, p := v.verifyMessage(ctx, r, msg, at)
+func (v *Verifier) verify(ctx context.Context, r *Request, msg *message, signed []Param, at Endpoint) (*Consumer, any, *Problem) {
+	c, state, p := v.verifyMessage(ctx, r, msg, signed, at)
 	if p != nil && msg.oauth.known[kToken] != "" {
 		// Never log a whole token: a base string in the reason carries it.
 		tok := PercentEncode(PercentEncode(msg.oauth.known[kToken]))
@@ -389,7 +390,7 @@ func redact(token string) string {
 	return PercentEncode(PercentEncode(token[:4])) + "...[redacted]"
 }
 
-func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, at Endpoint) (*Consumer, any, *Problem) {
+func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, signed []Param, at Endpoint) (*Consumer, any, *Problem) {
 	if v.Consumers == nil || v.Nonces == nil {
 		// Fail closed: a half-configured verifier refuses, it does not panic.
 		return nil, nil, &Problem{Unavailable: true, Reason: "verifier has no consumers or no nonce store"}
@@ -489,7 +490,8 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 		}
 	}
 
-	sig, err := base64.StdEncoding.DecodeString(o.known[kSignature])
+	var sigBuf [maxPlainSignatureLen]byte
+	sig, err := base64.StdEncoding.AppendDecode(sigBuf[:0], []byte(o.known[kSignature]))
 	if err != nil {
 		if !known {
 			return nil, nil, problem(ConsumerKeyUnknown, "", "unknown consumer")
@@ -497,7 +499,11 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 		return nil, nil, problem(SignatureInvalid, "oauth_signature is not valid base64", "signature not base64")
 	}
 	prefix, path := v.BaseURL.signedURL(r.RawPath)
-	base := appendBaseString(nil, r.Method, prefix, path, msg.all)
+	pooled := baseStringBuffers.Get().(*[]byte)
+	base := appendBaseString((*pooled)[:0], r.Method, prefix, path, signed)
+	// Every use of base below is done by the time verifyMessage returns:
+	// the hashes copy it, problems take a truncated copy.
+	defer releaseBaseStringBuffer(pooled, base)
 	if method == RSASHA1 {
 		err = verifyRSASHA1With(c.preparedKey(), c.PublicKey, base, sig)
 	} else if !verifyHMACSHA1(c.Secret, tokenSecret, base, sig) {
@@ -532,6 +538,27 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 }
 
 var errBadHMAC = fmt.Errorf("hmac mismatch")
+
+// maxPlainSignatureLen is the largest decoded signature verifyMessage
+// decodes into an array on its stack: an RSA-SHA1 signature with a key of
+// up to 4096 bits (an HMAC-SHA1 one is 20 bytes).
+const maxPlainSignatureLen = 512
+
+// baseStringBuffers holds the buffers signature base strings are built in,
+// one per request in flight: a base string is hashed and dropped.
+var baseStringBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledBaseString bounds the buffers kept for reuse: the base string of
+// a large form body is not worth holding on to.
+const maxPooledBaseString = 64 << 10
+
+func releaseBaseStringBuffer(pooled *[]byte, base []byte) {
+	if cap(base) > maxPooledBaseString {
+		return
+	}
+	*pooled = base[:0]
+	baseStringBuffers.Put(pooled)
+}
 
 func (v *Verifier) now() time.Time {
 	if v.Now != nil {
@@ -628,19 +655,31 @@ const dummyPublicKey = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAw4yj3ETy8pDL
 	"5ZiSWucS2MWHmXWy+BEEsrk9qun1Wwvo/VumbYfiC+rn7YETyHLDLxmjijvPk0Zb" +
 	"yQIDAQAB"
 
-// collect gathers the OAuth message from header, query and form, refusing
-// anything ambiguous. It returns nil, nil for a request without OAuth.
-func collect(r *Request) (*message, *Problem) {
-	// Header, query and form params go into one slice, one allocation:
-	// all[:nh] came from the header, all[nh:nq] from the query, the rest
-	// from the form. Later it is filtered in place into msg.all.
+// paramBufLen is how many parameters Verify collects in an array on its
+// stack: a request with more (a large form, say) takes one allocation.
+const paramBufLen = 24
+
+// collectInto gathers the OAuth message from header, query and form,
+// refusing anything ambiguous; found is false for a request without OAuth.
+// signed is every signed parameter (oauth_signature excluded). It is built
+// in buf (empty, on the caller's stack) when the parameters fit, and kept
+// out of msg so that buf can stay there: msg's strings go on to the heap
+// (stores, problems), and escape analysis does not tell msg's fields apart.
+func collectInto(r *Request, buf []Param) (msg message, signed []Param, found bool, p *Problem) {
+	// Header, query and form params go into one slice, at most one
+	// allocation: all[:nh] came from the header, all[nh:nq] from the
+	// query, the rest from the form. Later it is filtered in place into
+	// signed.
 	size := strings.Count(r.RawQuery, "&") + strings.Count(r.Form, "&") + 2
 	for _, h := range r.Authorization {
 		if IsOAuthScheme(h) {
 			size += strings.Count(h, "=")
 		}
 	}
-	all := make([]Param, 0, size)
+	all := buf[:0]
+	if cap(all) < size {
+		all = make([]Param, 0, size)
+	}
 	oauthHeaders := 0
 	for _, h := range r.Authorization {
 		if !IsOAuthScheme(h) {
@@ -649,7 +688,7 @@ func collect(r *Request) (*message, *Problem) {
 		oauthHeaders++
 		var err error
 		if _, all, err = appendAuthorizationParams(all, h); err != nil {
-			return nil, problem(ParameterRejected, "malformed OAuth Authorization header: "+err.Error(),
+			return message{}, nil, false, problem(ParameterRejected, "malformed OAuth Authorization header: "+err.Error(),
 				"malformed Authorization header: "+err.Error())
 		}
 	}
@@ -675,17 +714,17 @@ func collect(r *Request) (*message, *Problem) {
 	}
 	if locs == 0 && !(qerr != nil && mentionsOAuth(r.RawQuery)) &&
 		!(ferr != nil && mentionsOAuth(r.Form)) {
-		return nil, nil
+		return message{}, nil, false, nil
 	}
 	if oauthHeaders > 1 {
-		return nil, problem(ParameterRejected, "send exactly one OAuth Authorization header",
+		return message{}, nil, false, problem(ParameterRejected, "send exactly one OAuth Authorization header",
 			"several OAuth Authorization headers")
 	}
 	if qerr != nil {
-		return nil, problem(ParameterRejected, "query string: "+qerr.Error(), "query: "+qerr.Error())
+		return message{}, nil, false, problem(ParameterRejected, "query string: "+qerr.Error(), "query: "+qerr.Error())
 	}
 	if ferr != nil {
-		return nil, problem(ParameterRejected, "form body: "+ferr.Error(), "form: "+ferr.Error())
+		return message{}, nil, false, problem(ParameterRejected, "form body: "+ferr.Error(), "form: "+ferr.Error())
 	}
 	if locs > 1 {
 		var names []string
@@ -696,18 +735,18 @@ func collect(r *Request) (*message, *Problem) {
 				}
 			}
 		}
-		return nil, problem(ParameterRejected,
+		return message{}, nil, false, problem(ParameterRejected,
 			"OAuth parameters must all be in one place: the Authorization header, the query or the form body",
 			"OAuth parameters split between locations", listParam("oauth_parameters_rejected", names))
 	}
 
-	msg := &message{loc: loc}
-	// Filtering in place is safe: msg.all never writes past the element
+	msg.loc = loc
+	// Filtering in place is safe: signed never writes past the element
 	// being read.
-	msg.all = all[:0]
+	signed = all[:0]
 	for _, p := range headerParams {
 		if IsRequestorParam(p.Key) {
-			return nil, rejected(p.Key, p.Key+" must be in the query string or form body, not the Authorization header")
+			return message{}, nil, false, rejected(p.Key, p.Key+" must be in the query string or form body, not the Authorization header")
 		}
 	}
 	var dups []string
@@ -727,12 +766,12 @@ func collect(r *Request) (*message, *Problem) {
 				msg.hasReq, msg.requestor = true, p.Value
 			}
 			if p.Key != "oauth_signature" {
-				msg.all = append(msg.all, p)
+				signed = append(signed, p)
 			}
 		}
 	}
 	if len(dups) > 0 {
-		return nil, problem(ParameterRejected, "each OAuth parameter may appear only once",
+		return message{}, nil, false, problem(ParameterRejected, "each OAuth parameter may appear only once",
 			"duplicated parameters", listParam("oauth_parameters_rejected", dups))
 	}
 	var absent []string
@@ -742,10 +781,10 @@ func collect(r *Request) (*message, *Problem) {
 		}
 	}
 	if len(absent) > 0 {
-		return nil, problem(ParameterAbsent, "", "missing "+strings.Join(absent, ","),
+		return message{}, nil, false, problem(ParameterAbsent, "", "missing "+strings.Join(absent, ","),
 			listParam("oauth_parameters_absent", absent))
 	}
-	return msg, nil
+	return msg, signed, true, nil
 }
 
 // mentionsOAuth decides, for a query or form that failed to parse, whether

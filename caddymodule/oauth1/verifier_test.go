@@ -887,7 +887,7 @@ func TestCollectManyOAuthParams(t *testing.T) {
 			extra = append(extra, Param{fmt.Sprintf("oauth_x%d", i), "v"})
 		}
 		r := sign(t, spec{extra: extra})
-		msg, p := collect(r)
+		msg, _, p := collect(r)
 		if p != nil {
 			t.Fatalf("%d extra params: %v", n, p)
 		}
@@ -903,7 +903,7 @@ func TestCollectManyOAuthParams(t *testing.T) {
 		}
 		// A duplicate of an early and of a late name is refused.
 		r.Authorization[0] += `, oauth_x0="w", oauth_x` + strconv.Itoa(n-1) + `="w"`
-		_, p = collect(r)
+		_, _, p = collect(r)
 		if p == nil || p.Code != ParameterRejected {
 			t.Fatalf("%d extra params + duplicates: %v", n, p)
 		}
@@ -964,5 +964,25 @@ func TestDummyConsumer(t *testing.T) {
 	}
 	if dummyConsumer() != c {
 		t.Error("dummy consumer rebuilt")
+	}
+}
+
+func TestVerifyAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	v, _ := newTestVerifier(t)
+	v.Nonces = freshStore{}
+	r := sign(t, spec{consumer: "hmac-client", sigMethod: HMACSHA1, realm: testBase})
+	// The decoded signature, the nonce key, the Result and the HMAC sum:
+	// parameters, message, signature bytes and base string stay on the
+	// stack or in pools.
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, p := v.Verify(context.Background(), r); p != nil {
+			t.Fatal(p)
+		}
+	})
+	if allocs > 4 {
+		t.Errorf("Verify of a 2LO HMAC-SHA1 request: %v allocations, want at most 4", allocs)
 	}
 }
