@@ -144,7 +144,7 @@ const (
 // a servlet container has decoded it: percent-decoding (repeated, against
 // double encoding), ";param" path parameters, "//" and dot segments, any case.
 func isBlockedPath(raw string) bool {
-	p := strings.ToLower(raw)
+	p := raw
 	for i := 0; i < 3 && strings.Contains(p, "%"); i++ {
 		d, err := oauth1.PercentDecode(p, false)
 		if err != nil {
@@ -152,6 +152,9 @@ func isBlockedPath(raw string) bool {
 		}
 		p = d
 	}
+	// Case folds after decoding, so that an escaped capital ("%49con-uri")
+	// is caught too.
+	p = strings.ToLower(p)
 	// The steps below never make the servlet's name where it was not:
 	// "\" becomes "/", segments lose their ";param", path.Clean drops
 	// whole segments, and the name holds none of "/", "\" and ";". A path

@@ -424,6 +424,8 @@ func hostileCases() []hostile {
 			want: one(blocked(403))},
 		{name: "icon-uri double-encoded", raw: plain("GET", "/plugins/servlet/oauth/users/%2569con-uri"),
 			want: one(blocked(403))},
+		{name: "icon-uri with an escaped capital", raw: plain("GET", "/plugins/servlet/oauth/users/%49con-uri"),
+			want: one(blocked(403))},
 		{name: "icon-uri upper case", raw: plain("GET", "/PLUGINS/servlet/OAUTH/users/ICON-URI"),
 			want: one(blocked(403))},
 		{name: "icon-uri via ..;", raw: plain("GET", "/rest/..;/plugins/servlet/oauth/users/icon-uri"),
