@@ -322,6 +322,10 @@ func (r run) openLoop() *summary {
 // stall of the machine (a noisy neighbour, a VM pause) falls on all alike
 // rather than on whichever ran when it happened. The first turn of each
 // has its warm-up, later ones turnWarmup (new connections settle).
+// showTurns prints each turn's figures (-turns), to tell a stall of the
+// machine, which hits one turn, from a cost every turn pays.
+var showTurns bool
+
 func interleave(runs []run, slices int, turnWarmup time.Duration, loop func(run) *summary) []*summary {
 	out := make([]*summary, len(runs))
 	for i := range slices {
@@ -331,6 +335,10 @@ func interleave(runs []run, slices int, turnWarmup time.Duration, loop func(run)
 				r.warmup = turnWarmup
 			}
 			s := loop(r)
+			if showTurns {
+				fmt.Printf("  turn %2d %-34s %6.0f req/s  p50 %s  p99 %s  max %s ms\n", i+1, r.name, s.rate(),
+					ms(s.p(50)), ms(s.p(99)), ms(s.p(100)))
+			}
 			if out[j] == nil {
 				out[j] = s
 				continue
