@@ -20,13 +20,23 @@ import (
 // signatures and for every malformation a lax PKCS #1 v1.5 parser lets
 // through (Bleichenbacher 2006 and its variants).
 
-var key1024 = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
+func generatedKey(bits int) func() *rsa.PrivateKey {
+	return sync.OnceValue(func() *rsa.PrivateKey {
+		k, err := rsa.GenerateKey(rand.Reader, bits)
+		if err != nil {
+			panic(err)
+		}
+		return k
+	})
+}
+
+// key1024 is below what rsapub takes; key1545 and key2047 are sizes it
+// takes that are not a whole number of 64-bit words, nor of bytes.
+var (
+	key1024 = generatedKey(1024)
+	key1545 = generatedKey(1545)
+	key2047 = generatedKey(2047)
+)
 
 // rawSign returns em^d mod n as a k-byte signature: a "signature" of any
 // encoded message, well-formed or not. em must be below n.
@@ -74,7 +84,7 @@ func agree(t testing.TB, k *rsa.PublicKey, hashed, sig []byte) bool {
 }
 
 func TestPreparedRSAKeyAgreesWithCryptoRSA(t *testing.T) {
-	for _, k := range []*rsa.PrivateKey{key1024(), testKey()} {
+	for _, k := range []*rsa.PrivateKey{key1024(), key1545(), key2047(), testKey()} {
 		size := k.Size()
 		h := sha1.Sum([]byte("GET&https%3A%2F%2Fjira.example.com%2F&a%3D1"))
 		sha256Info := []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
@@ -176,6 +186,11 @@ func TestPreparedRSAKeyScope(t *testing.T) {
 	}
 	if prepareRSAKey(&key1024().PublicKey).ifma != nil {
 		t.Error("a 1024-bit key went through IFMA")
+	}
+	for _, k := range []*rsa.PrivateKey{key1545(), key2047()} {
+		if got, want := prepareRSAKey(&k.PublicKey).ifma != nil, rsapub.Available(); got != want {
+			t.Errorf("%d bits: through IFMA %v, want %v", k.N.BitLen(), got, want)
+		}
 	}
 	// A consumer whose key changes is verified with the new one.
 	c := &Consumer{PublicKey: &k.PublicKey}

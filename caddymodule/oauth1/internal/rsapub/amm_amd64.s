@@ -7,8 +7,10 @@
 // Almost Montgomery multiplication in radix 2^52 (Gueron and Krasnov,
 // "Accelerating Big Integer Arithmetic Using Intel IFMA Extensions", 2016):
 // out = (a*b + m*n) / 2^2080 for the m that makes the division exact.
-// a, b and n hold 40 limbs of 52 bits each; out holds 40 lanes of up to 64
-// bits that the caller carries into 52-bit limbs.
+// a, b and n hold 40 limbs below 2^52 each (VPMADD52 reads 52 bits of a
+// limb, IMULQ all 64: a wider limb would break m); out holds 40 lanes below
+// 2^60 (each round adds under 2^54 to a lane) that the caller carries into
+// 52-bit limbs.
 //
 // The accumulator lives in Z10-Z14, lane j for limb j. Each of the 40
 // rounds adds the low halves of a*b[i] and m*n, which clears limb 0,

@@ -5,10 +5,10 @@
 // Zen 4 and later), and it is the bulk of verifying an RSA-SHA1 request.
 //
 // A public-key operation handles nothing secret, so this code is not
-// constant-time. It is checked against math/big (see the tests and the
-// fuzz target); callers still compare the result against the one valid
-// encoded message, so an arithmetic slip refuses a signature rather than
-// accepting one.
+// constant-time. Verification is only as sound as this arithmetic, so it
+// is checked against math/big: single multiplications against their exact
+// value, whole exponentiations on random and edge-case moduli of every
+// size taken, and a fuzz target.
 package rsapub
 
 import (
@@ -139,7 +139,8 @@ func subtract(x, y *[limbs]uint64) {
 	}
 }
 
-// toLimbs splits big-endian bytes (at most 260) into 52-bit limbs.
+// toLimbs splits big-endian bytes into 52-bit limbs. b holds at most 260
+// bytes (2080 bits); callers pass at most 256.
 func toLimbs(dst *[limbs]uint64, b []byte) {
 	var words [limbs*limbBits/64 + 1]uint64 // little-endian, covering 2080 bits
 	for i := 0; len(b) > 0; i++ {

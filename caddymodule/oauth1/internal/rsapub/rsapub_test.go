@@ -12,7 +12,7 @@ import (
 func needIFMA(tb testing.TB) {
 	tb.Helper()
 	if !Available() {
-		tb.Skip("this CPU has no AVX-512 IFMA; the callers' fallback is tested instead")
+		tb.Skip("no AVX-512 IFMA code here (a CPU without it, or -tags purego); the callers' fallback is tested instead")
 	}
 }
 
@@ -144,6 +144,20 @@ func TestExp65537AgainstBig(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestExp65537FinalSubtraction reaches the one subtraction at the end,
+// which only a result of exactly n needs: s^65537 = 0 mod n, possible
+// only for an n that is not squarefree, such as 3^k with s = 3.
+func TestExp65537FinalSubtraction(t *testing.T) {
+	needIFMA(t)
+	n := new(big.Int).Exp(big.NewInt(3), big.NewInt(1200), nil) // 1902 bits
+	m := NewModulus(n)
+	s := big.NewInt(3).FillBytes(make([]byte, m.Size()))
+	got := bytes.Repeat([]byte{0xaa}, m.Size())
+	if !m.Exp65537(got, s) || !bytes.Equal(got, make([]byte, m.Size())) {
+		t.Fatalf("3^65537 mod 3^1200 = %x, want 0", got)
 	}
 }
 
