@@ -7,7 +7,11 @@ import (
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
 	"math/big"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -30,13 +34,37 @@ func generatedKey(bits int) func() *rsa.PrivateKey {
 	})
 }
 
-// key1024 is below what rsapub takes; key1545 and key2047 are sizes it
-// takes that are not a whole number of 64-bit words, nor of bytes.
+// storedKey reads a test-only key from testdata: a 3072- or 4096-bit key
+// takes seconds to generate.
+func storedKey(name string) func() *rsa.PrivateKey {
+	return sync.OnceValue(func() *rsa.PrivateKey {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			panic(err)
+		}
+		block, _ := pem.Decode(b)
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			panic(err)
+		}
+		return k.(*rsa.PrivateKey)
+	})
+}
+
+// One key for each of rsapub's widths, and sizes that are not a whole
+// number of 64-bit words, nor of bytes.
 var (
 	key1024 = generatedKey(1024)
 	key1545 = generatedKey(1545)
 	key2047 = generatedKey(2047)
+	key3072 = storedKey("rsa3072-test-only.pem")
+	key4096 = storedKey("rsa4096-test-only.pem")
 )
+
+// keySizes are the keys the differential tests run over (testKey is 2048).
+func keySizes() []*rsa.PrivateKey {
+	return []*rsa.PrivateKey{key1024(), key1545(), key2047(), testKey(), key3072(), key4096()}
+}
 
 // rawSign returns em^d mod n as a k-byte signature: a "signature" of any
 // encoded message, well-formed or not. em must be below n.
@@ -84,7 +112,7 @@ func agree(t testing.TB, k *rsa.PublicKey, hashed, sig []byte) bool {
 }
 
 func TestPreparedRSAKeyAgreesWithCryptoRSA(t *testing.T) {
-	for _, k := range []*rsa.PrivateKey{key1024(), key1545(), key2047(), testKey()} {
+	for _, k := range keySizes() {
 		size := k.Size()
 		h := sha1.Sum([]byte("GET&https%3A%2F%2Fjira.example.com%2F&a%3D1"))
 		sha256Info := []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
@@ -180,17 +208,17 @@ func TestPreparedRSAKeyScope(t *testing.T) {
 			t.Errorf("%s: prepared %v, want %v", name, got, c.want)
 		}
 	}
-	// On CPUs with AVX-512 IFMA, 2048-bit keys take rsapub; 1024-bit ones never.
-	if got, want := prepareRSAKey(&k.PublicKey).ifma != nil, rsapub.Available(); got != want {
-		t.Errorf("2048 bits: through IFMA %v, want %v", got, want)
-	}
-	if prepareRSAKey(&key1024().PublicKey).ifma != nil {
-		t.Error("a 1024-bit key went through IFMA")
-	}
-	for _, k := range []*rsa.PrivateKey{key1545(), key2047()} {
+	// On CPUs with AVX-512 IFMA, keys of 1024 to 4096 bits take rsapub;
+	// larger ones bigmod.
+	for _, k := range keySizes() {
 		if got, want := prepareRSAKey(&k.PublicKey).ifma != nil, rsapub.Available(); got != want {
 			t.Errorf("%d bits: through IFMA %v, want %v", k.N.BitLen(), got, want)
 		}
+	}
+	large := &rsa.PublicKey{N: new(big.Int).Lsh(k.N, 2100), E: 65537}
+	large.N.SetBit(large.N, 0, 1)
+	if p := prepareRSAKey(large); p == nil || p.ifma != nil {
+		t.Errorf("a %d-bit key: prepared %v, through IFMA %v; want bigmod alone", large.N.BitLen(), p != nil, p != nil && p.ifma != nil)
 	}
 	// A consumer whose key changes is verified with the new one.
 	c := &Consumer{PublicKey: &k.PublicKey}

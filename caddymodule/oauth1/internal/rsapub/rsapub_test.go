@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"math/big"
 	mathrand "math/rand/v2"
 	"testing"
@@ -31,27 +32,53 @@ func randomModulus(rng *mathrand.Rand, bits int) *big.Int {
 	return n.SetBit(n, 0, 1)
 }
 
-func limbsOf(x *big.Int) *[limbs]uint64 {
-	var l [limbs]uint64
-	toLimbs(&l, x.FillBytes(make([]byte, limbs*limbBits/8))) // 2n can pass 256 bytes
+// randBelow is a number in [0, n), near enough uniform for a test.
+func randBelow(rng *mathrand.Rand, n *big.Int) *big.Int {
+	b := make([]byte, len(n.Bytes())+8)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return new(big.Int).Mod(new(big.Int).SetBytes(b), n)
+}
+
+const natBytes = maxLimbs * limbBits / 8 // 520: 2n can pass 512 bytes
+
+func limbsOf(x *big.Int) *nat {
+	var l nat
+	toLimbs(&l, x.FillBytes(make([]byte, natBytes)))
 	return &l
 }
 
-func bigOf(l *[limbs]uint64) *big.Int {
-	b := make([]byte, limbs*limbBits/8)
+func bigOf(l *nat) *big.Int {
+	b := make([]byte, natBytes)
 	fromLimbs(b, l)
 	return new(big.Int).SetBytes(b)
 }
 
+// edgeSizes are the ends of each width's range, and common key sizes.
+var edgeSizes = []int{1024, 1246, 1247, 1537, 2047, 2048, 2078, 2079, 3072, 3326, 3327, 4095, 4096}
+
+func TestWidthChoice(t *testing.T) {
+	needIFMA(t)
+	rng := mathrand.New(mathrand.NewPCG(11, 12))
+	want := map[int]int{1024: 24, 1246: 24, 1247: 40, 1537: 40, 2047: 40, 2048: 40, 2078: 40,
+		2079: 64, 3072: 64, 3326: 64, 3327: 80, 4095: 80, 4096: 80}
+	for _, bits := range edgeSizes {
+		m := NewModulus(randomModulus(rng, bits))
+		if m == nil || m.limbs != want[bits] || m.Size() != (bits+7)/8 {
+			t.Errorf("%d bits: prepared %+v, want %d limbs", bits, m != nil, want[bits])
+		}
+	}
+}
+
 func TestLimbsRoundTrip(t *testing.T) {
 	rng := mathrand.New(mathrand.NewPCG(1, 2))
-	for range 200 {
-		size := 1 + rng.IntN(maxBytes)
+	for size := range natBytes + 1 {
 		in := make([]byte, size)
 		for i := range in {
 			in[i] = byte(rng.Uint32())
 		}
-		var l [limbs]uint64
+		var l nat
 		toLimbs(&l, in)
 		for i, v := range l {
 			if v > limbMask {
@@ -69,67 +96,68 @@ func TestLimbsRoundTrip(t *testing.T) {
 	}
 }
 
-// TestAMMAgainstBig checks one multiplication on inputs below 2n, the
-// range Exp65537 feeds it: the result must be a*b/R mod n and below 2n.
-func TestAMMAgainstBig(t *testing.T) {
-	needIFMA(t)
-	rng := mathrand.New(mathrand.NewPCG(3, 4))
-	for _, bits := range []int{1537, 1600, 2040, 2047, 2048} {
-		n := randomModulus(rng, bits)
-		m := NewModulus(n)
-		if m == nil {
-			t.Fatalf("%d-bit modulus refused", bits)
-		}
-		twoN := new(big.Int).Lsh(n, 1)
-		rInv := new(big.Int).ModInverse(new(big.Int).Lsh(big.NewInt(1), limbs*limbBits), n)
-		edge := []*big.Int{big.NewInt(0), big.NewInt(1), new(big.Int).Sub(n, big.NewInt(1)),
-			n, new(big.Int).Sub(twoN, big.NewInt(1))}
-		for i := range 300 {
-			var a, b *big.Int
-			if i < len(edge)*len(edge) {
-				a, b = edge[i/len(edge)], edge[i%len(edge)]
-			} else {
-				a = randBelow(rng, twoN)
-				b = randBelow(rng, twoN)
-			}
-			var lanes, got [limbs]uint64
-			amm52x40(&lanes, limbsOf(a), limbsOf(b), &m.n, m.k0)
-			if !carry(&got, &lanes) {
-				t.Fatalf("%d bits: a*b overflowed 2080 bits\na=%x\nb=%x", bits, a, b)
-			}
-			g := bigOf(&got)
-			want := new(big.Int).Mul(a, b)
-			want.Mul(want, rInv).Mod(want, n)
-			if new(big.Int).Mod(g, n).Cmp(want) != 0 || g.Cmp(twoN) >= 0 {
-				t.Fatalf("%d bits: amm(a, b) = %x, want %x (mod n, below 2n)\na=%x\nb=%x", bits, g, want, a, b)
-			}
-		}
-	}
+// testModuli are, for each size, a random modulus and the extremes of
+// limb patterns: all ones, and a top bit and a bottom bit alone.
+func testModuli(rng *mathrand.Rand, bits int) []*big.Int {
+	one := big.NewInt(1)
+	top := new(big.Int).Lsh(one, uint(bits-1))
+	allOnes := new(big.Int).Sub(new(big.Int).Lsh(one, uint(bits)), one)
+	return []*big.Int{randomModulus(rng, bits), allOnes, top.Add(top, one)}
 }
 
-// randBelow is a number in [0, n), near enough uniform for a test.
-func randBelow(rng *mathrand.Rand, n *big.Int) *big.Int {
-	b := make([]byte, len(n.Bytes())+8)
-	for i := range b {
-		b[i] = byte(rng.Uint32())
+// TestAMMExact checks single multiplications on inputs below 2n, the
+// range Exp65537 feeds them: the lanes must carry to exactly
+// (a*b + m*n)/R with m = -a*b/n mod R, and that must be below 2n.
+func TestAMMExact(t *testing.T) {
+	needIFMA(t)
+	rng := mathrand.New(mathrand.NewPCG(3, 4))
+	for _, bits := range edgeSizes {
+		for _, n := range testModuli(rng, bits) {
+			m := NewModulus(n)
+			if m == nil {
+				t.Fatalf("%d-bit modulus refused", bits)
+			}
+			r := new(big.Int).Lsh(big.NewInt(1), uint(m.limbs*limbBits))
+			nInv := new(big.Int).ModInverse(n, r)
+			twoN := new(big.Int).Lsh(n, 1)
+			one := big.NewInt(1)
+			edge := []*big.Int{big.NewInt(0), one, new(big.Int).Sub(n, one), n, new(big.Int).Sub(twoN, one)}
+			for i := range 60 {
+				var a, b *big.Int
+				if i < len(edge)*len(edge) {
+					a, b = edge[i/len(edge)], edge[i%len(edge)]
+				} else {
+					a, b = randBelow(rng, twoN), randBelow(rng, twoN)
+				}
+				var lanes, got nat
+				m.amm(&lanes, limbsOf(a), limbsOf(b), &m.n, m.k0)
+				if !m.carry(&got, &lanes) {
+					t.Fatalf("%d bits: a*b overflowed its width\na=%x\nb=%x", bits, a, b)
+				}
+				ab := new(big.Int).Mul(a, b)
+				mm := new(big.Int).Mul(ab, nInv)
+				mm.Neg(mm).Mod(mm, r)
+				want := mm.Mul(mm, n).Add(mm, ab)
+				want.Rsh(want, uint(m.limbs*limbBits))
+				if g := bigOf(&got); g.Cmp(want) != 0 || g.Cmp(twoN) >= 0 {
+					t.Fatalf("%d bits: amm(a, b) = %x, want %x (below 2n)\na=%x\nb=%x\nn=%x", bits, g, want, a, b, n)
+				}
+			}
+		}
 	}
-	return new(big.Int).Mod(new(big.Int).SetBytes(b), n)
 }
 
 func TestExp65537AgainstBig(t *testing.T) {
 	needIFMA(t)
 	rng := mathrand.New(mathrand.NewPCG(5, 6))
 	e := big.NewInt(65537)
-	for _, bits := range []int{1537, 1999, 2047, 2048} {
-		for range 4 {
-			n := randomModulus(rng, bits)
+	for _, bits := range append([]int{1100, 1999, 2500, 3500}, edgeSizes...) {
+		for _, n := range testModuli(rng, bits) {
 			m := NewModulus(n)
 			size := (bits + 7) / 8
-			if m.Size() != size {
-				t.Fatalf("Size() = %d for %d bits", m.Size(), bits)
-			}
-			edge := []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(2), new(big.Int).Sub(n, big.NewInt(1))}
-			for i := range 50 {
+			one := big.NewInt(1)
+			edge := []*big.Int{big.NewInt(0), one, big.NewInt(2), new(big.Int).Sub(n, one)}
+			for i := range 12 {
 				s := randBelow(rng, n)
 				if i < len(edge) {
 					s = edge[i]
@@ -152,12 +180,14 @@ func TestExp65537AgainstBig(t *testing.T) {
 // only for an n that is not squarefree, such as 3^k with s = 3.
 func TestExp65537FinalSubtraction(t *testing.T) {
 	needIFMA(t)
-	n := new(big.Int).Exp(big.NewInt(3), big.NewInt(1200), nil) // 1902 bits
-	m := NewModulus(n)
-	s := big.NewInt(3).FillBytes(make([]byte, m.Size()))
-	got := bytes.Repeat([]byte{0xaa}, m.Size())
-	if !m.Exp65537(got, s) || !bytes.Equal(got, make([]byte, m.Size())) {
-		t.Fatalf("3^65537 mod 3^1200 = %x, want 0", got)
+	for _, k := range []int64{700, 1200, 1900, 2500} { // 1110 to 3963 bits
+		n := new(big.Int).Exp(big.NewInt(3), big.NewInt(k), nil)
+		m := NewModulus(n)
+		s := big.NewInt(3).FillBytes(make([]byte, m.Size()))
+		got := bytes.Repeat([]byte{0xaa}, m.Size())
+		if !m.Exp65537(got, s) || !bytes.Equal(got, make([]byte, m.Size())) {
+			t.Fatalf("3^65537 mod 3^%d = %x, want 0", k, got)
+		}
 	}
 }
 
@@ -191,9 +221,9 @@ func TestNewModulusRefuses(t *testing.T) {
 	even := randomModulus(rng, 2048)
 	even.SetBit(even, 0, 0)
 	for name, n := range map[string]*big.Int{
-		"nil": nil, "even": even, "1536 bits": randomModulus(rng, 1536),
-		"1024 bits": randomModulus(rng, 1024), "2049 bits": randomModulus(rng, 2049),
-		"4096 bits": randomModulus(rng, 4096),
+		"nil": nil, "even": even, "1023 bits": randomModulus(rng, 1023),
+		"512 bits": randomModulus(rng, 512), "4097 bits": randomModulus(rng, 4097),
+		"8192 bits": randomModulus(rng, 8192),
 	} {
 		if NewModulus(n) != nil {
 			t.Errorf("%s: prepared", name)
@@ -202,25 +232,32 @@ func TestNewModulusRefuses(t *testing.T) {
 }
 
 // FuzzExp65537 compares the IFMA exponentiation with math/big on any
-// signature bytes against a fixed 2048-bit modulus.
+// signature bytes, against a fixed modulus of each width.
 func FuzzExp65537(f *testing.F) {
 	needIFMA(f)
-	n := randomModulus(mathrand.New(mathrand.NewPCG(9, 10)), 2048)
-	m := NewModulus(n)
-	f.Add([]byte{1})
-	f.Add(bytes.Repeat([]byte{0xff}, 255))
-	f.Add(n.Bytes())
-	f.Fuzz(func(t *testing.T, in []byte) {
-		s := make([]byte, 256)
-		copy(s[max(0, 256-len(in)):], in)
-		got := make([]byte, 256)
+	rng := mathrand.New(mathrand.NewPCG(9, 10))
+	var moduli []*big.Int
+	for _, bits := range []int{1024, 2048, 3072, 4096} {
+		moduli = append(moduli, randomModulus(rng, bits))
+	}
+	f.Add(uint8(0), []byte{1})
+	f.Add(uint8(1), bytes.Repeat([]byte{0xff}, 255))
+	f.Add(uint8(2), moduli[2].Bytes())
+	f.Add(uint8(3), moduli[3].Bytes())
+	f.Fuzz(func(t *testing.T, which uint8, in []byte) {
+		n := moduli[int(which)%len(moduli)]
+		m := NewModulus(n)
+		size := m.Size()
+		s := make([]byte, size)
+		copy(s[max(0, size-len(in)):], in)
+		got := make([]byte, size)
 		ok := m.Exp65537(got, s)
 		sb := new(big.Int).SetBytes(s)
 		if ok != (sb.Cmp(n) < 0) {
 			t.Fatalf("ok = %v for s=%x", ok, s)
 		}
 		if ok {
-			want := new(big.Int).Exp(sb, big.NewInt(65537), n).FillBytes(make([]byte, 256))
+			want := new(big.Int).Exp(sb, big.NewInt(65537), n).FillBytes(make([]byte, size))
 			if !bytes.Equal(got, want) {
 				t.Fatalf("s^65537 mod n\n got %x\nwant %x\ns=%x", got, want, s)
 			}
@@ -230,17 +267,19 @@ func FuzzExp65537(f *testing.F) {
 
 func BenchmarkExp65537(b *testing.B) {
 	needIFMA(b)
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := NewModulus(k.N)
-	s := new(big.Int).Sub(k.N, big.NewInt(12345)).FillBytes(make([]byte, 256))
-	dst := make([]byte, 256)
-	b.ReportAllocs()
-	for b.Loop() {
-		if !m.Exp65537(dst, s) {
-			b.Fatal("refused")
-		}
+	rng := mathrand.New(mathrand.NewPCG(13, 14))
+	for _, bits := range []int{1024, 2048, 3072, 4096} {
+		n := randomModulus(rng, bits)
+		m := NewModulus(n)
+		s := randBelow(rng, n).FillBytes(make([]byte, m.Size()))
+		dst := make([]byte, m.Size())
+		b.Run(fmt.Sprint(bits), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !m.Exp65537(dst, s) {
+					b.Fatal("refused")
+				}
+			}
+		})
 	}
 }
