@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -255,24 +256,39 @@ func FuzzPreparedRSAKey(f *testing.F) {
 	})
 }
 
+// BenchmarkPreparedRSAKey compares, per key size, crypto/rsa with the
+// prepared key through bigmod and, where the CPU has it, through IFMA.
 func BenchmarkPreparedRSAKey(b *testing.B) {
-	k := testKey()
 	h := sha1.Sum([]byte("base string"))
-	sig, _ := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA1, h[:])
-	p := prepareRSAKey(&k.PublicKey)
-	b.Run("crypto-rsa", func(b *testing.B) {
-		for b.Loop() {
-			if rsa.VerifyPKCS1v15(&k.PublicKey, crypto.SHA1, h[:], sig) != nil {
-				b.Fatal("refused")
+	for _, k := range keySizes() {
+		sig, _ := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA1, h[:])
+		p := prepareRSAKey(&k.PublicKey)
+		bigmodOnly := *p
+		bigmodOnly.ifma = nil
+		b.Run(fmt.Sprintf("%d/crypto-rsa", k.N.BitLen()), func(b *testing.B) {
+			for b.Loop() {
+				if rsa.VerifyPKCS1v15(&k.PublicKey, crypto.SHA1, h[:], sig) != nil {
+					b.Fatal("refused")
+				}
 			}
-		}
-	})
-	b.Run("prepared", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if p.verifySHA1(h[:], sig) != nil {
-				b.Fatal("refused")
+		})
+		b.Run(fmt.Sprintf("%d/bigmod", k.N.BitLen()), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if bigmodOnly.verifySHA1(h[:], sig) != nil {
+					b.Fatal("refused")
+				}
 			}
+		})
+		if p.ifma != nil {
+			b.Run(fmt.Sprintf("%d/ifma", k.N.BitLen()), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if p.verifySHA1(h[:], sig) != nil {
+						b.Fatal("refused")
+					}
+				}
+			})
 		}
-	})
+	}
 }

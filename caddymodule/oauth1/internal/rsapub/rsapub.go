@@ -28,12 +28,10 @@ const (
 // the first limbs of it, the rest stay zero.
 type nat [maxLimbs]uint64
 
-// width is one of the generated multiplications (gen_amm.go): limbs limbs,
-// for moduli below 2^(52*limbs-2), which keeps every product below 2n.
-type width struct {
-	limbs int
-	amm   func(out, a, b, n *nat, k0 uint64)
-}
+// width is the limb count of one of the generated multiplications
+// (gen_amm.go, called through amm), for moduli below 2^(52*limbs-2),
+// which keeps every product below 2n.
+type width struct{ limbs int }
 
 // Modulus is an odd modulus prepared for exponentiation: its limbs, the
 // Montgomery constants for R = 2^(52*limbs), and its size in bytes.
@@ -61,7 +59,7 @@ func NewModulus(n *big.Int) *Modulus {
 			break
 		}
 	}
-	if m.amm == nil {
+	if m.limbs == 0 {
 		return nil
 	}
 	toLimbs(&m.n, n.FillBytes(make([]byte, m.size)))
@@ -165,6 +163,7 @@ func (w width) subtract(x, y *nat) {
 // bytes (4160 bits); callers pass at most 512.
 func toLimbs(dst *nat, b []byte) {
 	var words [maxLimbs*limbBits/64 + 1]uint64 // little-endian, with a spare
+	used := limbsFor(len(b))
 	for i := 0; len(b) > 0; i++ {
 		if len(b) >= 8 {
 			words[i] = binary.BigEndian.Uint64(b[len(b)-8:])
@@ -176,7 +175,7 @@ func toLimbs(dst *nat, b []byte) {
 		}
 		b = nil
 	}
-	for i := range dst {
+	for i := range used {
 		bit := i * limbBits
 		w, shift := bit/64, bit%64
 		v := words[w] >> shift
@@ -185,13 +184,17 @@ func toLimbs(dst *nat, b []byte) {
 		}
 		dst[i] = v & limbMask
 	}
+	clear(dst[used:])
 }
+
+// limbsFor is how many limbs hold a number of size bytes.
+func limbsFor(size int) int { return (size*8 + limbBits - 1) / limbBits }
 
 // fromLimbs writes normalized limbs as len(dst) big-endian bytes; the
 // value must fit.
 func fromLimbs(dst []byte, x *nat) {
 	var words [maxLimbs*limbBits/64 + 1]uint64
-	for i, v := range x {
+	for i, v := range x[:limbsFor(len(dst))] {
 		bit := i * limbBits
 		w, shift := bit/64, bit%64
 		words[w] |= v << shift
@@ -199,7 +202,16 @@ func fromLimbs(dst []byte, x *nat) {
 			words[w+1] |= v >> (64 - shift)
 		}
 	}
-	for i := range dst {
-		dst[len(dst)-1-i] = byte(words[i/8] >> (8 * (i % 8)))
+	i := len(dst)
+	for _, w := range words {
+		if i < 8 {
+			for ; i > 0; i-- {
+				dst[i-1] = byte(w)
+				w >>= 8
+			}
+			break
+		}
+		binary.BigEndian.PutUint64(dst[i-8:i], w)
+		i -= 8
 	}
 }
