@@ -144,6 +144,21 @@ const (
 // a servlet container has decoded it: percent-decoding (repeated, against
 // double encoding), ";param" path parameters, "//" and dot segments, any case.
 func isBlockedPath(raw string) bool {
+	p := decodedLowerPath(raw)
+	// servletPath never makes the servlet's name where it was not: ""
+	// becomes "/", segments lose their ";param", path.Clean drops whole
+	// segments, and the name holds none of "/", "" and ";". A path
+	// without it (nearly every path) is not blocked, and costs nothing more.
+	if !strings.Contains(p, blockedServletName) {
+		return false
+	}
+	return strings.Contains(servletPath(p)+"/", blockedServlet+"/")
+}
+
+// decodedLowerPath percent-decodes a raw path up to three times (against
+// double encoding), then folds its case; folding after decoding catches an
+// escaped capital ("%49con-uri").
+func decodedLowerPath(raw string) string {
 	p := raw
 	for i := 0; i < 3 && strings.Contains(p, "%"); i++ {
 		d, err := oauth1.PercentDecode(p, false)
@@ -152,25 +167,19 @@ func isBlockedPath(raw string) bool {
 		}
 		p = d
 	}
-	// Case folds after decoding, so that an escaped capital ("%49con-uri")
-	// is caught too.
-	p = strings.ToLower(p)
-	// The steps below never make the servlet's name where it was not:
-	// "\" becomes "/", segments lose their ";param", path.Clean drops
-	// whole segments, and the name holds none of "/", "\" and ";". A path
-	// without it (nearly every path) is not blocked, and costs nothing more.
-	if !strings.Contains(p, blockedServletName) {
-		return false
-	}
-	p = strings.ReplaceAll(p, "\\", "/")
-	segs := strings.Split(p, "/")
+	return strings.ToLower(p)
+}
+
+// servletPath is the path a servlet container matches a decoded path as:
+// "" as "/", without ";param" path parameters, "//" or dot segments.
+func servletPath(p string) string {
+	segs := strings.Split(strings.ReplaceAll(p, "\\", "/"), "/")
 	for i, s := range segs {
 		if j := strings.IndexByte(s, ';'); j >= 0 {
 			segs[i] = s[:j]
 		}
 	}
-	p = path.Clean("/" + strings.Join(segs, "/"))
-	return strings.Contains(p+"/", blockedServlet+"/")
+	return path.Clean("/" + strings.Join(segs, "/"))
 }
 
 // originalTarget returns the raw path and query the client sent, before any

@@ -2,11 +2,8 @@ package caddymodule
 
 import (
 	"net/http"
-	"path"
 	"strings"
 	"testing"
-
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 )
 
 func TestLegacyCredentialNames(t *testing.T) {
@@ -110,22 +107,8 @@ func FuzzIsBlockedPath(f *testing.F) {
 	})
 }
 
-// isBlockedPathFully is isBlockedPath normalising every path.
+// isBlockedPathFully is isBlockedPath normalising every path, without the
+// shortcut for paths that do not name the servlet.
 func isBlockedPathFully(raw string) bool {
-	p := raw
-	for i := 0; i < 3 && strings.Contains(p, "%"); i++ {
-		d, err := oauth1.PercentDecode(p, false)
-		if err != nil {
-			break
-		}
-		p = d
-	}
-	p = strings.ToLower(p)
-	segs := strings.Split(strings.ReplaceAll(p, "\\", "/"), "/")
-	for i, s := range segs {
-		if j := strings.IndexByte(s, ';'); j >= 0 {
-			segs[i] = s[:j]
-		}
-	}
-	return strings.Contains(path.Clean("/"+strings.Join(segs, "/"))+"/", blockedServlet+"/")
+	return strings.Contains(servletPath(decodedLowerPath(raw))+"/", blockedServlet+"/")
 }
