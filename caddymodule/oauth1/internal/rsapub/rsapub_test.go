@@ -283,3 +283,17 @@ func BenchmarkExp65537(b *testing.B) {
 		})
 	}
 }
+
+// TestExp65537Allocs holds the exponentiation to no heap allocation: its
+// numbers live on the stack only while every width is called directly.
+func TestExp65537Allocs(t *testing.T) {
+	needIFMA(t)
+	n := randomModulus(mathrand.New(mathrand.NewPCG(15, 16)), 2048)
+	m := NewModulus(n)
+	s := make([]byte, m.Size())
+	s[len(s)-1] = 7
+	dst := make([]byte, m.Size())
+	if allocs := testing.AllocsPerRun(100, func() { m.Exp65537(dst, s) }); allocs != 0 {
+		t.Errorf("Exp65537 allocates %v times a call, want 0", allocs)
+	}
+}
