@@ -318,14 +318,14 @@ func (r run) openLoop() *summary {
 	return s
 }
 
-// interleave runs the phases in turns of measure/slices each, so that a
-// stall of the machine (a noisy neighbour, a VM pause) falls on all alike
-// rather than on whichever ran when it happened. The first turn of each
-// has its warm-up, later ones turnWarmup (new connections settle).
 // showTurns prints each turn's figures (-turns), to tell a stall of the
 // machine, which hits one turn, from a cost every turn pays.
 var showTurns bool
 
+// interleave runs the phases in turns of measure/slices each, so that a
+// stall of the machine (a noisy neighbour, a VM pause) falls on all alike
+// rather than on whichever ran when it happened. The first turn of each
+// has its warm-up, later ones turnWarmup (new connections settle).
 func interleave(runs []run, slices int, turnWarmup time.Duration, loop func(run) *summary) []*summary {
 	out := make([]*summary, len(runs))
 	for i := range slices {
