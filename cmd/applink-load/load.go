@@ -339,6 +339,7 @@ func interleave(runs []run, slices int, turnWarmup time.Duration, loop func(run)
 				fmt.Printf("  turn %2d %-34s %6.0f req/s  p50 %s  p99 %s  max %s ms\n", i+1, r.name, s.rate(),
 					ms(s.p(50)), ms(s.p(99)), ms(s.p(100)))
 			}
+			s.turnP99 = []time.Duration{s.p(99)}
 			if out[j] == nil {
 				out[j] = s
 				continue
@@ -349,6 +350,7 @@ func interleave(runs []run, slices int, turnWarmup time.Duration, loop func(run)
 			o.elapsed += s.elapsed
 			o.cpu += s.cpu
 			o.lat = merge([][]time.Duration{o.lat, s.lat})
+			o.turnP99 = append(o.turnP99, s.turnP99...)
 			if s.note != "" && o.note == "" {
 				o.note = s.note
 			}

@@ -463,6 +463,10 @@ func (e *env) bench() (int, error) {
 	added99 := bo.p(99) - ao.p(99)
 	fmt.Printf("p99 added at %.0f req/s: %s ms (p99 %s vs %s ms; p50 added %s ms; target <= %s ms)  %s\n",
 		half, ms(added99), ms(bo.p(99)), ms(ao.p(99)), ms(added50), ms(targetAddedP99), check(added99 <= targetAddedP99))
+	if med, lo, hi, n := medianTurnDifference(ao, bo); n > 1 {
+		fmt.Printf("p99 added, turn by turn: median %s ms (%s to %s over %d pairs of turns; a stall of the host moves one turn, not the median)\n",
+			ms(med), ms(lo), ms(hi), n)
+	}
 	if cs != nil {
 		r := cs.rate() / a.rate()
 		fmt.Printf("throughput (c)/(a):      %.3f   (target >= %.2f)  %s\n", r, targetRedisRatio, check(r >= targetRedisRatio))

@@ -40,6 +40,7 @@ type summary struct {
 	target   float64         // open loop: the offered rate
 	cpu      time.Duration   // the proxy's CPU time in the measured window
 	note     string
+	turnP99  []time.Duration // each alternating turn's own p99, in turn order
 }
 
 // cpuPerRequest is the proxy's CPU time per answered request.
@@ -74,3 +75,23 @@ func merge(parts [][]time.Duration) []time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond)) }
+
+// medianTurnDifference pairs b's and a's turns in order and returns the
+// median, lowest and highest of b's p99 minus a's: a stall of the host
+// that lengthens one turn's tail moves the median little.
+func medianTurnDifference(a, b *summary) (median, lo, hi time.Duration, n int) {
+	n = min(len(a.turnP99), len(b.turnP99))
+	if n == 0 {
+		return 0, 0, 0, 0
+	}
+	d := make([]time.Duration, n)
+	for i := range d {
+		d[i] = b.turnP99[i] - a.turnP99[i]
+	}
+	slices.Sort(d)
+	median = d[n/2]
+	if n%2 == 0 {
+		median = (d[n/2-1] + d[n/2]) / 2
+	}
+	return median, d[0], d[n-1], n
+}

@@ -86,3 +86,30 @@ func seq(n int) []time.Duration {
 	}
 	return s
 }
+
+func TestMedianTurnDifference(t *testing.T) {
+	msList := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	// One stalled turn of a (165 ms) lowers one difference, not the median.
+	a := &summary{turnP99: msList(6, 7, 165, 8, 6)}
+	b := &summary{turnP99: msList(7, 9, 78, 9, 8)}
+	med, lo, hi, n := medianTurnDifference(a, b)
+	if n != 5 || med != 1*time.Millisecond || lo != -87*time.Millisecond || hi != 2*time.Millisecond {
+		t.Errorf("odd: median %v, range %v to %v over %d", med, lo, hi, n)
+	}
+	// An even count takes the mean of the middle two; unequal lengths pair
+	// the turns both have.
+	a = &summary{turnP99: msList(5, 5, 5, 5, 9)}
+	b = &summary{turnP99: msList(6, 8, 7, 9)}
+	if med, _, _, n := medianTurnDifference(a, b); n != 4 || med != 2500*time.Microsecond {
+		t.Errorf("even: median %v over %d, want 2.5ms over 4", med, n)
+	}
+	if _, _, _, n := medianTurnDifference(&summary{}, b); n != 0 {
+		t.Errorf("no turns: n = %d", n)
+	}
+}
