@@ -11,20 +11,25 @@ import (
 	"github.com/caddy-applink/caddy-applink/caddymodule/store"
 )
 
-// TestRemoteTokensCommand drives "applink remote-tokens" against a running
-// proxy's admin API: the consumer-side tokens in its state file are listed
-// (never their values) and forgotten by user.
-func TestRemoteTokensCommand(t *testing.T) {
-	rec := newRecorder(t)
+// startProxyWithStateFile starts a proxy on a fresh state file and returns
+// the store its running config uses, shared through the pool.
+func startProxyWithStateFile(t *testing.T) store.TokenStore {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
-	startProxy(t, rec, "state file "+path, "")
-	// The store the running config uses, shared through the pool.
+	startProxy(t, newRecorder(t), "state file "+path, "")
 	s, key, err := AcquireState(&StateConfig{Backend: "file", Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ReleaseState(key)
-	rs := s.(store.RemoteStore)
+	t.Cleanup(func() { ReleaseState(key) })
+	return s
+}
+
+// TestRemoteTokensCommand drives "applink remote-tokens" against a running
+// proxy's admin API: the consumer-side tokens in its state file are listed
+// (never their values) and forgotten by user.
+func TestRemoteTokensCommand(t *testing.T) {
+	rs := startProxyWithStateFile(t).(store.RemoteStore)
 	now := time.Now()
 	for _, rt := range []*store.RemoteToken{
 		{Remote: "https://jira.example.com", User: "alice", Token: "secret-token-value", Secret: "s3cr3t", Created: now, Expires: now.Add(time.Hour)},
@@ -77,14 +82,7 @@ func TestRemoteTokensCommand(t *testing.T) {
 func TestStateSweeper(t *testing.T) {
 	old := sweepEvery.Swap(int64(20 * time.Millisecond))
 	defer sweepEvery.Store(old)
-	rec := newRecorder(t)
-	path := filepath.Join(t.TempDir(), "state.db")
-	startProxy(t, rec, "state file "+path, "")
-	s, key, err := AcquireState(&StateConfig{Backend: "file", Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ReleaseState(key)
+	s := startProxyWithStateFile(t)
 	ctx := context.Background()
 	now := time.Now()
 	for _, tok := range []*store.Token{
