@@ -51,6 +51,7 @@ type config struct {
 	mode       string
 	bin        string
 	duration   time.Duration
+	openFor    time.Duration
 	warmup     time.Duration
 	conns      int
 	openConns  int
@@ -72,6 +73,7 @@ func main() {
 	flag.StringVar(&cfg.mode, "mode", "bench", "bench (ratios and latency) or soak (RSS at full rate)")
 	flag.StringVar(&cfg.bin, "bin", "", "applink binary to run (default: go build ./cmd/applink into a temporary directory)")
 	flag.DurationVar(&cfg.duration, "duration", 20*time.Second, "measured time of each bench phase")
+	flag.DurationVar(&cfg.openFor, "open-duration", 0, "measured time of each open-loop phase (0: twice -duration; at half rate it spends no more pre-signed requests than a closed-loop phase, and a p99 needs the samples)")
 	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each phase")
 	flag.IntVar(&cfg.conns, "c", 32, "concurrent connections of the closed-loop phases")
 	flag.IntVar(&cfg.openConns, "open-workers", 32, "workers of the open-loop phases")
@@ -291,6 +293,13 @@ func (e *env) bench() (int, error) {
 	}
 	slices := max(1, int(cfg.duration/(2*time.Second)))
 	turnWarmup := min(cfg.warmup, 250*time.Millisecond)
+	openFor := cfg.openFor
+	if openFor <= 0 {
+		openFor = 2 * cfg.duration
+	}
+	openSlices := max(1, int(openFor/(2*time.Second)))
+	closedSpan := cfg.warmup + cfg.duration + time.Duration(slices)*turnWarmup
+	openSpan := cfg.warmup + openFor
 
 	// Every applink proxy that will use the pre-signed requests starts now,
 	// before they are signed: a proxy refuses timestamps from before it
@@ -338,7 +347,8 @@ func (e *env) bench() (int, error) {
 		// to spare for the machine's drift. Should (b) still be faster,
 		// the pool runs out shortly before the end of the phase, and its
 		// rate is taken over the time it ran.
-		n = int(math.Ceil(1.1*calib.rate()*(cfg.warmup+cfg.duration+time.Duration(slices)*turnWarmup).Seconds())) + cfg.conns
+		// The open loop, at a share of (b)'s rate, may run longer.
+		n = int(math.Ceil(1.1*calib.rate()*max(closedSpan, time.Duration(cfg.openShare*float64(openSpan))).Seconds())) + cfg.conns
 		if n > cfg.maxPresign {
 			fmt.Printf("capping the pool at -max-presign %d (wanted %d): (b) may end early\n", cfg.maxPresign, n)
 			n = cfg.maxPresign
@@ -351,9 +361,10 @@ func (e *env) bench() (int, error) {
 	if redisOK {
 		phases++
 	}
-	use := time.Duration(phases+1)*(cfg.warmup+cfg.duration+time.Duration(slices)*turnWarmup) + 5*time.Second
+	use := time.Duration(phases)*closedSpan + 2*openSpan + 5*time.Second
 	if use > 7*time.Minute {
-		return 0, fmt.Errorf("%d phases of %s do not fit in the proxies' 10 min timestamp window: lower -duration", phases+1, cfg.warmup+cfg.duration)
+		return 0, fmt.Errorf("%d closed-loop phases of %s and two open-loop ones of %s do not fit in the proxies' 10 min timestamp window: lower -duration or -open-duration",
+			phases, closedSpan.Round(time.Second), openSpan.Round(time.Second))
 	}
 	signing := perSig * time.Duration(n)
 	const spread = 60 // seconds of timestamps across the pool
@@ -412,14 +423,14 @@ func (e *env) bench() (int, error) {
 	}
 
 	share := fmt.Sprintf("%.0f%%", 100*cfg.openShare)
-	fmt.Printf("(a) and (b) open loop at %.0f req/s (%s of (b)), in %d alternating turns...\n", half, share, 2*slices)
+	fmt.Printf("(a) and (b) open loop at %.0f req/s (%s of (b)), %s each, in %d alternating turns...\n", half, share, openFor, 2*openSlices)
 	pl = &pool{reqs: reqs} // a fresh proxy: every request is new to it
 	open := interleave([]run{
 		{name: "(a) reverse_proxy @ " + share, addr: addr(plain), src: repeat(plainRequest(hostPlain)), want: 200,
-			conns: cfg.openConns, warmup: cfg.warmup, measure: cfg.duration, rate: half, pid: plain.pid()},
+			conns: cfg.openConns, warmup: cfg.warmup, measure: openFor, rate: half, pid: plain.pid()},
 		{name: "(b) applink @ " + share, addr: addr(bOpen), src: pl, want: 200,
-			conns: cfg.openConns, warmup: cfg.warmup, measure: cfg.duration, rate: half, pid: bOpen.pid()},
-	}, slices, 0, run.openLoop)
+			conns: cfg.openConns, warmup: cfg.warmup, measure: openFor, rate: half, pid: bOpen.pid()},
+	}, openSlices, 0, run.openLoop)
 	ao, bo := open[0], open[1]
 	rows = append(rows, ao, bo)
 	if cs != nil {
