@@ -22,6 +22,7 @@ import (
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 	"github.com/caddy-applink/caddy-applink/caddymodule/provider"
 	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/caddymodule/store"
 )
 
 func init() {
@@ -263,6 +264,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.nonceKey = memoryNonceKey
 		nonces = mem
+		if b, ok := tokens.(*store.Bolt); ok {
+			nonces = store.JournaledNonces{Memory: mem, Journal: b.NonceJournal()}
+		}
 	}
 	h.verifier = &oauth1.Verifier{
 		BaseURL:   base,

@@ -90,6 +90,15 @@ type NonceStore interface {
 	Since() time.Time
 }
 
+// AheadJournal is implemented by a NonceStore that forgets on restart but
+// can keep what Since does not cover: the nonces of requests stamped after
+// the current second, which a client whose clock runs ahead sends. The
+// verifier journals each such nonce before it lets the request through; a
+// store that implements this must refuse journaled nonces after a restart.
+type AheadJournal interface {
+	JournalAhead(ctx context.Context, key string, until time.Time) error
+}
+
 // Request is what the verifier needs of an HTTP request, taken before any
 // handler rewrote it.
 type Request struct {
@@ -527,12 +536,21 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 	}
 
 	// Recorded only now, so that unsigned floods cannot fill the store.
-	fresh, err := v.Nonces.Record(ctx, nonceKey, time.Unix(ts, 0).Add(window+time.Second))
+	until := time.Unix(ts, 0).Add(window + time.Second)
+	fresh, err := v.Nonces.Record(ctx, nonceKey, until)
 	if err != nil {
 		return nil, nil, &Problem{Unavailable: true, Reason: "nonce store: " + err.Error()}
 	}
 	if !fresh {
 		return nil, nil, problem(NonceUsed, "", "replayed nonce (concurrent)")
+	}
+	if ts > now.Unix() {
+		// A restart refuses what was stamped before it, but not this.
+		if j, ok := v.Nonces.(AheadJournal); ok {
+			if err := j.JournalAhead(ctx, nonceKey, until); err != nil {
+				return nil, nil, &Problem{Unavailable: true, Reason: "nonce journal: " + err.Error()}
+			}
+		}
 	}
 	return c, state, nil
 }

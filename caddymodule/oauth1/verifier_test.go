@@ -755,6 +755,84 @@ func TestVerifyStoreErrors(t *testing.T) {
 	}
 }
 
+// journalingStore is a fakeStore that also journals nonces stamped ahead.
+type journalingStore struct {
+	*fakeStore
+	err       error
+	journaled map[string]time.Time
+}
+
+func (s *journalingStore) JournalAhead(_ context.Context, key string, until time.Time) error {
+	if s.err != nil {
+		return s.err
+	}
+	s.journaled[key] = until
+	return nil
+}
+
+// TestVerifyJournalsNoncesStampedAhead checks that exactly the accepted
+// requests stamped after the current second reach the journal, which a
+// restarted store needs (its Since covers the rest), and that a journal
+// that fails refuses the request with 503.
+func TestVerifyJournalsNoncesStampedAhead(t *testing.T) {
+	v, st := newTestVerifier(t)
+	js := &journalingStore{fakeStore: st, journaled: map[string]time.Time{}}
+	v.Nonces = js
+	for _, tc := range []struct {
+		ts      int
+		journal bool
+	}{{testNow - 100, false}, {testNow, false}, {testNow + 1, true}, {testNow + 299, true}} {
+		nonce := "n" + strconv.Itoa(tc.ts-testNow)
+		if _, p := v.Verify(context.Background(), sign(t, spec{ts: strconv.Itoa(tc.ts), nonce: nonce})); p != nil {
+			t.Fatalf("ts now%+d: %v", tc.ts-testNow, p)
+		}
+		var key string
+		var until time.Time
+		for k, u := range js.journaled {
+			if strings.HasSuffix(k, "\x00"+nonce) {
+				key, until = k, u
+			}
+		}
+		if (key != "") != tc.journal {
+			t.Errorf("ts now%+d: journaled %v, want %v", tc.ts-testNow, key != "", tc.journal)
+			continue
+		}
+		if key == "" {
+			continue
+		}
+		if _, recorded := st.m[key]; !recorded {
+			t.Errorf("ts now%+d: journaled key %q is not the recorded one", tc.ts-testNow, key)
+		}
+		if want := time.Unix(int64(tc.ts)+300+1, 0); !until.Equal(want) {
+			t.Errorf("ts now%+d: journaled until %v, want %v (the record's)", tc.ts-testNow, until, want)
+		}
+	}
+
+	// A request refused for another reason is not journaled.
+	n := len(js.journaled)
+	r := sign(t, spec{ts: strconv.Itoa(testNow + 5), nonce: "tampered"})
+	r.RawQuery = "changed=1"
+	if _, p := v.Verify(context.Background(), r); p == nil {
+		t.Fatal("tampered request accepted")
+	}
+	if len(js.journaled) != n {
+		t.Error("a refused request was journaled")
+	}
+
+	js.err = errStoreDown
+	res, p := v.Verify(context.Background(), sign(t, spec{ts: strconv.Itoa(testNow + 2), nonce: "down"}))
+	if p == nil || res != nil {
+		t.Fatalf("journal down, request accepted: %+v", res)
+	}
+	if !p.Unavailable || p.HTTPStatus() != 503 || !strings.Contains(p.Error(), "store down") {
+		t.Errorf("got %+v (status %d), want Unavailable/503", p, p.HTTPStatus())
+	}
+	// A present-stamped request does not need the journal.
+	if _, p := v.Verify(context.Background(), sign(t, spec{nonce: "present"})); p != nil {
+		t.Errorf("journal down, present-stamped request: %v", p)
+	}
+}
+
 func TestVerifyUnconfigured(t *testing.T) {
 	v, _ := newTestVerifier(t)
 	v.Nonces = nil

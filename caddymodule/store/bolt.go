@@ -25,8 +25,9 @@ const schemaVersion = "1"
 // and crashes (every write is a synced transaction). Open it once per
 // process: bbolt holds an exclusive lock on the file.
 type Bolt struct {
-	db   *bolt.DB
-	path string
+	db      *bolt.DB
+	path    string
+	journal *NonceJournal
 }
 
 // OpenBolt opens or creates the state file. A file locked by another
@@ -63,14 +64,24 @@ func OpenBolt(path string) (*Bolt, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
-	return &Bolt{db: db, path: path}, nil
+	// Opened under the state file's lock, which makes it this process's.
+	journal, err := OpenNonceJournal(JournalPathFor(path))
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return &Bolt{db: db, path: path, journal: journal}, nil
 }
 
 // Path returns the file name.
 func (b *Bolt) Path() string { return b.path }
 
-// Close releases the file.
-func (b *Bolt) Close() error { return b.db.Close() }
+// NonceJournal is the journal of nonces stamped ahead of the clock that
+// lives beside the state file (see NonceJournal).
+func (b *Bolt) NonceJournal() *NonceJournal { return b.journal }
+
+// Close releases the file and its nonce journal.
+func (b *Bolt) Close() error { return errors.Join(b.journal.Close(), b.db.Close()) }
 
 func decode(v []byte) (*Token, error) {
 	t := new(Token)

@@ -354,9 +354,8 @@ func (e *env) bench() (int, error) {
 			n = cfg.maxPresign
 		}
 	}
-	// The pool's timestamps sit in the middle of the span in which it is
-	// used: every request must be within the proxies' +-5 min window from
-	// its first use to its last.
+	// Every request must be within the proxies' +-5 min window from its
+	// first use to its last.
 	phases := 2
 	if redisOK {
 		phases++
@@ -367,10 +366,9 @@ func (e *env) bench() (int, error) {
 			phases, closedSpan.Round(time.Second), openSpan.Round(time.Second))
 	}
 	signing := perSig * time.Duration(n)
-	const spread = 60 // seconds of timestamps across the pool
-	ts := time.Now().Add(signing + use/2).Unix()
-	if lo := upSince.Unix() + 2 + spread/2; ts < lo {
-		ts = lo
+	ts, spread, ahead := poolTimestamps(time.Now(), upSince, signing, use)
+	if ahead {
+		fmt.Println("note: the phases are too long for timestamps that are all past when first used; some are ahead of the proxies' clock, and the proxies journal those nonces")
 	}
 	fmt.Printf("pre-signing %d unique 2LO RSA-SHA1 requests (2048-bit key) on %d cores, about %s...\n",
 		n, runtime.GOMAXPROCS(0), signing.Round(time.Second))
@@ -580,6 +578,25 @@ loop:
 		missed++
 	}
 	return missed, nil
+}
+
+// poolTimestamps places the pool's timestamps: spread seconds of them,
+// centred on ts. They lie in the past when the proxies first see them, as an
+// NTP-synced client's do (a proxy journals the nonce of every request
+// stamped ahead of its clock, see store.NonceJournal), and are still inside
+// the window at the last use. The estimate of the signing time is allowed
+// a tenth either way. When the phases are too long for that, the timestamps
+// are centred on the span of use, and ahead reports it.
+func poolTimestamps(now, upSince time.Time, signing, use time.Duration) (ts, spread int64, ahead bool) {
+	newest := now.Add(signing*9/10).Unix() - 1
+	oldest := max(now.Add(signing*11/10+use-oauth1.DefaultWindow+10*time.Second).Unix(), upSince.Unix()+2)
+	if newest >= oldest {
+		spread = min(60, newest-oldest)
+		return newest - spread/2, spread, false
+	}
+	spread = 60
+	ts = max(now.Add(signing+use/2).Unix(), upSince.Unix()+2+spread/2)
+	return ts, spread, true
 }
 
 // calibrate measures how long one signature takes with every core busy.

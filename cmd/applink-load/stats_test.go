@@ -113,3 +113,37 @@ func TestMedianTurnDifference(t *testing.T) {
 		t.Errorf("no turns: n = %d", n)
 	}
 }
+
+func TestPoolTimestamps(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	up := now.Add(-5 * time.Second)
+	for _, tc := range []struct {
+		signing, use time.Duration
+		ahead        bool
+	}{
+		{3 * time.Minute, 125 * time.Second, false},
+		{4 * time.Minute, 163 * time.Second, false},
+		{time.Second, 10 * time.Second, false},
+		{5 * time.Minute, 7 * time.Minute, true},
+	} {
+		ts, spread, ahead := poolTimestamps(now, up, tc.signing, tc.use)
+		if ahead != tc.ahead {
+			t.Errorf("signing %s, use %s: ahead = %v, want %v", tc.signing, tc.use, ahead, tc.ahead)
+			continue
+		}
+		first, last := ts-spread/2, ts-spread/2+spread-1 // as presignRSA stamps them
+		if first <= up.Unix() {
+			t.Errorf("signing %s, use %s: stamp %d not after the proxies started (%d)", tc.signing, tc.use, first, up.Unix())
+		}
+		if ahead {
+			continue
+		}
+		// Past at the earliest first use, in the window at the latest last use.
+		if firstUse := now.Add(tc.signing * 9 / 10).Unix(); last >= firstUse {
+			t.Errorf("signing %s, use %s: stamp %d is not past at the first use (%d)", tc.signing, tc.use, last, firstUse)
+		}
+		if lastUse := now.Add(tc.signing*11/10 + tc.use).Unix(); first < lastUse-300 {
+			t.Errorf("signing %s, use %s: stamp %d is out of the window at the last use (%d)", tc.signing, tc.use, first, lastUse)
+		}
+	}
+}

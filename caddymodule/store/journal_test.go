@@ -1,0 +1,252 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock for the journal.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func openJournalAt(t *testing.T, path string, clock *fakeClock) *NonceJournal {
+	t.Helper()
+	j, err := openNonceJournal(path, clock.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = j.Close() })
+	return j
+}
+
+func TestNonceJournalRestoresLiveRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db.nonces")
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	j := openJournalAt(t, path, clock)
+	if j.Restored("a") {
+		t.Fatal("a fresh journal restored a key")
+	}
+	now := clock.now()
+	for key, until := range map[string]time.Time{
+		"short": now.Add(30 * time.Second),
+		"long":  now.Add(10 * time.Minute),
+		"gone":  now.Add(-time.Second), // already expired when appended
+	} {
+		if err := j.Append(key, until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j.Restored("long") {
+		t.Error("a key appended in this run counts as restored: the memory store answers for those")
+	}
+	// kill -9: the file is not closed.
+	clock.add(time.Minute)
+	j2 := openJournalAt(t, path, clock)
+	for key, want := range map[string]bool{"long": true, "short": false, "gone": false, "other": false, "lon": false} {
+		if got := j2.Restored(key); got != want {
+			t.Errorf("after reopen, Restored(%q) = %v, want %v", key, got, want)
+		}
+	}
+	clock.add(9 * time.Minute)
+	if j2.Restored("long") {
+		t.Error("Restored(long) is still true after its until")
+	}
+
+	// The rewrite kept only what was live, and the key itself is not in
+	// the file (nonce keys hold access tokens).
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(journalHeader) + journalRecord; len(data) != want {
+		t.Errorf("rewritten journal is %d bytes, want %d (header and the one live record)", len(data), want)
+	}
+	if bytes.Contains(data, []byte("long")) {
+		t.Error("the journal holds the key in clear")
+	}
+	if fi, err := os.Stat(path); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("journal mode = %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func TestNonceJournalToleratesCrashDebris(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "j")
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	j := openJournalAt(t, path, clock)
+	if err := j.Append("kept", clock.now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// A record cut short by a crash of the host, and a temporary file
+	// left by a crash during a rewrite.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte{0, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	if err := os.WriteFile(path+".tmp", []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j2 := openJournalAt(t, path, clock)
+	if !j2.Restored("kept") {
+		t.Error("a torn tail lost the record before it")
+	}
+
+	// A file cut short while its header was written holds nothing.
+	short := filepath.Join(dir, "short")
+	if err := os.WriteFile(short, journalHeader[:5], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openJournalAt(t, short, clock)
+}
+
+func TestNonceJournalRefusesForeignFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db.nonces")
+	if err := os.WriteFile(path, []byte("something else entirely\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenNonceJournal(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not an applink nonce journal") {
+		t.Fatalf("OpenNonceJournal on a foreign file = %v; want an error naming it", err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "something else entirely\n" {
+		t.Error("the foreign file was changed")
+	}
+}
+
+// TestNonceJournalTurns checks that the journal sets its file aside after a
+// turn and deletes it once its records expire, and that a record in the
+// set-aside file still counts after a restart.
+func TestNonceJournalTurns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	j := openJournalAt(t, path, clock)
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+
+	if err := j.Append("first", clock.now().Add(15*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	clock.add(journalTurn)
+	if err := j.Append("second", clock.now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(path + ".old") {
+		t.Fatal("no file set aside after a turn")
+	}
+	// Restart now: both files count.
+	reopened := func() *NonceJournal {
+		k, err := openNonceJournal(path, clock.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	k := reopened()
+	if !k.Restored("first") || !k.Restored("second") {
+		t.Errorf("after a restart, Restored(first, second) = %v, %v; want true, true", k.Restored("first"), k.Restored("second"))
+	}
+	if exists(path + ".old") {
+		t.Error("the set-aside file outlived the rewrite at open")
+	}
+	_ = k.Close()
+
+	// Without a restart: the set-aside file goes once "first" expires.
+	j = openJournalAt(t, path, clock)
+	clock.add(journalTurn)
+	if err := j.Append("third", clock.now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if !exists(path + ".old") {
+		t.Fatal("no file set aside after the second turn")
+	}
+	clock.add(2 * time.Minute)
+	if err := j.Append("fourth", clock.now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if exists(path + ".old") {
+		t.Error("the set-aside file stayed after all its records expired")
+	}
+}
+
+func TestNonceJournalClosed(t *testing.T) {
+	j, err := OpenNonceJournal(filepath.Join(t.TempDir(), "j"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append("k", time.Now().Add(time.Minute)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Append after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestJournaledNoncesRefuseRestored drives the store the verifier sees: a
+// nonce journaled before a restart is seen, and not fresh, afterwards.
+func TestJournaledNoncesRefuseRestored(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, err := OpenNonceJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := JournaledNonces{Memory: NewMemory(), Journal: j}
+	until := time.Now().Add(5 * time.Minute)
+	if fresh, err := before.Record(ctx, "ahead", until); !fresh || err != nil {
+		t.Fatalf("Record = %v, %v", fresh, err)
+	}
+	if err := before.JournalAhead(ctx, "ahead", until); err != nil {
+		t.Fatal(err)
+	}
+	// The process dies: neither store is closed.
+	j2, err := OpenNonceJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j2.Close()
+	after := JournaledNonces{Memory: NewMemory(), Journal: j2}
+	if seen, err := after.Seen(ctx, "ahead"); !seen || err != nil {
+		t.Errorf("Seen after restart = %v, %v; want true", seen, err)
+	}
+	if fresh, err := after.Record(ctx, "ahead", until); fresh || err != nil {
+		t.Errorf("Record after restart = %v, %v; want false (a replay)", fresh, err)
+	}
+	if fresh, err := after.Record(ctx, "other", until); !fresh || err != nil {
+		t.Errorf("Record(other) after restart = %v, %v; want true", fresh, err)
+	}
+}
+
+func BenchmarkNonceJournalAppend(b *testing.B) {
+	j, err := OpenNonceJournal(filepath.Join(b.TempDir(), "j"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	until := time.Now().Add(5 * time.Minute)
+	key := "consumer\x00\x001800000000\x00" + strings.Repeat("n", 32)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := j.Append(key, until); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

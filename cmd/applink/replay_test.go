@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+)
+
+const replayTestCaddyfile = `{
+	admin off
+	auto_https off
+}
+
+http://localhost:8091 {
+	applink {
+		base_url http://localhost:8091
+		state file %s
+		consumer demo:applink {
+			public_key_file %s
+			two_legged svc-demo
+		}
+	}
+	reverse_proxy 127.0.0.1:8092
+}
+
+http://:8092 {
+	bind 127.0.0.1
+	respond "user={http.request.header.X-Forwarded-User}"
+}
+`
+
+// TestReplayAfterCrashRefused: a client whose clock runs two minutes ahead
+// sends a signed request; the proxy is killed with SIGKILL and started
+// again, and the same request, replayed, is refused with nonce_used. Without
+// the journal beside the state file, the restarted proxy would have
+// forgotten the nonce while the timestamp was still acceptable.
+func TestReplayAfterCrashRefused(t *testing.T) {
+	bin := buildBinary(t)
+	root, _ := filepath.Abs("../..")
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "Caddyfile")
+	state := filepath.Join(dir, "state.db")
+	cfg := fmt.Sprintf(replayTestCaddyfile, state, filepath.Join(root, "examples/keys/demo-consumer.pub.pem"))
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key, err := rsakey.LoadPrivate(filepath.Join(root, "examples/keys/demo-consumer.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: key, RemoteBaseURL: "http://localhost:8091",
+		Clock: func() time.Time { return time.Now().Add(2 * time.Minute) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := func(path string) *http.Request {
+		req, _ := http.NewRequest("GET", "http://localhost:8091"+path, nil)
+		if err := ahead.Sign(req, signer.Mode2LO, "", nil); err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	send := func(req *http.Request) (int, string, string) {
+		t.Helper()
+		again := req.Clone(req.Context())
+		resp, err := http.DefaultClient.Do(again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), resp.Header.Get("WWW-Authenticate")
+	}
+
+	proc := startBinary(t, bin, dir, cfgFile, "http://localhost:8091/")
+	req := signed("/rest/api/2/myself")
+	if code, body, _ := send(req); code != 200 || body != "user=svc-demo" {
+		t.Fatalf("request stamped 2 minutes ahead: %d %q", code, body)
+	}
+	if code, _, auth := send(req); code != 401 || !strings.Contains(auth, `oauth_problem="nonce_used"`) {
+		t.Fatalf("replay before the crash: %d %s", code, auth)
+	}
+
+	_ = proc.Process.Signal(syscall.SIGKILL)
+	_, _ = proc.Process.Wait()
+	startBinary(t, bin, dir, cfgFile, "http://localhost:8091/")
+
+	if code, body, auth := send(req); code != 401 || !strings.Contains(auth, `oauth_problem="nonce_used"`) {
+		t.Fatalf("replay after a crash and restart: %d %q %s; want 401 nonce_used", code, body, auth)
+	}
+	// The restarted proxy still serves fresh requests, ahead or not.
+	if code, body, _ := send(signed("/rest/api/2/myself")); code != 200 || body != "user=svc-demo" {
+		t.Errorf("fresh request after the restart: %d %q", code, body)
+	}
+
+	// The journal holds a digest, not the nonce key (which would hold an
+	// access token in 3LO).
+	data, err := os.ReadFile(store.JournalPathFor(state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := oauthParam(req.Header.Get("Authorization"), "oauth_nonce")
+	if nonce == "" || bytes.Contains(data, []byte(nonce)) {
+		t.Errorf("journal holds the nonce %q in clear (or no nonce was found)", nonce)
+	}
+}
+
+// oauthParam returns a parameter of an OAuth Authorization header, still
+// percent-encoded.
+func oauthParam(header, name string) string {
+	for _, p := range strings.Split(strings.TrimPrefix(header, "OAuth "), ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if k == name {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return ""
+}
