@@ -95,7 +95,7 @@ func main() {
 	flag.BoolVar(&showTurns, "turns", false, "print each alternating turn's rate and latencies as well as the totals")
 	flag.BoolVar(&cfg.pin, "pin", false, "run the generator and upstream on CPU 0 and the proxies and Redis on the other CPUs (taskset), so that they do not preempt each other; each side then has fewer cores")
 	flag.Float64Var(&cfg.openShare, "open-share", 0.5, "the open-loop phases run at this share of (b)'s closed-loop rate (the target is set at 0.5)")
-	flag.StringVar(&cfg.profile, "profile", "", "write CPU profiles of the proxies during the closed-loop turns to this directory")
+	flag.StringVar(&cfg.profile, "profile", "", "write CPU profiles of the proxies to this directory, <proxy>.closed.cpu.pprof and <proxy>.open.cpu.pprof, during the closed-loop and the open-loop turns")
 	flag.Parse()
 
 	missed, err := run0(cfg)
@@ -405,7 +405,7 @@ func (e *env) bench() (int, error) {
 		profiled = append(profiled, c)
 	}
 	fmt.Printf("(a), (b)%s closed loop, in %d alternating turns...\n", map[bool]string{true: ", (c) with the Redis nonce store,", false: ""}[redisOK], len(closed)*slices)
-	stopProf := e.profileDuring(profiled, time.Duration(len(closed))*(cfg.duration+time.Duration(slices)*turnWarmup))
+	stopProf := e.profileDuring(profiled, "closed", time.Duration(len(closed))*(cfg.duration+time.Duration(slices)*turnWarmup))
 	res := interleave(closed, slices, turnWarmup, run.closedLoop)
 	stopProf()
 	a, bs := res[0], res[1]
@@ -423,12 +423,14 @@ func (e *env) bench() (int, error) {
 	share := fmt.Sprintf("%.0f%%", 100*cfg.openShare)
 	fmt.Printf("(a) and (b) open loop at %.0f req/s (%s of (b)), %s each, in %d alternating turns...\n", half, share, openFor, 2*openSlices)
 	pl = &pool{reqs: reqs} // a fresh proxy: every request is new to it
+	stopProf = e.profileDuring([]*proxy{plain, bOpen}, "open", 2*openFor)
 	open := interleave([]run{
 		{name: "(a) reverse_proxy @ " + share, addr: addr(plain), src: repeat(plainRequest(hostPlain)), want: 200,
 			conns: cfg.openConns, warmup: cfg.warmup, measure: openFor, rate: half, pid: plain.pid()},
 		{name: "(b) applink @ " + share, addr: addr(bOpen), src: pl, want: 200,
 			conns: cfg.openConns, warmup: cfg.warmup, measure: openFor, rate: half, pid: bOpen.pid()},
 	}, openSlices, 0, run.openLoop)
+	stopProf()
 	ao, bo := open[0], open[1]
 	rows = append(rows, ao, bo)
 	if cs != nil {
@@ -615,8 +617,9 @@ func calibrate(sg *signer) (time.Duration, error) {
 }
 
 // profileDuring profiles each proxy for d after the first warm-up, when
-// -profile is set; the returned func waits for the profiles.
-func (e *env) profileDuring(ps []*proxy, d time.Duration) func() {
+// -profile is set, into <proxy>.<loop>.cpu.pprof; the returned func waits
+// for the profiles.
+func (e *env) profileDuring(ps []*proxy, loop string, d time.Duration) func() {
 	if e.cfg.profile == "" {
 		return func() {}
 	}
@@ -628,7 +631,7 @@ func (e *env) profileDuring(ps []*proxy, d time.Duration) func() {
 	for _, p := range ps {
 		wg.Go(func() {
 			time.Sleep(e.cfg.warmup)
-			if out, err := p.profile(e.cfg.profile, max(time.Second, d-time.Second)); err != nil {
+			if out, err := p.profile(e.cfg.profile, loop, max(time.Second, d-time.Second)); err != nil {
 				fmt.Println("profile:", err)
 			} else {
 				fmt.Println("profile:", out)

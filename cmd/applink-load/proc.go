@@ -256,7 +256,7 @@ func procCPU(pid int) (time.Duration, error) {
 
 // profile fetches a CPU profile of the proxy over d (Caddy's admin API
 // serves net/http/pprof) and writes it to dir/<name>.cpu.pprof.
-func (p *proxy) profile(dir string, d time.Duration) (string, error) {
+func (p *proxy) profile(dir, loop string, d time.Duration) (string, error) {
 	url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", p.admin, int(d.Seconds()))
 	resp, err := http.Get(url)
 	if err != nil {
@@ -266,7 +266,7 @@ func (p *proxy) profile(dir string, d time.Duration) (string, error) {
 	if resp.StatusCode != 200 {
 		return "", fmt.Errorf("%s: %s", url, resp.Status)
 	}
-	out := filepath.Join(dir, p.name+".cpu.pprof")
+	out := filepath.Join(dir, p.name+"."+loop+".cpu.pprof")
 	f, err := os.Create(out)
 	if err != nil {
 		return "", err
