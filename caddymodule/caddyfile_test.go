@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-applink/caddy-applink/caddymodule/store"
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -58,6 +59,10 @@ func TestProvisionErrors(t *testing.T) {
 	if err := os.WriteFile(corrupt, []byte(strings.Repeat("not a bbolt file ", 1024)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	foreignJournal := filepath.Join(dir, "state.db")
+	if err := os.WriteFile(store.JournalPathFor(foreignJournal), []byte("my notes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	pub := filepath.Join(keyDir, "consumer.pub.pem")
 	t.Setenv("APPLINK_TEST_KEY", pub)
 	for _, tc := range []struct {
@@ -77,6 +82,7 @@ func TestProvisionErrors(t *testing.T) {
 		{map[string]any{"base_url": "https://x", "consumers": []any{
 			map[string]any{"key": "a", "secret": "s"}, map[string]any{"key": "a", "secret": "t"}}}, "configured twice"},
 		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "file", "path": corrupt}}, corrupt},
+		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "file", "path": foreignJournal}}, store.JournalPathFor(foreignJournal) + ": not an applink nonce journal"},
 		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "redis", "url": "redis://127.0.0.1:1/0"}}, "127.0.0.1:1"},
 		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "tape"}}, "state must be file, redis or memory"},
 		// {env.*} placeholders resolve: this one is valid.
