@@ -24,7 +24,7 @@ import (
 //
 // Records are appended with one write each, not synced: a crash of the
 // process (panic, kill -9, OOM) keeps them, since the kernel has them; a
-// crash of the host may lose the last seconds. Two files take turns: the
+// crash of the host may lose the last half minute. Two files take turns: the
 // current one, and the one before it, deleted once all its records have
 // expired. A record holds a SHA-256 digest of the nonce key, never the
 // key, which may contain an access token.
@@ -114,32 +114,46 @@ func openNonceJournal(path string, now func() time.Time) (*NonceJournal, error) 
 }
 
 // load adds the records of p that are live at now to j.restored. A missing
-// file has none; a record cut short by a crash is ignored.
+// file has none.
 func (j *NonceJournal) load(p string, now int64) error {
 	data, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
+	if err == nil {
+		var latest int64
+		latest, err = parseJournal(data, now, j.restored)
+		j.restoredUntil = max(j.restoredUntil, latest)
+	}
 	if err != nil {
 		return fmt.Errorf("nonce journal %s: %w", p, err)
 	}
+	return nil
+}
+
+var errNotJournal = errors.New("not an applink nonce journal; move it away, and an empty journal is started")
+
+// parseJournal adds the records of a journal's content that are live at now
+// to restored, and returns the latest until among them. A record cut short
+// by a crash of the host, or a header cut short while the file was being
+// created, is ignored.
+func parseJournal(data []byte, now int64, restored map[[digestSize]byte]int64) (latest int64, err error) {
 	if !bytes.HasPrefix(data, journalHeader) {
 		if bytes.HasPrefix(journalHeader, data) {
-			return nil // cut short while it was being created
+			return 0, nil
 		}
-		return fmt.Errorf("nonce journal %s: not an applink nonce journal (move it away if it is not; the proxy then cannot refuse replays of requests stamped ahead of its clock that it accepted before its restart)", p)
+		return 0, errNotJournal
 	}
-	data = data[len(journalHeader):]
-	for ; len(data) >= journalRecord; data = data[journalRecord:] {
+	for data = data[len(journalHeader):]; len(data) >= journalRecord; data = data[journalRecord:] {
 		until := int64(binary.BigEndian.Uint64(data))
 		if until <= now {
 			continue
 		}
 		d := [digestSize]byte(data[8:journalRecord])
-		j.restored[d] = max(j.restored[d], until)
-		j.restoredUntil = max(j.restoredUntil, until)
+		restored[d] = max(restored[d], until)
+		latest = max(latest, until)
 	}
-	return nil
+	return latest, nil
 }
 
 func encodeRecord(d [digestSize]byte, until int64) []byte {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -249,4 +250,55 @@ func BenchmarkNonceJournalAppend(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzParseJournal feeds the journal parser any content: it never panics,
+// refuses only what does not start as a journal, and restores exactly the
+// whole records that are live.
+func FuzzParseJournal(f *testing.F) {
+	rec := func(until int64, key string) []byte { return encodeRecord(nonceDigest(key), until) }
+	journal := func(parts ...[]byte) []byte { return bytes.Join(append([][]byte{journalHeader}, parts...), nil) }
+	f.Add([]byte{})
+	f.Add(bytes.Clone(journalHeader[:7]))
+	f.Add(journal(rec(1_800_000_100, "k")))
+	f.Add(journal(rec(1_800_000_100, "k"), rec(1_799_999_000, "old"), []byte{1, 2, 3}))
+	f.Add([]byte("applink nonce journal 2\n"))
+	const now = 1_800_000_000
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// A few hundred records say all there is to say; megabytes of them
+		// only slow the search. Cut, not skipped: a skip would be a path
+		// of its own for the fuzzer to explore and minimize.
+		data = data[:min(len(data), 1<<10)]
+		restored := map[[digestSize]byte]int64{}
+		latest, err := parseJournal(data, now, restored)
+		isJournal := bytes.HasPrefix(data, journalHeader) || bytes.HasPrefix(journalHeader, data)
+		if err != nil {
+			if isJournal {
+				t.Fatalf("a journal was refused: %v", err)
+			}
+			return
+		}
+		if !isJournal {
+			t.Fatal("foreign content was taken for a journal")
+		}
+		want := map[[digestSize]byte]int64{}
+		var wantLatest int64
+		if len(data) > len(journalHeader) {
+			for body := data[len(journalHeader):]; len(body) >= journalRecord; body = body[journalRecord:] {
+				if until := int64(binary.BigEndian.Uint64(body)); until > now {
+					d := [digestSize]byte(body[8:journalRecord])
+					want[d] = max(want[d], until)
+					wantLatest = max(wantLatest, until)
+				}
+			}
+		}
+		if latest != wantLatest || len(restored) != len(want) {
+			t.Fatalf("restored %d records until %d, want %d until %d", len(restored), latest, len(want), wantLatest)
+		}
+		for d, until := range want {
+			if restored[d] != until {
+				t.Fatalf("record %x restored until %d, want %d", d, restored[d], until)
+			}
+		}
+	})
 }
