@@ -253,7 +253,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	// A fleet shares its nonces where it shares its tokens; one instance
-	// keeps them in memory.
+	// keeps them in memory, and journals those stamped ahead of its clock
+	// beside its state file, which a restart would otherwise forget.
 	var nonces oauth1.NonceStore
 	if ns, ok := tokens.(oauth1.NonceStore); ok && h.State != nil && h.State.Backend == "redis" {
 		nonces = ns
