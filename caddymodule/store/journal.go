@@ -106,7 +106,7 @@ func openNonceJournal(path string, now func() time.Time) (*NonceJournal, error) 
 	if err != nil {
 		return nil, fmt.Errorf("nonce journal %s: %w", path, err)
 	}
-	if j.cur, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+	if err := j.openCurLocked(); err != nil {
 		return nil, fmt.Errorf("nonce journal %s: %w", path, err)
 	}
 	j.curStart, j.curMaxUntil = t, j.restoredUntil
@@ -191,6 +191,11 @@ func (j *NonceJournal) Append(key string, until time.Time) error {
 	if err := j.turnLocked(j.now().Unix()); err != nil {
 		return fmt.Errorf("nonce journal %s: %w", j.path, err)
 	}
+	if j.cur == nil {
+		if err := j.openCurLocked(); err != nil {
+			return fmt.Errorf("nonce journal %s: %w", j.path, err)
+		}
+	}
 	// One write: with O_APPEND the record lands whole or, cut by a crash
 	// of the host, as a tail the next open ignores.
 	if _, err := j.cur.Write(rec); err != nil {
@@ -217,25 +222,42 @@ func (j *NonceJournal) turnLocked(now int64) error {
 		j.curStart = now // nothing to set aside
 		return nil
 	}
-	// A crash between these steps leaves the records in .old, where the
-	// next open reads them.
-	next, err := os.OpenFile(j.path+".tmp", os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err = next.Write(journalHeader); err == nil {
-		if err = os.Rename(j.path, j.path+".old"); err == nil {
-			err = os.Rename(j.path+".tmp", j.path)
+	// Closed before the rename, which some systems refuse on an open file.
+	// A crash at any step leaves the records in the file or in .old, and
+	// the next open reads both; a failure leaves cur nil, and the next
+	// append tries again.
+	if j.cur != nil {
+		err := j.cur.Close()
+		j.cur = nil
+		if err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		_ = next.Close()
+	if err := os.Rename(j.path, j.path+".old"); err != nil {
 		return err
 	}
-	_ = j.cur.Close()
-	j.cur = next
 	j.havePrev, j.prevMaxUntil = true, j.curMaxUntil
 	j.curStart, j.curMaxUntil = now, 0
+	return nil
+}
+
+// openCurLocked opens the journal file for appends, creating it with its
+// header if it does not exist.
+func (j *NonceJournal) openCurLocked() error {
+	f, err := os.OpenFile(j.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() == 0 {
+		if err == nil {
+			_, err = f.Write(journalHeader)
+		}
+		if err != nil {
+			_ = f.Close()
+			return err
+		}
+	}
+	j.cur = f
 	return nil
 }
 
@@ -247,6 +269,9 @@ func (j *NonceJournal) Close() error {
 		return nil
 	}
 	j.closed = true
+	if j.cur == nil {
+		return nil
+	}
 	return j.cur.Close()
 }
 

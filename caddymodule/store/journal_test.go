@@ -302,3 +302,39 @@ func FuzzParseJournal(f *testing.F) {
 		}
 	})
 }
+
+// TestNonceJournalTurnFailure: a turn that cannot set the file aside fails
+// the append (the verifier then answers 503), loses no record, and the next
+// append, once the obstacle is gone, succeeds.
+func TestNonceJournalTurnFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	j := openJournalAt(t, path, clock)
+	if err := j.Append("before", clock.now().Add(20*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// A directory with something in it where the set-aside file goes.
+	if err := os.MkdirAll(filepath.Join(path+".old", "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	clock.add(journalTurn)
+	if err := j.Append("refused", clock.now().Add(time.Minute)); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Append with the turn blocked = %v; want an error naming the journal", err)
+	}
+	if err := os.RemoveAll(path + ".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append("after", clock.now().Add(time.Minute)); err != nil {
+		t.Fatalf("Append once the turn can proceed: %v", err)
+	}
+	k, err := openNonceJournal(path, clock.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	for key, want := range map[string]bool{"before": true, "after": true, "refused": false} {
+		if got := k.Restored(key); got != want {
+			t.Errorf("after reopen, Restored(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
