@@ -5,17 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	dghubble "github.com/dghubble/oauth1"
-
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
 )
 
 const reloadCaddyfile = `{
@@ -47,24 +43,11 @@ http://:8084 {
 // run; no request fails, and the bbolt state file is never opened twice (a
 // second open would wait on the file lock and fail the reload).
 func TestReloadUnderLoad(t *testing.T) {
-	bin := buildBinary(t)
-	root, _ := filepath.Abs("../..")
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "Caddyfile")
-	state := filepath.Join(dir, "state.db")
-	pub := filepath.Join(root, "examples/keys/demo-consumer.pub.pem")
-	write := func(extra string) {
-		if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(reloadCaddyfile, state, pub, extra)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f := newStateFixture(t, reloadCaddyfile)
+	write := func(extra string) { f.writeConfig(extra) }
 	write("")
-	startBinary(t, bin, dir, cfgFile, "http://localhost:8083/")
-
-	key, err := rsakey.LoadPrivate(filepath.Join(root, "examples/keys/demo-consumer.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, cfgFile, key := f.bin, f.cfgFile, f.key
+	startBinary(t, bin, f.dir, cfgFile, "http://localhost:8083/")
 	// A pooled keep-alive client, as linked apps use: every worker keeps its
 	// connection. (New TCP connections that arrive in the instant Caddy
 	// hands its listener to the new config can be reset by the kernel; that

@@ -2,17 +2,14 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
 	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
 	"github.com/caddy-applink/caddy-applink/caddymodule/store"
 )
@@ -46,20 +43,10 @@ http://:8092 {
 // the journal beside the state file, the restarted proxy would have
 // forgotten the nonce while the timestamp was still acceptable.
 func TestReplayAfterCrashRefused(t *testing.T) {
-	bin := buildBinary(t)
-	root, _ := filepath.Abs("../..")
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "Caddyfile")
-	state := filepath.Join(dir, "state.db")
-	cfg := fmt.Sprintf(replayTestCaddyfile, state, filepath.Join(root, "examples/keys/demo-consumer.pub.pem"))
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	key, err := rsakey.LoadPrivate(filepath.Join(root, "examples/keys/demo-consumer.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ahead, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: key, RemoteBaseURL: "http://localhost:8091",
+	f := newStateFixture(t, replayTestCaddyfile)
+	f.writeConfig()
+	bin, dir, cfgFile, state := f.bin, f.dir, f.cfgFile, f.state
+	ahead, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: f.key, RemoteBaseURL: "http://localhost:8091",
 		Clock: func() time.Time { return time.Now().Add(2 * time.Minute) }})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rsa"
 	"fmt"
 	"io"
 	"net/http"
@@ -58,21 +59,10 @@ var (
 // started again, and the token still works; `applink tokens revoke` takes
 // effect on the next request.
 func TestTokensOutliveCrashAndRevokeFromCLI(t *testing.T) {
-	bin := buildBinary(t)
-	root, _ := filepath.Abs("../..")
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "Caddyfile")
-	state := filepath.Join(dir, "state.db")
-	cfg := fmt.Sprintf(tokenTestCaddyfile, state, filepath.Join(root, "examples/keys/demo-consumer.pub.pem"))
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f := newStateFixture(t, tokenTestCaddyfile)
+	f.writeConfig()
+	bin, dir, cfgFile, key := f.bin, f.dir, f.cfgFile, f.key
 	proc := startBinary(t, bin, dir, cfgFile, "http://localhost:8087/")
-
-	key, err := rsakey.LoadPrivate(filepath.Join(root, "examples/keys/demo-consumer.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	config := &dghubble.Config{
 		ConsumerKey: "demo:applink",
 		CallbackURL: "oob",
@@ -125,6 +115,37 @@ func TestTokensOutliveCrashAndRevokeFromCLI(t *testing.T) {
 	// An empty revoke is refused rather than revoking everything.
 	if out, err := exec.Command(bin, "tokens", "revoke", "--address", "localhost:2022").CombinedOutput(); err == nil {
 		t.Errorf("empty revoke succeeded: %s", out)
+	}
+}
+
+// stateFixture is what the tests of a proxy with a state file share: the
+// binary, a directory for the Caddyfile and the state file, and the demo
+// consumer's private key.
+type stateFixture struct {
+	t                           *testing.T
+	bin, dir, cfgFile, state    string
+	template, demoPublicKeyFile string
+	key                         *rsa.PrivateKey
+}
+
+func newStateFixture(t *testing.T, template string) *stateFixture {
+	root, _ := filepath.Abs("../..")
+	dir := t.TempDir()
+	key, err := rsakey.LoadPrivate(filepath.Join(root, "examples/keys/demo-consumer.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &stateFixture{t: t, bin: buildBinary(t), dir: dir, cfgFile: filepath.Join(dir, "Caddyfile"),
+		state: filepath.Join(dir, "state.db"), template: template,
+		demoPublicKeyFile: filepath.Join(root, "examples/keys/demo-consumer.pub.pem"), key: key}
+}
+
+// writeConfig writes the Caddyfile: the template with the state file, the
+// demo consumer's public key file and extra filled in.
+func (f *stateFixture) writeConfig(extra ...any) {
+	cfg := fmt.Sprintf(f.template, append([]any{f.state, f.demoPublicKeyFile}, extra...)...)
+	if err := os.WriteFile(f.cfgFile, []byte(cfg), 0o644); err != nil {
+		f.t.Fatal(err)
 	}
 }
 
