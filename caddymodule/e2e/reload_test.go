@@ -19,6 +19,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 type span struct{ from, to time.Time }
@@ -133,6 +134,7 @@ func TestTokensSurviveReload(t *testing.T) {
 			failures []failure
 			done     = map[string][]span{} // per user: each iteration, signing included
 			inFlight = map[string]int{}    // per user: round trips overlapping a reload
+			retried  = map[string]int{}    // per user: connections reset before they were accepted
 			stop     = make(chan struct{})
 			windows  []span // the reloads
 			wg       sync.WaitGroup
@@ -153,7 +155,14 @@ func TestTokensSurviveReload(t *testing.T) {
 				if err == nil {
 					var resp *http.Response
 					sent = time.Now()
-					if resp, err = client.Do(req); err == nil {
+					resp, err = client.Do(req)
+					if testkit.ResetWhileReloading(err) {
+						mu.Lock()
+						retried[user]++
+						mu.Unlock()
+						resp, err = client.Do(req) // never sent: see ResetWhileReloading
+					}
+					if err == nil {
 						body, _ := io.ReadAll(resp.Body)
 						resp.Body.Close()
 						if resp.StatusCode != http.StatusOK || string(body) != "user="+user {
@@ -196,7 +205,7 @@ func TestTokensSurviveReload(t *testing.T) {
 			t.Errorf("request as %s failed at %s: %s", f.user, f.at.Format("15:04:05.000"), f.what)
 		}
 		for user, spans := range done {
-			t.Logf("%s: %d requests, %d of them in flight during one of %d reloads", user, len(spans), inFlight[user], len(windows))
+			t.Logf("%s: %d requests, %d of them in flight during one of %d reloads, %d sent again after a connection reset before it was accepted", user, len(spans), inFlight[user], len(windows), retried[user])
 			for i, w := range windows {
 				overlap := false
 				for _, s := range spans {
