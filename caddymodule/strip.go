@@ -145,9 +145,9 @@ const (
 // double encoding), ";param" path parameters, "//" and dot segments, any case.
 func isBlockedPath(raw string) bool {
 	p := decodedLowerPath(raw)
-	// servletPath never makes the servlet's name where it was not: ""
-	// becomes "/", segments lose their ";param", path.Clean drops whole
-	// segments, and the name holds none of "/", "" and ";". A path
+	// servletPath never makes the servlet's name where it was not: a
+	// backslash becomes "/", segments lose their ";param", path.Clean drops
+	// whole segments, and the name holds none of "/", "\\" and ";". A path
 	// without it (nearly every path) is not blocked, and costs nothing more.
 	if !strings.Contains(p, blockedServletName) {
 		return false
@@ -171,7 +171,8 @@ func decodedLowerPath(raw string) string {
 }
 
 // servletPath is the path a servlet container matches a decoded path as:
-// "" as "/", without ";param" path parameters, "//" or dot segments.
+// a backslash as "/", without ";param" path parameters, "//" or dot
+// segments.
 func servletPath(p string) string {
 	segs := strings.Split(strings.ReplaceAll(p, "\\", "/"), "/")
 	for i, s := range segs {
