@@ -71,12 +71,14 @@ type fakeStore struct {
 	noSeen    bool // Seen always says fresh, to reach Record's own check
 	seens     atomic.Int32
 	records   atomic.Int32
+	stamp     atomic.Int64 // the stamp of the last call
 }
 
 func newFakeStore() *fakeStore { return &fakeStore{m: map[string]time.Time{}} }
 
-func (s *fakeStore) Seen(_ context.Context, key string) (bool, error) {
+func (s *fakeStore) Seen(_ context.Context, key string, stamp int64) (bool, error) {
 	s.seens.Add(1)
+	s.stamp.Store(stamp)
 	if s.seenErr != nil {
 		return false, s.seenErr
 	}
@@ -89,8 +91,9 @@ func (s *fakeStore) Seen(_ context.Context, key string) (bool, error) {
 	return ok, nil
 }
 
-func (s *fakeStore) Record(_ context.Context, key string, until time.Time) (bool, error) {
+func (s *fakeStore) Record(_ context.Context, key string, stamp int64, until time.Time) (bool, error) {
 	s.records.Add(1)
+	s.stamp.Store(stamp)
 	if s.recordErr != nil {
 		return false, s.recordErr
 	}
@@ -114,8 +117,8 @@ func (s *fakeStore) len() int {
 // freshStore is a NonceStore that remembers nothing (benchmarks, fuzzing).
 type freshStore struct{}
 
-func (freshStore) Seen(context.Context, string) (bool, error) { return false, nil }
-func (freshStore) Record(context.Context, string, time.Time) (bool, error) {
+func (freshStore) Seen(context.Context, string, int64) (bool, error) { return false, nil }
+func (freshStore) Record(context.Context, string, int64, time.Time) (bool, error) {
 	return true, nil
 }
 func (freshStore) Since() time.Time { return time.Time{} }

@@ -78,13 +78,16 @@ func (c *Consumer) allows(method string) bool {
 }
 
 // NonceStore remembers (consumer, token, timestamp, nonce) tuples so that a
-// signed request cannot be replayed within the timestamp window.
+// signed request cannot be replayed within the timestamp window. Each comes
+// as a key that holds all four, and the stamp it holds (oauth_timestamp, in
+// Unix seconds), by which a store may file it: a key always comes with the
+// same stamp.
 type NonceStore interface {
 	// Seen is a cheap pre-check that spares the signature check for replays.
-	Seen(ctx context.Context, key string) (bool, error)
-	// Record stores key until the given time; it returns false when the key
-	// was already stored. It must be atomic.
-	Record(ctx context.Context, key string, until time.Time) (bool, error)
+	Seen(ctx context.Context, key string, stamp int64) (bool, error)
+	// Record stores key at least until the given time; it returns false
+	// when the key was already stored. It must be atomic.
+	Record(ctx context.Context, key string, stamp int64, until time.Time) (bool, error)
 	// Since is the time from which the store remembers everything: a memory
 	// store forgets on restart, so requests signed before that are refused.
 	Since() time.Time
@@ -490,7 +493,7 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 
 	nonceKey := key + "\x00" + token + "\x00" + o.known[kTimestamp] + "\x00" + o.known[kNonce]
 	if _, remote := v.Nonces.(interface{ RecordOnly() bool }); known && !remote {
-		seen, err := v.Nonces.Seen(ctx, nonceKey)
+		seen, err := v.Nonces.Seen(ctx, nonceKey, ts)
 		if err != nil {
 			return nil, nil, &Problem{Unavailable: true, Reason: "nonce store: " + err.Error()}
 		}
@@ -537,7 +540,7 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 
 	// Recorded only now, so that unsigned floods cannot fill the store.
 	until := time.Unix(ts, 0).Add(window + time.Second)
-	fresh, err := v.Nonces.Record(ctx, nonceKey, until)
+	fresh, err := v.Nonces.Record(ctx, nonceKey, ts, until)
 	if err != nil {
 		return nil, nil, &Problem{Unavailable: true, Reason: "nonce store: " + err.Error()}
 	}

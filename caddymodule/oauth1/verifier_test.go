@@ -199,6 +199,7 @@ func TestVerifyWikiVectorEndToEnd(t *testing.T) {
 	// query, verifies as 2LO (no oauth_token: oauthlib style).
 	_, pub := wikiKeys(t)
 	base, _ := ParseBaseURL("http://photos.example.net")
+	st := newFakeStore()
 	v := &Verifier{
 		BaseURL: base,
 		Consumers: func(k string) *Consumer {
@@ -207,7 +208,7 @@ func TestVerifyWikiVectorEndToEnd(t *testing.T) {
 			}
 			return nil
 		},
-		Nonces: newFakeStore(),
+		Nonces: st,
 		Now:    func() time.Time { return time.Unix(1196666512+42, 0) },
 	}
 	r := &Request{
@@ -223,6 +224,10 @@ func TestVerifyWikiVectorEndToEnd(t *testing.T) {
 	}
 	if res.Mode != Mode2LO || res.User != "photos" || res.Location != InQuery {
 		t.Errorf("result %+v", res)
+	}
+	// The nonce store gets the stamp its key holds, to file it by.
+	if st.seens.Load() != 1 || st.records.Load() != 1 || st.stamp.Load() != 1196666512 {
+		t.Errorf("nonce store: %d Seen, %d Record, stamp %d; want 1, 1, 1196666512", st.seens.Load(), st.records.Load(), st.stamp.Load())
 	}
 	// The same with "vacation" spelt right no longer verifies.
 	r.RawQuery = strings.Replace(r.RawQuery, "vacaction", "vacation", 1)

@@ -18,9 +18,11 @@ import (
 // verified b.N times; the nonce store is measured elsewhere.
 type freshNonces struct{}
 
-func (freshNonces) Seen(context.Context, string) (bool, error)              { return false, nil }
-func (freshNonces) Record(context.Context, string, time.Time) (bool, error) { return true, nil }
-func (freshNonces) Since() time.Time                                        { return time.Time{} }
+func (freshNonces) Seen(context.Context, string, int64) (bool, error) { return false, nil }
+func (freshNonces) Record(context.Context, string, int64, time.Time) (bool, error) {
+	return true, nil
+}
+func (freshNonces) Since() time.Time { return time.Time{} }
 
 var benchKey = func() *rsa.PrivateKey {
 	k, err := rsakey.Generate(2048)

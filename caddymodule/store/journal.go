@@ -299,20 +299,20 @@ type JournaledNonces struct {
 }
 
 // Seen reports whether key is stored, or was journaled before the restart.
-func (n JournaledNonces) Seen(ctx context.Context, key string) (bool, error) {
+func (n JournaledNonces) Seen(ctx context.Context, key string, stamp int64) (bool, error) {
 	if n.Journal.Restored(key) {
 		return true, nil
 	}
-	return n.Memory.Seen(ctx, key)
+	return n.Memory.Seen(ctx, key, stamp)
 }
 
 // Record stores key until the given time unless it is stored, or was
 // journaled before the restart.
-func (n JournaledNonces) Record(ctx context.Context, key string, until time.Time) (bool, error) {
+func (n JournaledNonces) Record(ctx context.Context, key string, stamp int64, until time.Time) (bool, error) {
 	if n.Journal.Restored(key) {
 		return false, nil
 	}
-	return n.Memory.Record(ctx, key, until)
+	return n.Memory.Record(ctx, key, stamp, until)
 }
 
 // JournalAhead implements oauth1.AheadJournal.

@@ -211,8 +211,9 @@ func TestJournaledNoncesRefuseRestored(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := JournaledNonces{Memory: NewMemory(), Journal: j}
-	until := time.Now().Add(5 * time.Minute)
-	if fresh, err := before.Record(ctx, "ahead", until); !fresh || err != nil {
+	stamp := time.Now().Unix() + 60
+	until := time.Unix(stamp, 0).Add(5 * time.Minute)
+	if fresh, err := before.Record(ctx, "ahead", stamp, until); !fresh || err != nil {
 		t.Fatalf("Record = %v, %v", fresh, err)
 	}
 	if err := before.JournalAhead(ctx, "ahead", until); err != nil {
@@ -225,13 +226,13 @@ func TestJournaledNoncesRefuseRestored(t *testing.T) {
 	}
 	defer j2.Close()
 	after := JournaledNonces{Memory: NewMemory(), Journal: j2}
-	if seen, err := after.Seen(ctx, "ahead"); !seen || err != nil {
+	if seen, err := after.Seen(ctx, "ahead", stamp); !seen || err != nil {
 		t.Errorf("Seen after restart = %v, %v; want true", seen, err)
 	}
-	if fresh, err := after.Record(ctx, "ahead", until); fresh || err != nil {
+	if fresh, err := after.Record(ctx, "ahead", stamp, until); fresh || err != nil {
 		t.Errorf("Record after restart = %v, %v; want false (a replay)", fresh, err)
 	}
-	if fresh, err := after.Record(ctx, "other", until); !fresh || err != nil {
+	if fresh, err := after.Record(ctx, "other", stamp, until); !fresh || err != nil {
 		t.Errorf("Record(other) after restart = %v, %v; want true", fresh, err)
 	}
 }

@@ -16,19 +16,24 @@ import (
 	"time"
 )
 
-// Memory is an in-process nonce store for a single instance. Entries expire
-// at the time given to Record; memory is bounded by window x request rate.
-// Its Since is its creation time: after a restart the verifier refuses
-// requests signed before it, because their nonces were forgotten.
+// Memory is an in-process nonce store for a single instance. Memory is
+// bounded by window x request rate. Its Since is its creation time: after a
+// restart the verifier refuses requests signed before it, because their
+// nonces were forgotten.
 //
 // Keys are kept as 64-bit keyed hashes (a random seed per store, so clients
-// cannot aim for collisions). Each of memoryShards shards keeps one
-// open-addressing table of 8-byte slots per 10 seconds of expiry, so a
-// nonce costs about 14 bytes, the tables hold no pointers for the garbage
-// collector to scan (large ones live outside the Go heap, see allocSlots),
-// and expiry drops a whole table at once (no sweep stalls). A false
-// "already seen" needs two live nonces to collide in 60 bits: about n/2^60
-// a request.
+// cannot aim for collisions). Each of memoryShards shards files them by
+// stamp, in one open-addressing table of 8-byte slots per 10 seconds of
+// stamps, so that a lookup searches one table however long the window is
+// (by expiry, it would search every table: one cache miss each, 30 for
+// the default window). A table lives until the latest expiry recorded in
+// it, so a nonce is kept until its own expiry or a little longer; longer is
+// never a wrong answer, since its key holds its stamp and only a replay
+// can ask again. A nonce costs about 14 bytes, the tables hold no pointers
+// for the garbage collector to scan (large ones live outside the Go heap,
+// see allocSlots), and expiry drops a whole table at once (no sweep
+// stalls). A false "already seen" needs two live nonces of the same ten
+// seconds to collide in 60 bits: about n/2^60 a request.
 type Memory struct {
 	seed   maphash.Seed
 	shards *[memoryShards]nonceShard // apart from Memory, for the cleanup
@@ -51,7 +56,7 @@ type nonceShard struct {
 	_       [24]byte // one shard per 64-byte cache line
 }
 
-// bucketSeconds is the expiry granularity of the tables.
+// bucketSeconds is the span of stamps one table holds.
 const bucketSeconds = 10
 
 // NewMemory returns an empty store. Close it to release its tables at
@@ -104,8 +109,8 @@ func (m *Memory) sumTables(f func(*nonceTable) int) int {
 	return n
 }
 
-// Seen reports whether key is stored and not expired.
-func (m *Memory) Seen(_ context.Context, key string) (bool, error) {
+// Seen reports whether key, stamped at stamp, is stored and not expired.
+func (m *Memory) Seen(_ context.Context, key string, stamp int64) (bool, error) {
 	now := m.now().Unix()
 	h := maphash.String(m.seed, key)
 	s := m.shard(h)
@@ -114,11 +119,12 @@ func (m *Memory) Seen(_ context.Context, key string) (bool, error) {
 	if s.closed {
 		return false, ErrClosed
 	}
-	return s.liveLocked(h, now), nil
+	return s.liveLocked(h, stamp, now), nil
 }
 
-// Record stores key until the given time, unless it is already stored.
-func (m *Memory) Record(_ context.Context, key string, until time.Time) (bool, error) {
+// Record stores key, stamped at stamp, at least until the given time,
+// unless it is already stored.
+func (m *Memory) Record(_ context.Context, key string, stamp int64, until time.Time) (bool, error) {
 	now := m.now().Unix()
 	exp := until.Unix()
 	h := maphash.String(m.seed, key)
@@ -129,18 +135,26 @@ func (m *Memory) Record(_ context.Context, key string, until time.Time) (bool, e
 	if s.closed {
 		return false, ErrClosed
 	}
-	if s.liveLocked(h, now) {
+	if s.liveLocked(h, stamp, now) {
 		return false, nil
 	}
 	if exp <= now {
 		return true, nil // already expired: nothing to remember
 	}
-	start := exp - exp%bucketSeconds
-	i := sort.Search(len(s.buckets), func(i int) bool { return s.buckets[i].start >= start })
-	if i == len(s.buckets) || s.buckets[i].start != start {
+	start := stamp - mod(stamp, bucketSeconds)
+	i, found := s.find(start)
+	switch {
+	case !found:
 		s.buckets = slices.Insert(s.buckets, i, newNonceTable(start, s.sizeHint()))
+	case s.buckets[i].until <= now:
+		// Expired, not swept yet: what it holds is forgotten, and must not
+		// come back with the new expiry.
+		s.buckets[i].free()
+		s.buckets[i] = newNonceTable(start, s.sizeHint())
 	}
-	s.buckets[i].insert(h, uint8(exp-start))
+	t := &s.buckets[i]
+	t.until = max(t.until, exp)
+	t.insert(h)
 	return true, nil
 }
 
@@ -149,26 +163,28 @@ func (m *Memory) Len() int {
 	return m.sumTables(func(t *nonceTable) int { return t.n })
 }
 
-// liveLocked reports whether hash h is stored with an expiry after now.
-// Every live table is searched, not only the one h's expiry would pick:
-// after a reload with another timestamp_window, the same nonce comes with
-// another expiry.
-func (s *nonceShard) liveLocked(h uint64, now int64) bool {
-	for i := range s.buckets {
-		b := &s.buckets[i]
-		if b.start+bucketSeconds <= now {
-			continue // entirely expired, not swept yet
-		}
-		if off, ok := b.lookup(h); ok && b.start+int64(off) > now {
-			return true
-		}
-	}
-	return false
+// find returns the index of the table of stamps from start, or where it
+// would go.
+func (s *nonceShard) find(start int64) (int, bool) {
+	i := sort.Search(len(s.buckets), func(i int) bool { return s.buckets[i].start >= start })
+	return i, i < len(s.buckets) && s.buckets[i].start == start
 }
 
+// liveLocked reports whether hash h, stamped at stamp, is stored in a table
+// that has not expired by now.
+func (s *nonceShard) liveLocked(h uint64, stamp, now int64) bool {
+	i, found := s.find(stamp - mod(stamp, bucketSeconds))
+	return found && s.buckets[i].until > now && s.buckets[i].contains(h)
+}
+
+// mod is the remainder of a by b, which is positive, in [0, b) also for a
+// negative a: a stamp before 1970 still files with its ten seconds.
+func mod(a, b int64) int64 { return (a%b + b) % b }
+
 // sizeHint sizes a new table for the fullest live one, so that steady
-// traffic fills tables that never have to grow, and a few future-dated
-// requests in a table of their own do not make the next one small.
+// traffic fills tables that never have to grow, and a few requests
+// stamped far ahead in a table of their own do not make the next one
+// small.
 func (s *nonceShard) sizeHint() int {
 	n := 0
 	for _, b := range s.buckets {
@@ -177,8 +193,8 @@ func (s *nonceShard) sizeHint() int {
 	return max(minTableSlots, tableSlotsFor(n))
 }
 
-// sweep drops, in every shard, the tables whose every entry has expired;
-// the first Record of each bucketSeconds does it.
+// sweep drops, in every shard, the tables whose expiry has passed; the
+// first Record of each bucketSeconds does it.
 func (m *Memory) sweep(now int64) {
 	cur := now / bucketSeconds
 	last := m.swept.Load()
@@ -188,32 +204,31 @@ func (m *Memory) sweep(now int64) {
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
-		s.sweepLocked(cur)
+		s.sweepLocked(now)
 		s.mu.Unlock()
 	}
 }
 
-func (s *nonceShard) sweepLocked(cur int64) {
-	n := 0
-	for n < len(s.buckets) && s.buckets[n].start+bucketSeconds <= cur*bucketSeconds {
-		n++
-	}
-	if n > 0 {
-		for _, b := range s.buckets[:n] {
+func (s *nonceShard) sweepLocked(now int64) {
+	kept := s.buckets[:0]
+	for _, b := range s.buckets {
+		if b.until <= now {
 			b.free()
+			continue
 		}
-		clear(s.buckets[:n])
-		s.buckets = s.buckets[n:]
+		kept = append(kept, b)
 	}
+	clear(s.buckets[len(kept):])
+	s.buckets = kept
 }
 
-// nonceTable is a linear-probing hash set of the nonces expiring in
-// [start, start+bucketSeconds). A slot holds a hash with its low 4 bits
-// replaced by 1 + the expiry's offset from start (0..9); 0 is an empty slot.
-// The low bits are free because they picked the shard, which every hash in
-// the table shares.
+// nonceTable is a linear-probing hash set of the nonces stamped in
+// [start, start+bucketSeconds). A slot holds a hash with its low 4 bits set
+// to 1; 0 is an empty slot. The low bits are free because they picked the
+// shard, which every hash in the table shares.
 type nonceTable struct {
 	start  int64
+	until  int64 // the latest expiry recorded: the table lives until then
 	slots  []uint64
 	mapped bool // slots are outside the Go heap (allocSlots)
 	n      int
@@ -233,34 +248,35 @@ func (t *nonceTable) free() {
 }
 
 const (
-	offsetBits    = 4
-	offsetMask    = 1<<offsetBits - 1
+	shardBits     = 4
+	shardMask     = 1<<shardBits - 1
+	occupied      = 1 // a slot's low bits
 	minTableSlots = 64
 )
 
 // The low bits that pick the shard must be the ones a slot gives up.
-var _ [offsetMask + 1 - memoryShards]struct{}
+var _ [shardMask + 1 - memoryShards]struct{}
 
 // tableSlotsFor returns a table size that holds n entries, plus a quarter
 // for the next table's share of random variation, at a load of 3/4.
 func tableSlotsFor(n int) int { return (n + n/4) * 4 / 3 }
 
 // home returns h's first slot: the high bits of h scaled to the table.
-// The offset bits are masked so that a hash and its slot value agree.
+// The shard bits are masked so that a hash and its slot value agree.
 func (t *nonceTable) home(h uint64) int {
-	hi, _ := bits.Mul64(h&^offsetMask, uint64(len(t.slots)))
+	hi, _ := bits.Mul64(h&^shardMask, uint64(len(t.slots)))
 	return int(hi)
 }
 
-// lookup returns h's expiry offset, if h is in the table.
-func (t *nonceTable) lookup(h uint64) (uint8, bool) {
+// contains reports whether h is in the table.
+func (t *nonceTable) contains(h uint64) bool {
 	for i := t.home(h); ; {
 		v := t.slots[i]
 		if v == 0 {
-			return 0, false
+			return false
 		}
-		if (v^h)&^offsetMask == 0 {
-			return uint8(v&offsetMask) - 1, true
+		if (v^h)&^shardMask == 0 {
+			return true
 		}
 		if i++; i == len(t.slots) {
 			i = 0
@@ -268,20 +284,19 @@ func (t *nonceTable) lookup(h uint64) (uint8, bool) {
 	}
 }
 
-// insert adds h with expiry offset off, or updates its offset.
-func (t *nonceTable) insert(h uint64, off uint8) {
+// insert adds h, unless it is in the table.
+func (t *nonceTable) insert(h uint64) {
 	if (t.n+1)*4 > len(t.slots)*3 {
 		t.grow()
 	}
-	v := h&^offsetMask | uint64(off+1)
+	v := h&^shardMask | occupied
 	for i := t.home(h); ; {
 		switch cur := t.slots[i]; {
 		case cur == 0:
 			t.slots[i] = v
 			t.n++
 			return
-		case (cur^h)&^offsetMask == 0:
-			t.slots[i] = v
+		case cur == v:
 			return
 		}
 		if i++; i == len(t.slots) {

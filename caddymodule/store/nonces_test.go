@@ -11,20 +11,26 @@ import (
 	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
 )
 
+// anyStamp is the stamp of keys in tests of stores that file keys by key
+// alone (Redis).
+const anyStamp = 1_700_000_000
+
 // testNonceStore is the conformance suite every nonce store must pass
 // (memory, Redis). It runs on the real clock: stores with their own idea
-// of time (Redis) cannot be given a fake one.
+// of time (Redis) cannot be given a fake one. Its keys are stamped now, as
+// the verifier's are, give or take the window.
 func testNonceStore(t *testing.T, open func(t *testing.T) oauth1.NonceStore) {
+	stamp := time.Now().Unix()
 	seen := func(t *testing.T, s oauth1.NonceStore, key string, want bool) {
 		t.Helper()
-		got, err := s.Seen(ctx, key)
+		got, err := s.Seen(ctx, key, stamp)
 		if err != nil || got != want {
 			t.Fatalf("Seen(%q) = %v, %v; want %v", key, got, err, want)
 		}
 	}
 	record := func(t *testing.T, s oauth1.NonceStore, key string, until time.Time, want bool) {
 		t.Helper()
-		got, err := s.Record(ctx, key, until)
+		got, err := s.Record(ctx, key, stamp, until)
 		if err != nil || got != want {
 			t.Fatalf("Record(%q, now%+v) = %v, %v; want %v", key, time.Until(until).Round(time.Second), got, err, want)
 		}
@@ -88,8 +94,8 @@ func testNonceStore(t *testing.T, open func(t *testing.T) oauth1.NonceStore) {
 			for range 32 {
 				wg.Go(func() {
 					<-start
-					_, _ = s.Seen(ctx, key)
-					ok, err := s.Record(ctx, key, until)
+					_, _ = s.Seen(ctx, key, stamp)
+					ok, err := s.Record(ctx, key, stamp, until)
 					if err != nil {
 						t.Error(err)
 					}
@@ -112,7 +118,7 @@ func testNonceStore(t *testing.T, open func(t *testing.T) oauth1.NonceStore) {
 		if since.After(time.Now()) {
 			t.Errorf("Since() = %v, in the future", since)
 		}
-		_, _ = s.Record(ctx, "x", time.Now().Add(time.Minute))
+		_, _ = s.Record(ctx, "x", stamp, time.Now().Add(time.Minute))
 		if !s.Since().Equal(since) {
 			t.Error("Since() changed with use")
 		}

@@ -397,8 +397,9 @@ func (r *Redis) nonceKey(key string) string { return r.prefix + "nonce:" + sha25
 // restart.)
 func (r *Redis) Since() time.Time { return time.Time{} }
 
-// Seen reports whether key is recorded and not expired.
-func (r *Redis) Seen(ctx context.Context, key string) (bool, error) {
+// Seen reports whether key is recorded and not expired. Redis files keys by
+// key alone, not by stamp.
+func (r *Redis) Seen(ctx context.Context, key string, _ int64) (bool, error) {
 	n, err := r.c.Exists(ctx, r.nonceKey(key)).Result()
 	if err != nil {
 		return false, r.fail("EXISTS nonce", err)
@@ -409,7 +410,7 @@ func (r *Redis) Seen(ctx context.Context, key string) (bool, error) {
 // Record stores key until the given time unless it is stored already
 // (SET NX with an expiry): atomic across every proxy sharing the Redis.
 // Concurrent Records share pipelines (see nonceBatcher).
-func (r *Redis) Record(ctx context.Context, key string, until time.Time) (bool, error) {
+func (r *Redis) Record(ctx context.Context, key string, _ int64, until time.Time) (bool, error) {
 	k := r.nonceKey(key)
 	ttl := time.Until(until)
 	if ttl < time.Millisecond {

@@ -341,7 +341,7 @@ func TestRedisSentinel(t *testing.T) {
 	if !strings.Contains(s.Addr(), "sentinel master applinkmaster via "+sent.addr()) {
 		t.Errorf("Addr() = %q", s.Addr())
 	}
-	if ok, err := s.Record(ctx, "n", time.Now().Add(time.Minute)); !ok || err != nil {
+	if ok, err := s.Record(ctx, "n", anyStamp, time.Now().Add(time.Minute)); !ok || err != nil {
 		t.Fatalf("Record: %v %v", ok, err)
 	}
 	if err := s.Put(ctx, &Token{ID: TokenID("s"), Kind: AccessToken, User: "u", Expires: time.Now().Add(time.Hour)}); err != nil {
@@ -391,7 +391,7 @@ func TestRedisMinimalACL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if _, err := r.Seen(ctx, "k"); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+	if _, err := r.Seen(ctx, "k", anyStamp); err == nil || !strings.Contains(err.Error(), "NOPERM") {
 		t.Errorf("outside the allowed keys: %v", err)
 	}
 }
@@ -414,7 +414,7 @@ func TestRedisTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if ok, err := s.Record(ctx, "k", time.Now().Add(time.Minute)); !ok || err != nil {
+	if ok, err := s.Record(ctx, "k", anyStamp, time.Now().Add(time.Minute)); !ok || err != nil {
 		t.Errorf("Record over TLS: %v %v", ok, err)
 	}
 	if err := s.Put(ctx, &Token{ID: "x", Expires: time.Now().Add(time.Hour)}); err != nil {
@@ -488,13 +488,13 @@ func TestRedisTwoInstancesShareState(t *testing.T) {
 	a, b := openTestRedis(t, srv.addr(), prefix), openTestRedis(t, srv.addr(), prefix)
 
 	// A nonce recorded by one is a replay on the other.
-	if ok, err := a.Record(ctx, "k", time.Now().Add(time.Minute)); !ok || err != nil {
+	if ok, err := a.Record(ctx, "k", anyStamp, time.Now().Add(time.Minute)); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	if seen, err := b.Seen(ctx, "k"); !seen || err != nil {
+	if seen, err := b.Seen(ctx, "k", anyStamp); !seen || err != nil {
 		t.Errorf("b.Seen: %v %v", seen, err)
 	}
-	if ok, err := b.Record(ctx, "k", time.Now().Add(time.Minute)); ok || err != nil {
+	if ok, err := b.Record(ctx, "k", anyStamp, time.Now().Add(time.Minute)); ok || err != nil {
 		t.Errorf("b.Record of a's nonce: %v %v", ok, err)
 	}
 	va, vb := testVerifier(a), testVerifier(b)
@@ -517,7 +517,7 @@ func TestRedisTwoInstancesShareState(t *testing.T) {
 				s = b
 			}
 			wg.Go(func() {
-				if ok, err := s.Record(ctx, key, time.Now().Add(time.Minute)); err != nil {
+				if ok, err := s.Record(ctx, key, anyStamp, time.Now().Add(time.Minute)); err != nil {
 					t.Error(err)
 				} else if ok {
 					wins.Add(1)
@@ -609,9 +609,9 @@ func TestRedisFailClosedAndRecovers(t *testing.T) {
 		fn   func() error
 	}{
 		{"Ping", func() error { return s.Ping(ctx) }},
-		{"Seen", func() error { _, err := s.Seen(ctx, "k"); return err }},
-		{"Record", func() error { _, err := s.Record(ctx, "k", time.Now().Add(time.Minute)); return err }},
-		{"Record (past)", func() error { _, err := s.Record(ctx, "k", time.Now().Add(-time.Minute)); return err }},
+		{"Seen", func() error { _, err := s.Seen(ctx, "k", anyStamp); return err }},
+		{"Record", func() error { _, err := s.Record(ctx, "k", anyStamp, time.Now().Add(time.Minute)); return err }},
+		{"Record (past)", func() error { _, err := s.Record(ctx, "k", anyStamp, time.Now().Add(-time.Minute)); return err }},
 		{"Put", func() error {
 			return s.Put(ctx, &Token{ID: TokenID(time.Now().String()), Kind: AccessToken, Expires: time.Now().Add(time.Hour)})
 		}},
@@ -705,8 +705,8 @@ func TestRedisFrozenFailsWithinTheTimeout(t *testing.T) {
 		name string
 		fn   func() error
 	}{
-		{"Seen", func() error { _, err := s.Seen(ctx, "k"); return err }},
-		{"Record", func() error { _, err := s.Record(ctx, "k", time.Now().Add(time.Minute)); return err }},
+		{"Seen", func() error { _, err := s.Seen(ctx, "k", anyStamp); return err }},
+		{"Record", func() error { _, err := s.Record(ctx, "k", anyStamp, time.Now().Add(time.Minute)); return err }},
 		{"Get", func() error { _, err := s.Get(ctx, tok.ID); return err }},
 		{"Update", func() error { _, err := s.Update(ctx, tok.ID, func(*Token) error { return nil }); return err }},
 		{"List", func() error { _, err := s.List(ctx, Filter{}); return err }},
@@ -761,7 +761,7 @@ func TestRedisNoncesPipelined(t *testing.T) {
 				if i >= 2*keys {
 					return
 				}
-				ok, err := s.Record(ctx, "nonce-"+strconv.FormatInt(i/2, 10), until)
+				ok, err := s.Record(ctx, "nonce-"+strconv.FormatInt(i/2, 10), anyStamp, until)
 				if err != nil {
 					t.Error(err)
 					return
@@ -811,7 +811,7 @@ func TestRedisKeysAreHashedAndExpire(t *testing.T) {
 	// Nonces: hashed key, expiry = until.
 	const tokenValue = "RAWTOKENVALUE123"
 	nonce := "bamboo:93f2\x00" + tokenValue + "\x00" + "1795900000\x00RAWNONCE456"
-	if ok, err := s.Record(ctx, nonce, time.Now().Add(5*time.Minute)); !ok || err != nil {
+	if ok, err := s.Record(ctx, nonce, anyStamp, time.Now().Add(5*time.Minute)); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	nk := prefix + "nonce:" + sha256Hex(nonce)
@@ -893,14 +893,14 @@ func TestRedisKeyPrefixIsolates(t *testing.T) {
 		t.Fatalf("default prefix %q", d.prefix)
 	}
 	until := time.Now().Add(time.Minute)
-	if ok, _ := a.Record(ctx, "k", until); !ok {
+	if ok, _ := a.Record(ctx, "k", anyStamp, until); !ok {
 		t.Fatal("a.Record")
 	}
 	for _, s := range []*Redis{b, d} {
-		if seen, err := s.Seen(ctx, "k"); seen || err != nil {
+		if seen, err := s.Seen(ctx, "k", anyStamp); seen || err != nil {
 			t.Errorf("%s sees a's nonce: %v %v", s.prefix, seen, err)
 		}
-		if ok, err := s.Record(ctx, "k", until); !ok || err != nil {
+		if ok, err := s.Record(ctx, "k", anyStamp, until); !ok || err != nil {
 			t.Errorf("%s.Record of a's nonce: %v %v", s.prefix, ok, err)
 		}
 	}
@@ -1120,7 +1120,7 @@ func BenchmarkRedisNoncePipelining(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					k := "jira:1234\x00\x001795900000\x00" + strconv.FormatInt(n.Add(1), 36)
-					if ok, err := s.Record(ctx, k, until); !ok || err != nil {
+					if ok, err := s.Record(ctx, k, anyStamp, until); !ok || err != nil {
 						b.Error(ok, err)
 						return
 					}
@@ -1158,7 +1158,7 @@ func BenchmarkNonceRecord(b *testing.B) {
 			b.Run("Record", func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					if ok, err := s.Record(ctx, key(), until); !ok || err != nil {
+					if ok, err := s.Record(ctx, key(), anyStamp, until); !ok || err != nil {
 						b.Fatal(ok, err)
 					}
 				}
@@ -1167,10 +1167,10 @@ func BenchmarkNonceRecord(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					k := key()
-					if seen, err := s.Seen(ctx, k); seen || err != nil {
+					if seen, err := s.Seen(ctx, k, anyStamp); seen || err != nil {
 						b.Fatal(seen, err)
 					}
-					if ok, err := s.Record(ctx, k, until); !ok || err != nil {
+					if ok, err := s.Record(ctx, k, anyStamp, until); !ok || err != nil {
 						b.Fatal(ok, err)
 					}
 				}
@@ -1181,8 +1181,8 @@ func BenchmarkNonceRecord(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						k := key()
-						_, _ = s.Seen(ctx, k)
-						if ok, err := s.Record(ctx, k, until); !ok || err != nil {
+						_, _ = s.Seen(ctx, k, anyStamp)
+						if ok, err := s.Record(ctx, k, anyStamp, until); !ok || err != nil {
 							b.Error(ok, err)
 							return
 						}
