@@ -92,6 +92,7 @@ type Handler struct {
 	identity    string // canonical identity header name
 	identityKey string // normalizeHeaderName(identity)
 	nonceKey    string
+	releaseHold func() // of the memory nonce store's Keep
 	consumers   map[string]*oauth1.Consumer
 	series      map[*oauth1.Consumer]*verifiedSeries
 	logger      *zap.Logger
@@ -264,6 +265,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 		h.nonceKey = memoryNonceKey
+		// A reload that lengthens the window must not accept the stamps
+		// whose nonces were kept for the old one only (see Memory.Keep).
+		h.releaseHold = mem.Keep(oauth1.NonceHold(window))
 		nonces = mem
 		if b, ok := tokens.(*store.Bolt); ok {
 			nonces = store.JournaledNonces{Memory: mem, Journal: b.NonceJournal()}
@@ -330,6 +334,9 @@ func (cc *ConsumerConfig) build(repl *caddy.Replacer) (*oauth1.Consumer, error) 
 // Cleanup releases the shared stores.
 func (h *Handler) Cleanup() error {
 	var errs []error
+	if h.releaseHold != nil {
+		h.releaseHold()
+	}
 	if h.nonceKey != "" {
 		_, err := noncePool.Delete(h.nonceKey)
 		errs = append(errs, err)

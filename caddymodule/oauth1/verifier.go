@@ -173,6 +173,10 @@ type Verifier struct {
 // DefaultWindow is Atlassian's (net.oauth's) timestamp window.
 const DefaultWindow = 5 * time.Minute
 
+// NonceHold is how long after its stamp the verifier has a nonce kept: until
+// the stamp leaves the window, and a second, since stamps are whole seconds.
+func NonceHold(window time.Duration) time.Duration { return window + time.Second }
+
 // Size limits of single OAuth parameters; a larger value is refused before
 // any work is done with it.
 const (
@@ -539,7 +543,7 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 	}
 
 	// Recorded only now, so that unsigned floods cannot fill the store.
-	until := time.Unix(ts, 0).Add(window + time.Second)
+	until := time.Unix(ts, 0).Add(NonceHold(window))
 	fresh, err := v.Nonces.Record(ctx, nonceKey, ts, until)
 	if err != nil {
 		return nil, nil, &Problem{Unavailable: true, Reason: "nonce store: " + err.Error()}

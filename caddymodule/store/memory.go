@@ -19,7 +19,8 @@ import (
 // Memory is an in-process nonce store for a single instance. Memory is
 // bounded by window x request rate. Its Since is its creation time: after a
 // restart the verifier refuses requests signed before it, because their
-// nonces were forgotten.
+// nonces were forgotten. Since also moves when a reload lengthens the
+// window (see Keep).
 //
 // Keys are kept as 64-bit keyed hashes (a random seed per store, so clients
 // cannot aim for collisions). Each of memoryShards shards files them by
@@ -40,6 +41,10 @@ type Memory struct {
 	since  time.Time
 	now    func() time.Time
 	swept  atomic.Int64 // now/bucketSeconds at the last sweep
+	floor  atomic.Int64 // Unix seconds: nonces stamped before may be forgotten (Keep)
+	hold   atomic.Int64 // seconds: every nonce is kept at least this long after its stamp (Keep)
+	holdMu sync.Mutex
+	holds  map[int64]int // the holds Keep registered, and how many times
 }
 
 // ErrClosed is returned by a closed store.
@@ -85,8 +90,15 @@ func closeShards(shards *[memoryShards]nonceShard) {
 	}
 }
 
-// Since returns when the store was created.
-func (m *Memory) Since() time.Time { return m.since }
+// Since returns when the store was created, or, once a reload has
+// lengthened the window, the oldest stamp whose nonces the store still
+// holds.
+func (m *Memory) Since() time.Time {
+	if f := m.floor.Load(); f > m.since.Unix() {
+		return time.Unix(f, 0)
+	}
+	return m.since
+}
 
 func (m *Memory) shard(h uint64) *nonceShard { return &m.shards[h%memoryShards] }
 
@@ -153,9 +165,65 @@ func (m *Memory) Record(_ context.Context, key string, stamp int64, until time.T
 		s.buckets[i] = newNonceTable(start, s.sizeHint())
 	}
 	t := &s.buckets[i]
-	t.until = max(t.until, exp)
+	// Read under the shard's lock: Keep lengthens the tables after it
+	// raised hold, shard by shard.
+	t.until = max(t.until, exp, stamp+m.hold.Load())
 	t.insert(h)
 	return true, nil
+}
+
+// Keep registers a verifier that keeps each nonce for hold after its stamp
+// (its window, and a second), until release is called. Every nonce is kept
+// for the longest hold registered, so verifiers with different windows can
+// share the store.
+//
+// When a reload lengthens the window, the new, longer hold accepts stamps
+// whose nonces were kept for the old one only. Those already forgotten are
+// stamped before now - old + 1, where the old window ended: Since moves
+// there, so the verifier refuses them, as it would after a restart. Those
+// still held are kept longer: every live table as long as the new hold asks
+// for its latest stamp. A shorter hold changes nothing: what is stored
+// stays until its own expiry.
+func (m *Memory) Keep(hold time.Duration) (release func()) {
+	sec := int64((hold + time.Second - 1) / time.Second)
+	m.holdMu.Lock()
+	defer m.holdMu.Unlock()
+	if m.holds == nil {
+		m.holds = map[int64]int{}
+	}
+	m.holds[sec]++
+	if old := m.hold.Load(); sec > old {
+		now := m.now().Unix()
+		m.hold.Store(sec)
+		if old > 0 {
+			m.floor.Store(max(m.floor.Load(), now-old+1))
+		}
+		for i := range m.shards {
+			s := &m.shards[i]
+			s.mu.Lock()
+			for j := range s.buckets {
+				if t := &s.buckets[j]; t.until > now {
+					t.until = max(t.until, t.start+bucketSeconds-1+sec)
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.holdMu.Lock()
+			defer m.holdMu.Unlock()
+			if m.holds[sec]--; m.holds[sec] == 0 {
+				delete(m.holds, sec)
+			}
+			longest := int64(0)
+			for h := range m.holds {
+				longest = max(longest, h)
+			}
+			m.hold.Store(longest)
+		})
+	}
 }
 
 // Len returns the number of stored entries (expired ones not yet swept included).

@@ -246,6 +246,68 @@ func TestMemoryReRecordAfterExpiry(t *testing.T) {
 	}
 }
 
+// TestMemoryKeep: a reload lengthens the window from 60 s to 300 s at
+// t0+70. The new verifier accepts stamps from t0-230, but the store kept
+// nonces 61 s after their stamp. Those it forgot must be refused by stamp
+// (Since), those it still holds must be kept for the new window, and so
+// must those the old configuration records while the two overlap.
+func TestMemoryKeep(t *testing.T) {
+	const t0 = 1_700_000_000
+	m, c := newTestMemory(t0)
+	m.since = time.Unix(t0-1000, 0)
+	oldRelease := m.Keep(61 * time.Second)
+	record := func(key string, stamp int64, hold int64) {
+		t.Helper()
+		mustRecord(t, m, key, stamp, time.Unix(stamp+hold, 0), true)
+	}
+	record("forgotten", t0, 61)
+	record("held", t0+50, 61)
+	c.advance(70 * time.Second)
+	mustSeen(t, m, "forgotten", t0, false)
+	if got := m.Since(); !got.Equal(time.Unix(t0-1000, 0)) {
+		t.Fatalf("Since() = %d before the reload", got.Unix()-t0)
+	}
+
+	newRelease := m.Keep(301 * time.Second)
+	// The old window reached back to t0+70-60 = t0+10 (a nonce stamped
+	// t0+10 is kept until t0+71): stamps before are refused.
+	if got := m.Since(); !got.Equal(time.Unix(t0+10, 0)) {
+		t.Errorf("Since() = t0%+d after the window grew, want t0+10", got.Unix()-t0)
+	}
+	record("overlap", t0+69, 61) // a request the old configuration still serves
+	oldRelease()
+	oldRelease() // a second release is harmless
+	c.advance(200 * time.Second) // t0+270: the old hold has passed for both
+	mustSeen(t, m, "held", t0+50, true)
+	mustSeen(t, m, "overlap", t0+69, true)
+	mustRecord(t, m, "held", t0+50, time.Unix(t0+50+301, 0), false)
+	c.advance(150 * time.Second) // t0+420: the new hold has passed too
+	mustSeen(t, m, "held", t0+50, false)
+
+	// A shorter window changes nothing that is stored, nor Since.
+	since := m.Since()
+	shortRelease := m.Keep(31 * time.Second)
+	if !m.Since().Equal(since) {
+		t.Errorf("a shorter window moved Since to t0%+d", m.Since().Unix()-t0)
+	}
+	// With both registered, nonces are kept for the longer; once the
+	// longer is released, for the shorter: a later lengthening starts
+	// from there.
+	record("both", t0+420, 31)
+	c.advance(100 * time.Second)
+	mustSeen(t, m, "both", t0+420, true)
+	newRelease()
+	if got := m.hold.Load(); got != 31 {
+		t.Errorf("hold %d after the longer window was released, want 31", got)
+	}
+	c.advance(10 * time.Second)
+	m.Keep(301 * time.Second)
+	if got, want := m.Since().Unix(), int64(t0+530-31+1); got != want {
+		t.Errorf("Since() = t0%+d after lengthening from 31 s, want t0%+d", got-t0, want-t0)
+	}
+	shortRelease()
+}
+
 func TestMemorySince(t *testing.T) {
 	before := time.Now()
 	m := NewMemory()

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,4 +115,66 @@ func oauthParam(header, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestLengthenedWindowRefusesForgottenNonces: a reload that lengthens
+// timestamp_window must not let through the replay of a request whose
+// nonce was kept for the old window only. Under a 2-s window the proxy keeps
+// a nonce 3 s after its stamp. Request 1 is replayed after that, request 2
+// before; then `applink reload` lengthens the window to a minute, under
+// which both stamps are acceptable. Request 1's nonce is gone, so its stamp
+// is refused, as after a restart; request 2's nonce is kept for the new
+// window. Without either, its replay would pass.
+func TestLengthenedWindowRefusesForgottenNonces(t *testing.T) {
+	f := newStateFixture(t, reloadCaddyfile)
+	f.writeConfig("timestamp_window 2s")
+	startBinary(t, f.bin, f.dir, f.cfgFile, "http://localhost:8083/")
+	sg, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: f.key, RemoteBaseURL: "http://localhost:8083"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(req *http.Request) (int, string) {
+		t.Helper()
+		resp, err := http.DefaultClient.Do(req.Clone(req.Context()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+	}
+	signed := func() (*http.Request, time.Time) {
+		req, _ := http.NewRequest("GET", "http://localhost:8083/rest/api/2/myself", nil)
+		if err := sg.Sign(req, signer.Mode2LO, "", nil); err != nil {
+			t.Fatal(err)
+		}
+		ts, err := strconv.ParseInt(oauthParam(req.Header.Get("Authorization"), "oauth_timestamp"), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, auth := send(req); code != 200 {
+			t.Fatalf("first send: %d %s", code, auth)
+		}
+		return req, time.Unix(ts, 0)
+	}
+
+	first, _ := signed()
+	time.Sleep(3500 * time.Millisecond) // its nonce is forgotten: stamp + 3 s has passed
+	second, stamped := signed()
+	f.writeConfig("timestamp_window 1m")
+	out, err := exec.Command(f.bin, "reload", "--config", f.cfgFile, "--adapter", "caddyfile", "--address", "localhost:2023").CombinedOutput()
+	if err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	if time.Since(stamped) >= 3*time.Second {
+		t.Fatalf("the reload took until %s after the second request's stamp: its nonce was gone before it", time.Since(stamped))
+	}
+	if code, auth := send(first); code != 400 || !strings.Contains(auth, `oauth_problem="timestamp_refused"`) {
+		t.Errorf("replay of a request whose nonce the old window forgot: %d %s; want 400 timestamp_refused", code, auth)
+	}
+	time.Sleep(time.Until(stamped.Add(4 * time.Second))) // the old window would have forgotten it
+	if code, auth := send(second); code != 401 || !strings.Contains(auth, `oauth_problem="nonce_used"`) {
+		t.Errorf("replay of a request held when the window grew: %d %s; want 401 nonce_used", code, auth)
+	}
+	signed() // a fresh request still passes
 }
