@@ -276,7 +276,7 @@ func TestMemoryKeep(t *testing.T) {
 	}
 	record("overlap", t0+69, 61) // a request the old configuration still serves
 	oldRelease()
-	oldRelease() // a second release is harmless
+	oldRelease()                 // a second release is harmless
 	c.advance(200 * time.Second) // t0+270: the old hold has passed for both
 	mustSeen(t, m, "held", t0+50, true)
 	mustSeen(t, m, "overlap", t0+69, true)
