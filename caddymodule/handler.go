@@ -146,6 +146,10 @@ const (
 	maxTimestampWindow    = time.Hour
 )
 
+// A restart may lengthen the window up to maxTimestampWindow: the nonce
+// journal keeps its nonces that much past their expiry.
+var _ [store.JournalGrace - maxTimestampWindow]struct{}
+
 // Provision sets up the handler.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()

@@ -315,7 +315,16 @@ func (n JournaledNonces) Record(ctx context.Context, key string, stamp int64, un
 	return n.Memory.Record(ctx, key, stamp, until)
 }
 
-// JournalAhead implements oauth1.AheadJournal.
+// JournalAhead implements oauth1.AheadJournal. A journaled nonce is kept
+// JournalGrace past its expiry: the proxy may restart with a longer
+// timestamp_window, under which the nonce's stamp stays acceptable for
+// longer. (A reload is Memory.Keep's to handle; across a restart only the
+// journal remembers.) Its key holds its stamp, so keeping it longer can
+// refuse nothing but a replay.
 func (n JournaledNonces) JournalAhead(_ context.Context, key string, until time.Time) error {
-	return n.Journal.Append(key, until)
+	return n.Journal.Append(key, until.Add(JournalGrace))
 }
+
+// JournalGrace is how long past its expiry a journaled nonce is kept: the
+// longest timestamp_window the handler accepts.
+const JournalGrace = time.Hour

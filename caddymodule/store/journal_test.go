@@ -237,6 +237,43 @@ func TestJournaledNoncesRefuseRestored(t *testing.T) {
 	}
 }
 
+// TestJournaledNoncesOutliveALongerWindow: the proxy restarts with a longer
+// timestamp_window. A nonce journaled under a 1-minute window, stamped 2
+// minutes ahead, expired for the old window 61 s after its stamp; the new
+// window of an hour accepts its stamp for an hour, so the restarted proxy
+// must still refuse its replay then, and may forget it after.
+func TestJournaledNoncesOutliveALongerWindow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	const t0 = 1_800_000_000
+	clock := &fakeClock{t: time.Unix(t0, 0)}
+	m, _ := newTestMemory(t0)
+	m.now = clock.now
+	before := JournaledNonces{Memory: m, Journal: openJournalAt(t, path, clock)}
+	stamp := int64(t0 + 120)
+	until := time.Unix(stamp, 0).Add(61 * time.Second)
+	if fresh, err := before.Record(ctx, "ahead", stamp, until); !fresh || err != nil {
+		t.Fatalf("Record = %v, %v", fresh, err)
+	}
+	if err := before.JournalAhead(ctx, "ahead", until); err != nil {
+		t.Fatal(err)
+	}
+	// kill -9, and a restart with timestamp_window 1h.
+	clock.add(10 * time.Second)
+	m2, _ := newTestMemory(t0 + 10)
+	m2.now = clock.now
+	after := JournaledNonces{Memory: m2, Journal: openJournalAt(t, path, clock)}
+	for _, at := range []int64{stamp + 30, stamp + 61, stamp + 3600} {
+		clock.t = time.Unix(at, 0)
+		if seen, err := after.Seen(ctx, "ahead", stamp); !seen || err != nil {
+			t.Errorf("stamp%+d s: Seen = %v, %v; want true (the new window still accepts the stamp)", at-stamp, seen, err)
+		}
+	}
+	clock.t = time.Unix(stamp+61+3600, 0)
+	if seen, _ := after.Seen(ctx, "ahead", stamp); seen {
+		t.Error("still restored after the longest window a restart could bring")
+	}
+}
+
 func BenchmarkNonceJournalAppend(b *testing.B) {
 	j, err := OpenNonceJournal(filepath.Join(b.TempDir(), "j"))
 	if err != nil {
