@@ -308,6 +308,49 @@ func TestMemoryKeep(t *testing.T) {
 	shortRelease()
 }
 
+// TestMemoryKeepConcurrent lengthens the window while 8 goroutines record
+// with the old hold, as the old configuration's requests do during a reload,
+// into new tables all along (a new ten seconds of stamps every 100
+// records): every nonce is kept for the new hold, whether Keep found its
+// table or its Record made the table after.
+func TestMemoryKeepConcurrent(t *testing.T) {
+	const t0 = 1_700_000_000
+	const workers, each = 8, 2000
+	for round := range 10 {
+		m, c := newTestMemory(t0)
+		release := m.Keep(61 * time.Second)
+		var done atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for w := range workers {
+			wg.Go(func() {
+				<-start
+				for i := range each {
+					stamp := int64(t0 + 10*(i/100))
+					mustRecord(t, m, fmt.Sprintf("r%d-w%d-%d", round, w, i), stamp, time.Unix(stamp+61, 0), true)
+					done.Add(1)
+				}
+			})
+		}
+		close(start)
+		for done.Load() < workers*each/2 {
+			runtime.Gosched()
+		}
+		m.Keep(301 * time.Second)
+		release()
+		wg.Wait()
+		// Every stamp's old hold has passed (t0+190+61 < t0+252); no
+		// table's new one has (t0+0+9+301 > t0+252).
+		c.advance(252 * time.Second)
+		for w := range workers {
+			for i := range each {
+				mustSeen(t, m, fmt.Sprintf("r%d-w%d-%d", round, w, i), int64(t0+10*(i/100)), true)
+			}
+		}
+		m.Close()
+	}
+}
+
 func TestMemorySince(t *testing.T) {
 	before := time.Now()
 	m := NewMemory()
