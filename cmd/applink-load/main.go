@@ -66,6 +66,7 @@ type config struct {
 	profile    string
 	openShare  float64
 	pin        bool
+	baseline   string
 }
 
 func main() {
@@ -95,6 +96,7 @@ func main() {
 	flag.BoolVar(&showTurns, "turns", false, "print each alternating turn's rate and latencies as well as the totals")
 	flag.BoolVar(&cfg.pin, "pin", false, "run the generator and upstream on CPU 0 and the proxies and Redis on the other CPUs (taskset), so that they do not preempt each other; each side then has fewer cores")
 	flag.Float64Var(&cfg.openShare, "open-share", 0.5, "the open-loop phases run at this share of (b)'s closed-loop rate (the target is set at 0.5)")
+	flag.StringVar(&cfg.baseline, "baseline", "signed", "what (a), plain reverse_proxy, is sent: signed, the same pre-signed requests as (b), which it forwards unverified, so that the applink handler is the only difference; or unsigned, a short request without OAuth, which also charges (b) with carrying OAuth's bytes")
 	flag.StringVar(&cfg.profile, "profile", "", "write CPU profiles of the proxies to this directory, <proxy>.closed.cpu.pprof and <proxy>.open.cpu.pprof, during the closed-loop and the open-loop turns")
 	flag.Parse()
 
@@ -276,6 +278,9 @@ func (e *env) redisSupport() (bool, string) {
 func (e *env) bench() (int, error) {
 	cfg := e.cfg
 	fmt.Printf("bench: %s per phase after %s warm-up, closed loop with %d connections\n", cfg.duration, cfg.warmup, cfg.conns)
+	if cfg.baseline != "signed" && cfg.baseline != "unsigned" {
+		return 0, fmt.Errorf("-baseline must be signed or unsigned, not %q", cfg.baseline)
+	}
 
 	// (a) plain reverse_proxy, closed loop: the reference maximum. A short
 	// first run sizes the pool of signed requests; the measured runs of
@@ -389,11 +394,20 @@ func (e *env) bench() (int, error) {
 		return 0, err
 	}
 
+	// (a) gets the same requests as (b) unless -baseline unsigned.
+	plainSource := func() source { return &cycle{reqs: reqs} }
+	if cfg.baseline == "unsigned" {
+		plainSource = func() source { return repeat(plainRequest(hostPlain)) }
+		fmt.Println("(a) is sent unsigned requests (-baseline unsigned): (b) also pays for carrying OAuth's bytes")
+	} else {
+		fmt.Println("(a) is sent the same signed requests as (b), which it forwards unverified: the applink handler is the only difference")
+	}
+
 	// The closed loops of (a), (b) and (c) run in alternating turns, so
 	// that the machine's drift (other tenants, frequency) falls on all of
 	// them alike, not on whichever ran when it happened.
 	closed := []run{
-		{name: "(a) reverse_proxy", addr: addr(plain), src: repeat(plainRequest(hostPlain)), want: 200,
+		{name: "(a) reverse_proxy", addr: addr(plain), src: plainSource(), want: 200,
 			conns: cfg.conns, warmup: cfg.warmup, measure: cfg.duration, pid: plain.pid()},
 		{name: "(b) applink 2LO + reverse_proxy", addr: addr(b), src: pl, want: 200,
 			conns: cfg.conns, warmup: cfg.warmup, measure: cfg.duration, pid: b.pid()},
@@ -425,7 +439,7 @@ func (e *env) bench() (int, error) {
 	pl = &pool{reqs: reqs} // a fresh proxy: every request is new to it
 	stopProf = e.profileDuring([]*proxy{plain, bOpen}, "open", 2*openFor)
 	open := interleave([]run{
-		{name: "(a) reverse_proxy @ " + share, addr: addr(plain), src: repeat(plainRequest(hostPlain)), want: 200,
+		{name: "(a) reverse_proxy @ " + share, addr: addr(plain), src: plainSource(), want: 200,
 			conns: cfg.openConns, warmup: cfg.warmup, measure: openFor, rate: half, pid: plain.pid()},
 		{name: "(b) applink @ " + share, addr: addr(bOpen), src: pl, want: 200,
 			conns: cfg.openConns, warmup: cfg.warmup, measure: openFor, rate: half, pid: bOpen.pid()},

@@ -147,6 +147,16 @@ type repeat []byte
 
 func (r repeat) next() []byte { return r }
 
+// cycle hands out pre-signed requests in turn, again and again: the plain
+// reverse_proxy phases get the same traffic as the applink ones, and do not
+// check nonces.
+type cycle struct {
+	reqs [][]byte
+	i    atomic.Int64
+}
+
+func (c *cycle) next() []byte { return c.reqs[(c.i.Add(1)-1)%int64(len(c.reqs))] }
+
 // fresh signs each request when it is asked for (HMAC-SHA1, the soak).
 type fresh struct{ s *signer }
 

@@ -147,3 +147,16 @@ func TestPoolTimestamps(t *testing.T) {
 		}
 	}
 }
+
+// TestCycle: the plain phases get the pool's requests in turn, and again
+// from the start once it is used up, never nil.
+func TestCycle(t *testing.T) {
+	c := &cycle{reqs: [][]byte{[]byte("a"), []byte("b"), []byte("c")}}
+	var got string
+	for range 7 {
+		got += string(c.next())
+	}
+	if got != "abcabca" {
+		t.Errorf("cycle handed out %q, want abcabca", got)
+	}
+}
