@@ -131,7 +131,8 @@ func (m *Memory) Seen(_ context.Context, key string, stamp int64) (bool, error) 
 	if s.closed {
 		return false, ErrClosed
 	}
-	return s.liveLocked(h, stamp, now), nil
+	_, _, live := s.lookupLocked(h, stamp, now)
+	return live, nil
 }
 
 // Record stores key, stamped at stamp, at least until the given time,
@@ -147,14 +148,14 @@ func (m *Memory) Record(_ context.Context, key string, stamp int64, until time.T
 	if s.closed {
 		return false, ErrClosed
 	}
-	if s.liveLocked(h, stamp, now) {
+	i, found, live := s.lookupLocked(h, stamp, now)
+	if live {
 		return false, nil
 	}
 	if exp <= now {
 		return true, nil // already expired: nothing to remember
 	}
 	start := stamp - mod(stamp, bucketSeconds)
-	i, found := s.find(start)
 	switch {
 	case !found:
 		s.buckets = slices.Insert(s.buckets, i, newNonceTable(start, s.sizeHint()))
@@ -238,11 +239,13 @@ func (s *nonceShard) find(start int64) (int, bool) {
 	return i, i < len(s.buckets) && s.buckets[i].start == start
 }
 
-// liveLocked reports whether hash h, stamped at stamp, is stored in a table
-// that has not expired by now.
-func (s *nonceShard) liveLocked(h uint64, stamp, now int64) bool {
-	i, found := s.find(stamp - mod(stamp, bucketSeconds))
-	return found && s.buckets[i].until > now && s.buckets[i].contains(h)
+// lookupLocked finds the table of stamp's ten seconds (its index, or where
+// it would go), and reports whether hash h is stored there and the table
+// has not expired by now.
+func (s *nonceShard) lookupLocked(h uint64, stamp, now int64) (i int, found, live bool) {
+	i, found = s.find(stamp - mod(stamp, bucketSeconds))
+	live = found && s.buckets[i].until > now && s.buckets[i].contains(h)
+	return i, found, live
 }
 
 // mod is the remainder of a by b, which is positive, in [0, b) also for a
