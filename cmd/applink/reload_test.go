@@ -16,7 +16,10 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
-const reloadCaddyfile = `{
+// stateCaddyfile is a proxy with a state file on :8083 (admin :2023), for
+// the reload, crash-replay and window tests; the last %s takes more
+// applink options.
+const stateCaddyfile = `{
 	admin localhost:2023
 	auto_https off
 }
@@ -45,7 +48,7 @@ http://:8084 {
 // run; no request fails, and the bbolt state file is never opened twice (a
 // second open would wait on the file lock and fail the reload).
 func TestReloadUnderLoad(t *testing.T) {
-	f := newStateFixture(t, reloadCaddyfile)
+	f := newStateFixture(t, stateCaddyfile)
 	write := func(extra string) { f.writeConfig(extra) }
 	write("")
 	bin, cfgFile, key := f.bin, f.cfgFile, f.key

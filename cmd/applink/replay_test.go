@@ -16,45 +16,22 @@ import (
 	"github.com/caddy-applink/caddy-applink/caddymodule/store"
 )
 
-const replayTestCaddyfile = `{
-	admin off
-	auto_https off
-}
-
-http://localhost:8091 {
-	applink {
-		base_url http://localhost:8091
-		state file %s
-		consumer demo:applink {
-			public_key_file %s
-			two_legged svc-demo
-		}
-	}
-	reverse_proxy 127.0.0.1:8092
-}
-
-http://:8092 {
-	bind 127.0.0.1
-	respond "user={http.request.header.X-Forwarded-User}"
-}
-`
-
 // TestReplayAfterCrashRefused: a client whose clock runs two minutes ahead
 // sends a signed request; the proxy is killed with SIGKILL and started
 // again, and the same request, replayed, is refused with nonce_used. Without
 // the journal beside the state file, the restarted proxy would have
 // forgotten the nonce while the timestamp was still acceptable.
 func TestReplayAfterCrashRefused(t *testing.T) {
-	f := newStateFixture(t, replayTestCaddyfile)
-	f.writeConfig()
+	f := newStateFixture(t, stateCaddyfile)
+	f.writeConfig("")
 	bin, dir, cfgFile, state := f.bin, f.dir, f.cfgFile, f.state
-	ahead, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: f.key, RemoteBaseURL: "http://localhost:8091",
+	ahead, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: f.key, RemoteBaseURL: "http://localhost:8083",
 		Clock: func() time.Time { return time.Now().Add(2 * time.Minute) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	signed := func(path string) *http.Request {
-		req, _ := http.NewRequest("GET", "http://localhost:8091"+path, nil)
+		req, _ := http.NewRequest("GET", "http://localhost:8083"+path, nil)
 		if err := ahead.Sign(req, signer.Mode2LO, "", nil); err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +49,7 @@ func TestReplayAfterCrashRefused(t *testing.T) {
 		return resp.StatusCode, string(body), resp.Header.Get("WWW-Authenticate")
 	}
 
-	proc := startBinary(t, bin, dir, cfgFile, "http://localhost:8091/")
+	proc := startBinary(t, bin, dir, cfgFile, "http://localhost:8083/")
 	req := signed("/rest/api/2/myself")
 	if code, body, _ := send(req); code != 200 || body != "user=svc-demo" {
 		t.Fatalf("request stamped 2 minutes ahead: %d %q", code, body)
@@ -83,7 +60,7 @@ func TestReplayAfterCrashRefused(t *testing.T) {
 
 	_ = proc.Process.Signal(syscall.SIGKILL)
 	_, _ = proc.Process.Wait()
-	startBinary(t, bin, dir, cfgFile, "http://localhost:8091/")
+	startBinary(t, bin, dir, cfgFile, "http://localhost:8083/")
 
 	if code, body, auth := send(req); code != 401 || !strings.Contains(auth, `oauth_problem="nonce_used"`) {
 		t.Fatalf("replay after a crash and restart: %d %q %s; want 401 nonce_used", code, body, auth)
@@ -126,7 +103,7 @@ func oauthParam(header, name string) string {
 // is refused, as after a restart; request 2's nonce is kept for the new
 // window. Without either, its replay would pass.
 func TestLengthenedWindowRefusesForgottenNonces(t *testing.T) {
-	f := newStateFixture(t, reloadCaddyfile)
+	f := newStateFixture(t, stateCaddyfile)
 	f.writeConfig("timestamp_window 2s")
 	startBinary(t, f.bin, f.dir, f.cfgFile, "http://localhost:8083/")
 	sg, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: f.key, RemoteBaseURL: "http://localhost:8083"})
