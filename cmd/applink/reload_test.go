@@ -16,6 +16,16 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
+// reload runs `applink reload` on the fixture's Caddyfile, through the
+// admin address of stateCaddyfile.
+func (f *stateFixture) reload() error {
+	out, err := exec.Command(f.bin, "reload", "--config", f.cfgFile, "--adapter", "caddyfile", "--address", "localhost:2023").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, out)
+	}
+	return nil
+}
+
 // stateCaddyfile is a proxy with a state file on :8083 (admin :2023), for
 // the reload, crash-replay and window tests; the last %s takes more
 // applink options.
@@ -102,9 +112,8 @@ func TestReloadUnderLoad(t *testing.T) {
 		time.Sleep(400 * time.Millisecond)
 		write(extra)
 		start := time.Now()
-		out, err := exec.Command(bin, "reload", "--config", cfgFile, "--adapter", "caddyfile", "--address", "localhost:2023").CombinedOutput()
-		if err != nil {
-			t.Fatalf("reload %d: %v\n%s", i, err, out)
+		if err := f.reload(); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
 		}
 		if d := time.Since(start); d > 1500*time.Millisecond {
 			t.Errorf("reload %d took %s: waiting on the state file lock?", i, d)

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,24 +36,13 @@ func TestReplayAfterCrashRefused(t *testing.T) {
 		}
 		return req
 	}
-	send := func(req *http.Request) (int, string, string) {
-		t.Helper()
-		again := req.Clone(req.Context())
-		resp, err := http.DefaultClient.Do(again)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body), resp.Header.Get("WWW-Authenticate")
-	}
 
 	proc := startBinary(t, bin, dir, cfgFile, "http://localhost:8083/")
 	req := signed("/rest/api/2/myself")
-	if code, body, _ := send(req); code != 200 || body != "user=svc-demo" {
+	if code, body, _ := resend(t, req); code != 200 || body != "user=svc-demo" {
 		t.Fatalf("request stamped 2 minutes ahead: %d %q", code, body)
 	}
-	if code, _, auth := send(req); code != 401 || !strings.Contains(auth, `oauth_problem="nonce_used"`) {
+	if code, _, auth := resend(t, req); code != 401 || !strings.Contains(auth, `oauth_problem="nonce_used"`) {
 		t.Fatalf("replay before the crash: %d %s", code, auth)
 	}
 
@@ -62,11 +50,11 @@ func TestReplayAfterCrashRefused(t *testing.T) {
 	_, _ = proc.Process.Wait()
 	startBinary(t, bin, dir, cfgFile, "http://localhost:8083/")
 
-	if code, body, auth := send(req); code != 401 || !strings.Contains(auth, `oauth_problem="nonce_used"`) {
+	if code, body, auth := resend(t, req); code != 401 || !strings.Contains(auth, `oauth_problem="nonce_used"`) {
 		t.Fatalf("replay after a crash and restart: %d %q %s; want 401 nonce_used", code, body, auth)
 	}
 	// The restarted proxy still serves fresh requests, ahead or not.
-	if code, body, _ := send(signed("/rest/api/2/myself")); code != 200 || body != "user=svc-demo" {
+	if code, body, _ := resend(t, signed("/rest/api/2/myself")); code != 200 || body != "user=svc-demo" {
 		t.Errorf("fresh request after the restart: %d %q", code, body)
 	}
 
@@ -80,6 +68,19 @@ func TestReplayAfterCrashRefused(t *testing.T) {
 	if nonce == "" || bytes.Contains(data, []byte(nonce)) {
 		t.Errorf("journal holds the nonce %q in clear (or no nonce was found)", nonce)
 	}
+}
+
+// resend sends a copy of a signed request (so that it can be sent again)
+// and returns the status, the body and WWW-Authenticate.
+func resend(t *testing.T, req *http.Request) (int, string, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req.Clone(req.Context()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), resp.Header.Get("WWW-Authenticate")
 }
 
 // oauthParam returns a parameter of an OAuth Authorization header, still
@@ -112,13 +113,8 @@ func TestLengthenedWindowRefusesForgottenNonces(t *testing.T) {
 	}
 	send := func(req *http.Request) (int, string) {
 		t.Helper()
-		resp, err := http.DefaultClient.Do(req.Clone(req.Context()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+		code, _, auth := resend(t, req)
+		return code, auth
 	}
 	signed := func() (*http.Request, time.Time) {
 		req, _ := http.NewRequest("GET", "http://localhost:8083/rest/api/2/myself", nil)
@@ -139,9 +135,8 @@ func TestLengthenedWindowRefusesForgottenNonces(t *testing.T) {
 	time.Sleep(3500 * time.Millisecond) // its nonce is forgotten: stamp + 3 s has passed
 	second, stamped := signed()
 	f.writeConfig("timestamp_window 1m")
-	out, err := exec.Command(f.bin, "reload", "--config", f.cfgFile, "--adapter", "caddyfile", "--address", "localhost:2023").CombinedOutput()
-	if err != nil {
-		t.Fatalf("reload: %v\n%s", err, out)
+	if err := f.reload(); err != nil {
+		t.Fatalf("reload: %v", err)
 	}
 	if time.Since(stamped) >= 3*time.Second {
 		t.Fatalf("the reload took until %s after the second request's stamp: its nonce was gone before it", time.Since(stamped))
