@@ -419,7 +419,7 @@ func (e *env) bench() (int, error) {
 		profiled = append(profiled, c)
 	}
 	fmt.Printf("(a), (b)%s closed loop, in %d alternating turns...\n", map[bool]string{true: ", (c) with the Redis nonce store,", false: ""}[redisOK], len(closed)*slices)
-	stopProf := e.profileDuring(profiled, "closed", time.Duration(len(closed))*(cfg.duration+time.Duration(slices)*turnWarmup))
+	stopProf := e.profileDuring(profiled, "closed", time.Duration(len(closed))*(closedSpan-cfg.warmup))
 	res := interleave(closed, slices, turnWarmup, run.closedLoop)
 	stopProf()
 	a, bs := res[0], res[1]
