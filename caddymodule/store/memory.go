@@ -166,9 +166,13 @@ func (m *Memory) Record(_ context.Context, key string, stamp int64, until time.T
 		s.buckets[i] = newNonceTable(start, s.sizeHint())
 	}
 	t := &s.buckets[i]
+	t.until = max(t.until, exp)
 	// Read under the shard's lock: Keep lengthens the tables after it
-	// raised hold, shard by shard.
-	t.until = max(t.until, exp, stamp+m.hold.Load())
+	// raised hold, shard by shard. With no hold registered (0), a stamp
+	// alone must not keep a table.
+	if hold := m.hold.Load(); hold > 0 {
+		t.until = max(t.until, stamp+hold)
+	}
 	t.insert(h)
 	return true, nil
 }
