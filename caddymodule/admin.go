@@ -12,8 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/consumer"
-	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+	"github.com/caddy-applink/caddy-applink/internal/consumer"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 func init() {

@@ -18,11 +18,11 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/login"
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
-	"github.com/caddy-applink/caddy-applink/caddymodule/provider"
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
-	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+	"github.com/caddy-applink/caddy-applink/internal/login"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/provider"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 func init() {

@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 // BenchmarkServeHTTP measures Handler.ServeHTTP on the request the load

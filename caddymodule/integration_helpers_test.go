@@ -16,8 +16,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	dghubble "github.com/dghubble/oauth1"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 )
 
 const placeholderEcho = `request_header X-Applink-Mode "{applink.mode}"

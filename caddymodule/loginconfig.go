@@ -13,7 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/login"
+	"github.com/caddy-applink/caddy-applink/internal/login"
 )
 
 // LoginConfig says how the approval page learns who the user is.

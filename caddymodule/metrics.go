@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 )
 
 // Metrics, registered in Caddy's metrics registry (served by its metrics

@@ -3,7 +3,7 @@ package caddymodule
 import (
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 // noncePool shares nonce stores across config reloads: a reload must not

@@ -14,8 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/consumer"
-	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+	"github.com/caddy-applink/caddy-applink/internal/consumer"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 // StateConfig says where tokens live.

@@ -9,11 +9,11 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/login"
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
-	"github.com/caddy-applink/caddy-applink/caddymodule/pages"
-	"github.com/caddy-applink/caddy-applink/caddymodule/provider"
-	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+	"github.com/caddy-applink/caddy-applink/internal/login"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/pages"
+	"github.com/caddy-applink/caddy-applink/internal/provider"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 // The service-provider endpoints, where Atlassian serves them (relative to

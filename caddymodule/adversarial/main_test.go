@@ -24,7 +24,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 )
 
 const (

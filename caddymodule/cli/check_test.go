@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 )
 
 // fakeRemote answers the anonymous manifest and consumer-info like Jira,

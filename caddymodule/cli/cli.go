@@ -15,8 +15,8 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
-	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
 )
 
 func init() {

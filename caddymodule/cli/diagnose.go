@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
-	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
 	"github.com/caddy-applink/caddy-applink/caddymodule/transport"
 )
 

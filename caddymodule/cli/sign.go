@@ -15,7 +15,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
 	"github.com/caddy-applink/caddy-applink/caddymodule/transport"
 )
 

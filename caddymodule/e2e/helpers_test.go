@@ -24,8 +24,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 
 	_ "github.com/caddy-applink/caddy-applink/caddymodule" // the applink handler
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 	"github.com/caddy-applink/caddy-applink/internal/testpeer"
 )
@@ -274,7 +274,7 @@ func problemOf(resp *http.Response) string {
 var nonceSeq atomic.Int64
 
 // signed builds a request signed by the test's consumer (RSA-SHA1, OAuth
-// parameters in the Authorization header) with the caddymodule/oauth1
+// parameters in the Authorization header) with the internal/oauth1
 // helpers. target is path and query as sent; form, when not empty, is sent
 // as an application/x-www-form-urlencoded body; token is the oauth_token
 // ("" for none).

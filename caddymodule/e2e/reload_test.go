@@ -18,7 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 

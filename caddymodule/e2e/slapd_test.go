@@ -10,7 +10,7 @@ import (
 )
 
 // A real OpenLDAP slapd (Debian's slapd package, via internal/testslapd,
-// which caddymodule/login's tests share), started once for the package on
+// which internal/login's tests share), started once for the package on
 // a free 127.0.0.1 port, and stopped (its whole process group) by TestMain.
 
 // The template of `login ldap { user_dn ... }`.

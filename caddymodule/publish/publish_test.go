@@ -27,8 +27,8 @@ import (
 	// The applink directive, to check the order and that signed requests
 	// reach it.
 	_ "github.com/caddy-applink/caddy-applink/caddymodule"
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
-	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 

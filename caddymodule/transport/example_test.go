@@ -11,8 +11,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
-	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
 )
 
 // TestGatewayExample runs examples/gateway/Caddyfile (in this package's

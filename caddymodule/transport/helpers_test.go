@@ -20,10 +20,10 @@ import (
 
 	// The incoming applink handler plays the remote in round-trip tests.
 	_ "github.com/caddy-applink/caddy-applink/caddymodule"
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	_ "github.com/caddy-applink/caddy-applink/caddymodule/publish"
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
-	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 	"github.com/caddy-applink/caddy-applink/internal/testoracle"
 )
 

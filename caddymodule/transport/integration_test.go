@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
 )
 
 // transportBlock renders a `transport applink` block with our key.

@@ -1,8 +1,8 @@
 package transport
 
 import (
-	"github.com/caddy-applink/caddy-applink/caddymodule/consumer"
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/consumer"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 )
 
 // RemoteProblem is an OAuth refusal as a remote application reports it

@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule"
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
-	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
 )
 
 // stripCredentials removes every credential the local client sent, so that

@@ -12,11 +12,11 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule"
-	"github.com/caddy-applink/caddy-applink/caddymodule/consumer"
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
-	"github.com/caddy-applink/caddy-applink/caddymodule/provider"
-	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
-	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+	"github.com/caddy-applink/caddy-applink/internal/consumer"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/provider"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 // provisionTokens checks the 3LO settings and, for mode 3lo without an

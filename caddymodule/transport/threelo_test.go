@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule"
-	"github.com/caddy-applink/caddy-applink/caddymodule/consumer"
-	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+	"github.com/caddy-applink/caddy-applink/internal/consumer"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 // TestRenewalGoesWhereRequestsGo: a token due for renewal is renewed

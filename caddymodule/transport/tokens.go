@@ -3,8 +3,8 @@ package transport
 import (
 	"context"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/consumer"
-	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/internal/consumer"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
 )
 
 // TokenSource supplies the 3-legged access token a local user holds for a

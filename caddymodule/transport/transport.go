@@ -27,10 +27,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule"
-	"github.com/caddy-applink/caddy-applink/caddymodule/consumer"
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
-	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/internal/consumer"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
 )
 
 func init() {

@@ -22,7 +22,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-applink/caddy-applink/caddymodule"
-	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 

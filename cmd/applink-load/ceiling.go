@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
-	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 // verifyCost measures, in this process and on one core, what the proxy's

@@ -35,8 +35,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/oauth1"
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 )
 
 // Targets (issue 5).

@@ -14,7 +14,7 @@ import (
 
 	dghubble "github.com/dghubble/oauth1"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 )
 
 // buildBinary compiles the real applink binary once for this test binary.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/signer"
-	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 // TestReplayAfterCrashRefused: a client whose clock runs two minutes ahead

@@ -19,7 +19,7 @@ import (
 
 	dghubble "github.com/dghubble/oauth1"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 )
 
 const tokenTestCaddyfile = `{

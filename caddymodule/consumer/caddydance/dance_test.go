@@ -12,9 +12,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
-	"github.com/caddy-applink/caddy-applink/caddymodule/consumer"
-	"github.com/caddy-applink/caddy-applink/caddymodule/provider"
-	"github.com/caddy-applink/caddy-applink/caddymodule/store"
+	"github.com/caddy-applink/caddy-applink/internal/consumer"
+	"github.com/caddy-applink/caddy-applink/internal/provider"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 // dance runs the browser dance from the Link header of a refused request

@@ -26,7 +26,7 @@ import (
 	// The remote Jira is our own applink handler; the local app proxies to
 	// it through the applink transport.
 	_ "github.com/caddy-applink/caddy-applink/caddymodule"
-	"github.com/caddy-applink/caddy-applink/caddymodule/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	_ "github.com/caddy-applink/caddy-applink/caddymodule/transport"
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
