@@ -204,11 +204,9 @@ func parseConsumer(d *caddyfile.Dispenser) (*ConsumerConfig, error) {
 }
 
 // oneArg reads exactly one argument for the current subdirective.
-var oneArg = OneArg
-
-// OneArg reads exactly one argument, and no block, for the subdirective the
+// oneArg reads exactly one argument, and no block, for the subdirective the
 // dispenser is on: the Caddyfile helper every applink module shares.
-func OneArg(d *caddyfile.Dispenser, dst *string) error {
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
 	name := d.Val()
 	if !d.NextArg() {
 		return d.Errf("%s needs one argument", name)

@@ -12,10 +12,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-applink/caddy-applink/internal/store"
-	"github.com/caddy-applink/caddy-applink/internal/testkit"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-applink/caddy-applink/internal/store"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // TestCaddyfileAdapt compares testdata/caddyfile_adapt/*.caddyfiletest

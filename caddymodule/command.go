@@ -14,7 +14,17 @@ import (
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/caddy-applink/caddy-applink/internal/cli"
 )
+
+// The subcommands keygen, sign, check and dance, whose bodies live in
+// internal/cli.
+func init() {
+	for _, c := range cli.Commands() {
+		caddycmd.RegisterCommand(caddycmd.Command{Name: c.Name, Usage: c.Usage, Short: c.Short, Long: c.Long, CobraFunc: c.CobraFunc})
+	}
+}
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{

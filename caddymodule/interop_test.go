@@ -2,12 +2,13 @@ package caddymodule
 
 import (
 	"encoding/json"
-	"github.com/caddy-applink/caddy-applink/internal/testpeer"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/caddy-applink/caddy-applink/internal/testpeer"
 )
 
 // debianPython is Debian's interpreter, which has python3-requests-oauthlib;

@@ -23,7 +23,7 @@ func scrape(t *testing.T) string {
 
 func metricValue(t *testing.T, metrics, series string) float64 {
 	t.Helper()
-	re := regexp.MustCompile("(?m)^" + regexp.QuoteMeta(series) + ` ([0-9.e+]+)$`)
+	re := regexp.MustCompile("(?m)^" + regexp.QuoteMeta(series) + ` (\S+)$`)
 	m := re.FindStringSubmatch(metrics)
 	if m == nil {
 		return 0

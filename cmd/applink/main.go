@@ -10,12 +10,8 @@ import (
 	// Caddy's standard modules: reverse_proxy, file_server, tls, metrics...
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	// caddy-applink's own modules.
+	// caddy-applink: every module, directive and subcommand.
 	_ "github.com/caddy-applink/caddy-applink/caddymodule"
-	_ "github.com/caddy-applink/caddy-applink/caddymodule/cli"
-	_ "github.com/caddy-applink/caddy-applink/caddymodule/consumer/caddydance"
-	_ "github.com/caddy-applink/caddy-applink/caddymodule/publish"
-	_ "github.com/caddy-applink/caddy-applink/caddymodule/transport"
 )
 
 func main() {

@@ -7,22 +7,21 @@ import (
 	"crypto/sha1"
 
 	"filippo.io/bigmod"
-
-	"github.com/caddy-applink/caddy-applink/internal/oauth1/rsapub"
 )
 
 // preparedRSAKey is an RSA public key made ready for many verifications.
 // crypto/rsa rebuilds the Montgomery form of the modulus from N on every
 // VerifyPKCS1v15, about a third of the work of a 2048-bit verification;
 // this keeps it, and runs the same arithmetic through filippo.io/bigmod,
-// the standalone copy of the standard library's internal bigmod; on CPUs
-// with AVX-512 IFMA, keys of 1024 to 4096 bits go through rsapub
-// instead, several times faster again (BenchmarkPreparedRSAKey).
+// the standalone copy of the standard library's internal bigmod. Only a
+// build with -tags applink_ifma holds assembly: there, on CPUs with
+// AVX-512 IFMA, keys of 1024 to 4096 bits go through rsapub instead
+// (rsaverify_ifma.go). BenchmarkPreparedRSAKey times each path.
 type preparedRSAKey struct {
 	pub  *rsa.PublicKey // the key this was prepared from
 	n    *bigmod.Modulus
-	ifma *rsapub.Modulus // nil where rsapub does not take the key
-	size int             // of the modulus, in bytes
+	ifma *ifmaModulus // nil where rsapub does not take the key, and always in the default build
+	size int          // of the modulus, in bytes
 }
 
 // sha1DigestInfo is the DER prefix of a PKCS #1 v1.5 SHA-1 DigestInfo
@@ -41,7 +40,7 @@ func prepareRSAKey(pub *rsa.PublicKey) *preparedRSAKey {
 	if err != nil {
 		return nil
 	}
-	return &preparedRSAKey{pub: pub, n: n, ifma: rsapub.NewModulus(pub.N), size: (pub.N.BitLen() + 7) / 8}
+	return &preparedRSAKey{pub: pub, n: n, ifma: newIFMAModulus(pub.N), size: (pub.N.BitLen() + 7) / 8}
 }
 
 // verifySHA1 checks an RSASSA-PKCS1-v1_5 signature over a SHA-1 hash as
@@ -78,7 +77,7 @@ func (k *preparedRSAKey) verifySHA1(hashed, sig []byte) error {
 // exp65537 returns sig^65537 mod n as size bytes, in into's array where
 // it fits, or false for a signature that is not a number below n.
 func (k *preparedRSAKey) exp65537(into, sig []byte) ([]byte, bool) {
-	if k.ifma != nil && cap(into) >= k.size {
+	if ifmaBuild && k.ifma != nil && cap(into) >= k.size { // constant false in the default build
 		em := into[:k.size]
 		return em, k.ifma.Exp65537(em, sig)
 	}

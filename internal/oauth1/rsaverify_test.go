@@ -13,10 +13,11 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 
-	"github.com/caddy-applink/caddy-applink/internal/oauth1/rsapub"
+	"golang.org/x/sys/cpu"
 )
 
 // The prepared-key verifier must say exactly what crypto/rsa says. These
@@ -209,10 +210,11 @@ func TestPreparedRSAKeyScope(t *testing.T) {
 			t.Errorf("%s: prepared %v, want %v", name, got, c.want)
 		}
 	}
-	// On CPUs with AVX-512 IFMA, keys of 1024 to 4096 bits take rsapub;
-	// larger ones bigmod.
+	// Built with -tags applink_ifma, on CPUs with AVX-512 IFMA, keys of
+	// 1024 to 4096 bits take rsapub; larger ones, and every key in the
+	// default build, bigmod.
 	for _, k := range keySizes() {
-		if got, want := prepareRSAKey(&k.PublicKey).ifma != nil, rsapub.Available(); got != want {
+		if got, want := prepareRSAKey(&k.PublicKey).ifma != nil, ifmaAvailable(); got != want {
 			t.Errorf("%d bits: through IFMA %v, want %v", k.N.BitLen(), got, want)
 		}
 	}
@@ -229,6 +231,29 @@ func TestPreparedRSAKeyScope(t *testing.T) {
 	c.PublicKey = &otherKey().PublicKey
 	if p := c.preparedKey(); p == nil || p.pub != c.PublicKey {
 		t.Fatal("a changed key kept the old preparation")
+	}
+}
+
+// TestPreparedRSAKeyPath checks that the build runs the arithmetic it is
+// meant to, so that the differential tests above test that: bigmod alone
+// in the default build, and IFMA with -tags applink_ifma wherever the CPU
+// has it (golang.org/x/sys/cpu asked here independently of rsapub).
+func TestPreparedRSAKeyPath(t *testing.T) {
+	cpuHas := runtime.GOARCH == "amd64" && cpu.X86.HasAVX512F && cpu.X86.HasAVX512IFMA
+	switch {
+	case !ifmaBuild && ifmaAvailable():
+		t.Fatal("the default build reports IFMA code")
+	case ifmaBuild && ifmaAvailable() != cpuHas:
+		t.Fatalf("built with applink_ifma: IFMA in use %v, the CPU has it %v", ifmaAvailable(), cpuHas)
+	}
+	p := prepareRSAKey(&testKey().PublicKey)
+	switch {
+	case p.ifma != nil:
+		t.Log("2048-bit keys verify through rsapub (AVX-512 IFMA), and are also checked through bigmod")
+	case ifmaBuild:
+		t.Log("built with applink_ifma, but this CPU lacks AVX-512 IFMA: keys verify through bigmod")
+	default:
+		t.Log("default build: keys verify through bigmod")
 	}
 }
 
@@ -251,13 +276,17 @@ func FuzzPreparedRSAKey(f *testing.F) {
 		em[0] = 0 // below n
 		agree(t, &k.PublicKey, h[:], rawSign(k, em))
 		agree(t, &k.PublicKey, h[:], patch)
-		k2048 := &testKey().PublicKey // through IFMA where the CPU has it
+		k2048 := &testKey().PublicKey // through IFMA where the build and the CPU have it
 		agree(t, k2048, h[:], append(make([]byte, max(0, k2048.Size()-len(patch))), patch...))
 	})
 }
 
 // BenchmarkPreparedRSAKey compares, per key size, crypto/rsa with the
-// prepared key through bigmod and, where the CPU has it, through IFMA.
+// prepared key through bigmod and, built with -tags applink_ifma on a CPU
+// that has it, through IFMA:
+//
+//	go test -run '^$' -bench PreparedRSAKey -count 5 ./internal/oauth1/
+//	go test -run '^$' -bench PreparedRSAKey -count 5 -tags applink_ifma ./internal/oauth1/
 func BenchmarkPreparedRSAKey(b *testing.B) {
 	h := sha1.Sum([]byte("base string"))
 	for _, k := range keySizes() {

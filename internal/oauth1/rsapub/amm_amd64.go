@@ -1,10 +1,8 @@
-//go:build !purego
+//go:build applink_ifma && amd64 && !purego
 
 package rsapub
 
 import "golang.org/x/sys/cpu"
-
-//go:generate go run gen_amm.go
 
 // haveIFMA reports whether this CPU and OS run the AVX-512 IFMA code.
 var haveIFMA = cpu.X86.HasAVX512F && cpu.X86.HasAVX512IFMA

@@ -16,6 +16,12 @@ import (
 	"math/big"
 )
 
+// The assembly is generated, and kept in the repository: it is compiled
+// only with -tags applink_ifma (amm_amd64.go), but this directive sits in
+// a file of every build, for go generate honours build constraints.
+//
+//go:generate go run gen_amm.go
+
 const (
 	maxLimbs = 80 // 52-bit limbs of the widest multiplication: 4160 bits
 	limbBits = 52

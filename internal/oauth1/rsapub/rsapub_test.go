@@ -13,7 +13,7 @@ import (
 func needIFMA(tb testing.TB) {
 	tb.Helper()
 	if !Available() {
-		tb.Skip("no AVX-512 IFMA code here (a CPU without it, or -tags purego); the callers' fallback is tested instead")
+		tb.Skip("no AVX-512 IFMA code here (built without -tags applink_ifma, or with purego, or a CPU without it); the callers' bigmod path is tested instead")
 	}
 }
 

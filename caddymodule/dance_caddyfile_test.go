@@ -1,0 +1,87 @@
+package caddymodule
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// TestCaddyfileAdapt compares testdata/caddyfile_adapt/*.caddyfiletest
+// (Caddyfile, "----------", expected JSON). The golden pins the order:
+// basic_auth, applink, applink_dance, reverse_proxy.
+func TestDanceCaddyfileErrors(t *testing.T) {
+	for _, tc := range []struct{ input, want string }{
+		{"applink_dance extra", "wrong argument count"},
+		{"applink_dance {\n bogus 1\n}", `unknown subdirective "bogus"`},
+		{"applink_dance {\n base_url\n}", "base_url needs one argument"},
+		{"applink_dance {\n base_url a b\n}", "takes one argument"},
+		{"applink_dance {\n user a\n user b\n}", "user specified twice"},
+		{"applink_dance {\n link\n}", "link needs an ID"},
+		{"applink_dance {\n link a b\n}", "wrong argument count"},
+		{"applink_dance {\n link jira {\n  display_url https://x\n }\n}", "remote_base_url is required"},
+		{"applink_dance {\n link jira {\n  remote_base_url https://x\n  bogus y\n }\n}", `unknown link subdirective "bogus"`},
+		{"applink_dance {\n link jira {\n  remote_base_url https://x\n }\n link jira {\n  remote_base_url https://y\n }\n}", `link "jira" specified twice`},
+		{"applink_dance {\n state bogus\n}", "state must be file"},
+		{"applink_dance {\n state memory\n state memory\n}", "state specified twice"},
+	} {
+		h := new(DanceHandler)
+		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.input, err, tc.want)
+		}
+	}
+	h := new(DanceHandler)
+	in := "applink_dance {\n base_url https://app.example.com\n consumer_key k\n private_key_file f\n link jira {\n  remote_base_url https://jira.example.com\n  display_url https://jira.example.com/\n }\n user {http.vars.u}\n state memory\n}"
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err != nil {
+		t.Fatal(err)
+	}
+	if h.BaseURL != "https://app.example.com" || h.User != "{http.vars.u}" || len(h.Links) != 1 || h.Links[0].DisplayURL != "https://jira.example.com/" ||
+		h.State == nil || h.State.Backend != "memory" {
+		t.Errorf("parsed %+v", h)
+	}
+}
+
+func TestDanceProvisionErrors(t *testing.T) {
+	danceTestKeys(t)
+	key := filepath.Join(danceKeyDir, "app.pem")
+	link := func(mod func(*LinkConfig)) []LinkConfig {
+		l := LinkConfig{ID: "jira", RemoteBaseURL: "https://jira.example.com"}
+		if mod != nil {
+			mod(&l)
+		}
+		return []LinkConfig{l}
+	}
+	mem := &StateConfig{Backend: "memory"}
+	for _, tc := range []struct {
+		h    *DanceHandler
+		want string
+	}{
+		{&DanceHandler{Links: link(nil), ConsumerKey: "k", PrivateKeyFile: key}, "base_url is required"},
+		{&DanceHandler{BaseURL: "app.example.com", Links: link(nil), ConsumerKey: "k", PrivateKeyFile: key}, "base_url"},
+		{&DanceHandler{BaseURL: "https://app.example.com", ConsumerKey: "k", PrivateKeyFile: key}, "at least one link"},
+		{&DanceHandler{BaseURL: "https://app.example.com", Links: link(nil), PrivateKeyFile: key}, "consumer_key is required"},
+		{&DanceHandler{BaseURL: "https://app.example.com", Links: link(nil), ConsumerKey: "k"}, "private_key_file is required"},
+		{&DanceHandler{BaseURL: "https://app.example.com", Links: link(nil), ConsumerKey: "k", PrivateKeyFile: "/nonexistent.pem"}, "/nonexistent.pem"},
+		{&DanceHandler{BaseURL: "https://app.example.com", Links: link(func(l *LinkConfig) { l.RemoteBaseURL = "jira" }), ConsumerKey: "k", PrivateKeyFile: key}, "remote_base_url"},
+		{&DanceHandler{BaseURL: "https://app.example.com", Links: link(func(l *LinkConfig) { l.DisplayURL = "https://x?y" }), ConsumerKey: "k", PrivateKeyFile: key}, "display_url"},
+		{&DanceHandler{BaseURL: "https://app.example.com", Links: append(link(nil), link(nil)...), ConsumerKey: "k", PrivateKeyFile: key}, "configured twice"},
+		{&DanceHandler{BaseURL: "https://app.example.com", Links: link(nil), ConsumerKey: "k", PrivateKeyFile: key,
+			State: &StateConfig{Backend: "memory", EncryptionKey: "short"}}, "encryption_key"},
+		{&DanceHandler{BaseURL: "https://app.example.com", Links: link(func(l *LinkConfig) { l.ConsumerKey, l.PrivateKeyFile = "k", key }), State: mem}, ""},
+	} {
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		err := tc.h.Provision(ctx)
+		_ = tc.h.Cleanup()
+		cancel()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%+v: %v", tc.h, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%+v: error %v, want it to contain %q", tc.h, err, tc.want)
+		}
+	}
+}

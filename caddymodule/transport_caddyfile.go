@@ -1,0 +1,107 @@
+package caddymodule
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+)
+
+// UnmarshalCaddyfile sets up the transport from Caddyfile tokens:
+//
+//	transport applink {
+//		consumer_key <key>
+//		private_key_file <path>
+//		remote_base_url <url>
+//		mode 2lo|impersonation|3lo
+//		user <placeholder>
+//		# mode 3lo only:
+//		state file [<path>] { encryption_key <key> } | state redis <url> {...} | state memory
+//		link_id <applicationLinkID at applink_dance>
+//		dance_base_url <our base URL, where applink_dance is served>
+//		renew_before <duration>
+//		# any subdirective of `transport http` (tls, dial_timeout, ...)
+//	}
+//
+// Its own subdirectives are taken out of the block, and what remains goes
+// to the HTTP transport's parser, which refuses anything it does not know.
+func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if t.HTTPTransport == nil {
+		t.HTTPTransport = new(reverseproxy.HTTPTransport)
+	}
+	d.Next() // transport name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		if d.Nesting() > 1 {
+			continue // inside a block of an HTTP transport subdirective
+		}
+		var dst *string
+		var renew string
+		switch d.Val() {
+		case "state":
+			if seen["state"] {
+				return d.Err("state specified twice")
+			}
+			seen["state"] = true
+			seg := d.NextSegment()
+			sd := caddyfile.NewDispenser(seg)
+			sd.Next()
+			st, err := ParseStateDirective(sd)
+			if err != nil {
+				return err
+			}
+			t.State = st
+			d.DeleteN(len(seg))
+			continue
+		case "link_id":
+			dst = &t.LinkID
+		case "dance_base_url":
+			dst = &t.DanceBaseURL
+		case "renew_before":
+			dst = &renew
+		case "consumer_key":
+			dst = &t.ConsumerKey
+		case "private_key_file":
+			dst = &t.PrivateKeyFile
+		case "remote_base_url":
+			dst = &t.RemoteBaseURL
+		case "mode":
+			dst = &t.Mode
+		case "user":
+			dst = &t.User
+		default:
+			d.RemainingArgs() // the HTTP transport's, parsed below
+			continue
+		}
+		name := d.Val()
+		if seen[name] {
+			return d.Errf("%s specified twice", name)
+		}
+		seen[name] = true
+		if err := oneArg(d, dst); err != nil {
+			return err
+		}
+		if name == "renew_before" {
+			dur, err := caddy.ParseDuration(renew)
+			if err != nil || dur < 0 {
+				return d.Errf("renew_before: want a duration, got %q", renew)
+			}
+			t.RenewBefore = caddy.Duration(dur)
+		}
+		if name == "mode" {
+			switch t.Mode {
+			case "2lo", "impersonation", "3lo":
+			default:
+				return d.Errf("mode must be 2lo, impersonation or 3lo, not %q", t.Mode)
+			}
+		}
+		d.DeleteN(2)
+	}
+	d.Reset()
+	return t.HTTPTransport.UnmarshalCaddyfile(d)
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Transport)(nil)

@@ -1,0 +1,104 @@
+package caddymodule
+
+import (
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
+)
+
+// TestGatewayExample runs examples/gateway/Caddyfile (in this package's
+// in-process Caddy, on its admin port instead of 2019, so that it does not
+// collide with the binary tests of cmd/applink) and sends it what its
+// README shows: linked apps signed with their own keys reach the stand-in
+// Jira as the user the gateway mapped, re-signed with the gateway's key;
+// anonymous callers transportDo not; the gateway's identity is published anonymously.
+func TestGatewayExample(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	data, err := os.ReadFile(filepath.Join(root, "examples/gateway/Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(data), "admin localhost:2019", fmt.Sprintf("admin localhost:%d", transportAdminPort), 1)
+	if cfg == string(data) {
+		t.Fatal("the example no longer sets admin localhost:2019")
+	}
+	keys := filepath.Join(root, "examples/keys")
+	t.Setenv("KEYS", keys)
+	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: transportAdminPort, LoadRequestTimeout: 20 * time.Second})
+	tester.InitServer(cfg, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	waitNextSecond()
+
+	appKey, err := rsakey.LoadPrivate(filepath.Join(keys, "demo-consumer.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := func(consumer string) *signer.Signer {
+		s, err := signer.New(signer.Config{ConsumerKey: consumer, PrivateKey: appKey, RemoteBaseURL: "http://localhost:8095"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		consumer, user, target, want string
+	}{
+		{"bamboo:93f2", "", "/rest/api/2/myself", `{"name":"svc-bamboo","uri":"/rest/api/2/myself"}`},
+		{"bamboo:93f2", "alice", "/rest/api/2/myself?expand=groups", `{"name":"alice","uri":"/rest/api/2/myself?expand=groups"}`},
+		{"confluence:7c1e", "", "/rest/api/2/search?jql=project%3DABC", `{"name":"svc-confluence-reader","uri":"/rest/api/2/search?jql=project%3DABC"}`},
+	} {
+		req := newReq(t, "GET", "http://localhost:8095"+c.target, "", "")
+		mode := signer.Mode2LO
+		if c.user != "" {
+			mode = signer.ModeImpersonation
+		}
+		if err := client(c.consumer).Sign(req, mode, c.user, nil); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := transportDo(t, tester, req)
+		if resp.StatusCode != 200 || strings.TrimSpace(body) != c.want {
+			t.Errorf("%s as %q: %d %s %q, want %s", c.consumer, c.user, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body, c.want)
+		}
+	}
+
+	// Confluence may not impersonate; anonymous callers are refused.
+	req := newReq(t, "GET", "http://localhost:8095/rest/api/2/myself", "", "")
+	if err := client("confluence:7c1e").Sign(req, signer.ModeImpersonation, "admin", nil); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := transportDo(t, tester, req); resp.StatusCode != 401 || strings.Contains(body, "admin") {
+		t.Errorf("confluence impersonating: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := transportDo(t, tester, newReq(t, "GET", "http://localhost:8095/rest/api/2/myself", "", "", "X-Forwarded-User", "admin")); resp.StatusCode != 401 {
+		t.Errorf("anonymous: %d %q", resp.StatusCode, body)
+	}
+
+	// The gateway's identity, for Jira's link wizard, anonymously.
+	resp, body := transportDo(t, tester, newReq(t, "GET", "http://localhost:8095/plugins/servlet/oauth/consumer-info", "", ""))
+	var ci struct {
+		Key       string `xml:"key"`
+		PublicKey string `xml:"publicKey"`
+	}
+	if resp.StatusCode != 200 || xml.Unmarshal([]byte(body), &ci) != nil || ci.Key != "gateway:0f3a" {
+		t.Fatalf("consumer-info: %d %q", resp.StatusCode, body)
+	}
+	pub, err := rsakey.ParsePublic([]byte(ci.PublicKey))
+	gwPub, err2 := rsakey.LoadPublic(filepath.Join(keys, "demo-gateway.pub.pem"))
+	if err != nil || err2 != nil || !pub.Equal(gwPub) {
+		t.Errorf("consumer-info key is not the gateway's: %v %v", err, err2)
+	}
+	if resp, body := transportDo(t, tester, newReq(t, "GET", "http://localhost:8095/rest/applinks/1.0/manifest", "", "")); resp.StatusCode != 200 || !strings.Contains(body, "<url>http://localhost:8095</url>") {
+		t.Errorf("manifest: %d %q", resp.StatusCode, body)
+	}
+}

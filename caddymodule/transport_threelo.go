@@ -1,0 +1,123 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-applink/caddy-applink/internal/consumer"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/provider"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
+	"github.com/caddy-applink/caddy-applink/internal/store"
+)
+
+// provisionTokens checks the 3LO settings and, for mode 3lo without an
+// injected TokenSource, opens the shared consumer-side token store.
+func (t *Transport) provisionTokens() error {
+	if t.mode != signer.Mode3LO {
+		for name, set := range map[string]bool{"state": t.State != nil, "link_id": t.LinkID != "",
+			"dance_base_url": t.DanceBaseURL != "", "renew_before": t.RenewBefore != 0} {
+			if set {
+				return fmt.Errorf("applink transport: %s has no effect unless mode is 3lo", name)
+			}
+		}
+		return nil
+	}
+	repl := caddy.NewReplacer()
+	if t.DanceBaseURL != "" {
+		b, err := oauth1.ParseBaseURL(repl.ReplaceKnown(t.DanceBaseURL, ""))
+		if err != nil {
+			return fmt.Errorf("applink transport: dance_base_url: %w", err)
+		}
+		t.danceBase = b.Origin() + b.ContextPath()
+	}
+	if t.RenewBefore < 0 {
+		return errors.New("applink transport: renew_before must not be negative")
+	}
+	if t.Tokens != nil {
+		return nil
+	}
+	var sealer *provider.Sealer
+	if t.State != nil && t.State.EncryptionKey != "" {
+		var err error
+		if sealer, err = provider.NewSealer(repl.ReplaceKnown(t.State.EncryptionKey, "")); err != nil {
+			return fmt.Errorf("applink transport: state encryption_key: %w", err)
+		}
+	}
+	st, key, err := AcquireState(t.State)
+	if err != nil {
+		return fmt.Errorf("applink transport: state: %w", err)
+	}
+	remote, ok := st.(store.RemoteStore)
+	if !ok {
+		_ = ReleaseState(key)
+		return fmt.Errorf("applink transport: state: the %T store cannot hold consumer-side tokens", st)
+	}
+	t.stateKey = key
+	t.Tokens = &consumer.Tokens{
+		Store:       remote,
+		Sealer:      sealer,
+		Links:       t.linkFor,
+		RenewBefore: time.Duration(t.RenewBefore),
+		Logger:      t.logger,
+	}
+	return nil
+}
+
+// linkFor is the link renewals of remote's tokens go through: signed with
+// our key for remote, sent by the wrapped HTTP transport.
+func (t *Transport) linkFor(remote string) *consumer.Link {
+	s := t.fixed
+	if s == nil || s.RemoteBaseURL().Origin()+s.RemoteBaseURL().ContextPath() != remote {
+		var err error
+		if s, err = t.newSigner(remote); err != nil {
+			return nil
+		}
+	}
+	base := s.RemoteBaseURL()
+	host := hostOf(base)
+	return &consumer.Link{ID: t.linkID(base), Signer: s, Do: func(req *http.Request) (*http.Response, error) {
+		if r, ok := req.Context().Value(routeKey{}).(route); ok {
+			req.URL.Scheme, req.URL.Host = r.scheme, r.host
+		}
+		req.Host = host
+		return t.HTTPTransport.RoundTrip(req)
+	}}
+}
+
+// routeKey carries, in the context of a token lookup, where the proxied
+// request goes: a renewal takes the same way.
+type routeKey struct{}
+
+type route struct{ scheme, host string }
+
+func (t *Transport) linkID(base oauth1.BaseURL) string {
+	if t.LinkID != "" {
+		return t.LinkID
+	}
+	return hostOf(base)
+}
+
+// danceURL is where a user without a token starts the dance: the
+// applink_dance handler's authorize endpoint for this link, returning to
+// the current page (GET requests only).
+func (t *Transport) danceURL(req *http.Request, base oauth1.BaseURL) string {
+	u := t.danceBase + consumer.DanceAuthorizePath + "?applicationLinkID=" + url.QueryEscape(t.linkID(base))
+	if req.Method == http.MethodGet {
+		orig := req
+		if o, ok := req.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
+			orig = &o
+		}
+		if ret := orig.URL.RequestURI(); consumer.SafeRedirect(ret) && !strings.Contains(ret, consumer.DanceAuthorizePath) {
+			u += "&redirectUrl=" + url.QueryEscape(ret)
+		}
+	}
+	return u
+}
