@@ -195,7 +195,7 @@ func start(t *testing.T, rec *danceRecorder, jiraExtra, transportExtra string) s
 	if t.Failed() {
 		t.FailNow()
 	}
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	waitForNonceFloor()
 	return filepath.Join(dir, "caddy.log")
 }
 

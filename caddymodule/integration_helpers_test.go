@@ -134,16 +134,9 @@ http://localhost:9080 {
 `, proxyBase, rsaKey, pubFile, noImpKey, pubDER, impOnlyKey, pubFile, hmacKey, hmacSecret, applinkExtra, siteExtra, rec.Addr())
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
-	firstLoad.Do(func() {
-		// The in-memory nonce store refuses requests stamped with the second
-		// it was created in (their nonces may have been seen by a previous
-		// process). It outlives config reloads, so this is paid once.
-		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-	})
+	waitForNonceFloor()
 	return tester
 }
-
-var firstLoad sync.Once
 
 // signSpec describes a request to sign by hand, so tests can tamper with
 // any part of it.

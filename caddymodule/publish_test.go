@@ -293,7 +293,7 @@ func TestAnonymousNoRedirect(t *testing.T) {
 
 	// A correctly signed request to the manifest is verified by applink and
 	// then served by the next handler (the "product"), with the identity.
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second))) // applink's nonce store refuses its first second
+	waitForNonceFloor()
 	s, err := signer.New(signer.Config{ConsumerKey: "gateway:0f3a", PrivateKey: ourKey, RemoteBaseURL: fmt.Sprintf("http://localhost:%d", publishHTTPPort)})
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ import (
 // Jira as the user the gateway mapped, re-signed with the gateway's key;
 // anonymous callers transportDo not; the gateway's identity is published anonymously.
 func TestGatewayExample(t *testing.T) {
-	root, _ := filepath.Abs("../..")
+	root, _ := filepath.Abs("..")
 	data, err := os.ReadFile(filepath.Join(root, "examples/gateway/Caddyfile"))
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func TestGatewayExample(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	waitNextSecond()
+	waitForNonceFloor()
 
 	appKey, err := rsakey.LoadPrivate(filepath.Join(keys, "demo-consumer.pem"))
 	if err != nil {

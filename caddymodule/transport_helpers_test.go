@@ -104,14 +104,6 @@ func caddyRun(t *testing.T, sites string) (*caddytest.Tester, string) {
 	return tester, logFile
 }
 
-// waitNextSecond waits for the next second after loading a config with an
-// applink handler: its in-memory nonce store refuses requests stamped with
-// the second it was created in. The store lives as long as some loaded
-// config uses it, and the tests in between load configs without applink.
-func waitNextSecond() {
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-}
-
 // logEntries returns the JSON log entries of logFile whose msg contains msg.
 func logEntries(t *testing.T, logFile, msg string) []map[string]any {
 	t.Helper()

@@ -246,7 +246,7 @@ http://localhost:%[3]d {
 		transportBlock("mode impersonation\n"+userFromHeader),
 		testConsumerKey, pubFile(),
 		transportBlock("mode impersonation\nuser {http.auth.user.id}")))
-	waitNextSecond()
+	waitForNonceFloor()
 
 	front := fmt.Sprintf("http://localhost:%d", frontPort)
 	for _, c := range []struct{ name, method, target, ctype, body, user, want string }{
