@@ -3,6 +3,7 @@ package oauth1
 import (
 	"context"
 	"crypto"
+	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha1"
 	"encoding/base64"
@@ -170,4 +171,28 @@ func BenchmarkParseAuthorizationHeader(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkHMACSHA1 compares the pooled HMAC-SHA1 state that 2LO
+// consumer-only keys use with a fresh hmac.New per request, as a key with
+// a token secret takes (signature.go, hmacPools).
+func BenchmarkHMACSHA1(b *testing.B) {
+	base := []byte(BaseString("GET", testBase+"/rest/api/2/search", nil))
+	b.Run("pooled", func(b *testing.B) {
+		var sum [sha1.Size]byte
+		b.ReportAllocs()
+		for b.Loop() {
+			hmacSHA1(sum[:0], "consumer-secret", "", base)
+		}
+	})
+	b.Run("hmac.New", func(b *testing.B) {
+		key := []byte("consumer-secret&")
+		var sum [sha1.Size]byte
+		b.ReportAllocs()
+		for b.Loop() {
+			m := hmac.New(sha1.New, key)
+			m.Write(base)
+			m.Sum(sum[:0])
+		}
+	})
 }
