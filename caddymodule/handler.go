@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-applink/caddy-applink/internal/hygiene"
 	"github.com/caddy-applink/caddy-applink/internal/login"
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"github.com/caddy-applink/caddy-applink/internal/provider"
@@ -90,7 +91,7 @@ type Handler struct {
 	verifier    *oauth1.Verifier
 	realm       string
 	identity    string // canonical identity header name
-	identityKey string // normalizeHeaderName(identity)
+	identityKey string // hygiene.NormalizeHeaderName(identity)
 	nonceKey    string
 	releaseHold func() // of the memory nonce store's Keep
 	consumers   map[string]*oauth1.Consumer
@@ -172,11 +173,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.IdentityHeader == "" {
 		h.IdentityHeader = defaultIdentityHeader
 	}
-	if !validHeaderName(h.IdentityHeader) {
+	if !hygiene.ValidHeaderName(h.IdentityHeader) {
 		return fmt.Errorf("applink: identity_header %q is not a valid header name", h.IdentityHeader)
 	}
 	h.identity = textproto.CanonicalMIMEHeaderKey(h.IdentityHeader)
-	h.identityKey = normalizeHeaderName(h.identity)
+	h.identityKey = hygiene.NormalizeHeaderName(h.identity)
 
 	switch h.LegacyAuth {
 	case "", "block":
@@ -355,7 +356,7 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP strips spoofable credentials, verifies OAuth, and forwards the
 // request with exactly one identity, or refuses it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	removeNormalizedHeader(r.Header, h.identityKey)
+	hygiene.RemoveNormalizedHeader(r.Header, h.identityKey)
 	// Header names in canonical form are used as map keys directly:
 	// Header.Del and Set would canonicalise them again.
 	delete(r.Header, "Proxy-Authorization")
@@ -363,17 +364,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// X-Forwarded-User or X-Seraph-Trusted-App-* must never reach the
 	// product. (Filtering is not enough: net/http fills the map at EOF.)
 	r.Trailer = nil
-	if legacy := h.legacyCredentials(r.Header); legacy != "" {
+	if legacy := hygiene.LegacyCredential(r.Header); legacy != "" {
 		if !h.stripLegacy {
 			return h.refuse(w, r, &oauth1.Problem{Code: oauth1.PermissionDenied, Status: http.StatusUnauthorized,
 				Advice: legacy + " is not accepted here; use an OAuth application link",
 				Reason: "legacy credentials: " + legacy})
 		}
-		h.stripLegacyCredentials(r.Header)
+		hygiene.StripLegacyCredentials(r.Header)
 	}
 	rawPath, rawQuery := originalTarget(r)
 	escapedPath := r.URL.EscapedPath()
-	if isBlockedPath(escapedPath) || rawPath != escapedPath && isBlockedPath(rawPath) {
+	if hygiene.IsBlockedPath(escapedPath) || rawPath != escapedPath && hygiene.IsBlockedPath(rawPath) {
 		h.logger.Info("blocked path", zap.String("path", r.URL.Path), zap.String("reason", "CVE-2017-9506"))
 		http.Error(w, "Forbidden", http.StatusForbidden)
 		return nil
@@ -418,7 +419,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			Advice: "percent-encode the request path (RFC 3986): it cannot be forwarded exactly as signed",
 			Reason: "request path not in canonical percent-encoding"})
 	}
-	drop := stripAnonymousParam
+	drop := hygiene.DropFromAnyRequest
 	if res.Mode == oauth1.ModeAnonymous {
 		observe("none", "anonymous", "ok", time.Time{})
 	} else {
@@ -427,7 +428,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		} else {
 			observe(res.Consumer.Key, string(res.Mode), "ok", started)
 		}
-		drop = stripAuthenticatedParam
+		drop = hygiene.DropFromVerifiedRequest
 		// The OAuth header is spent, and no other credential may ride along
 		// with the verified identity.
 		delete(r.Header, "Authorization")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
+	"github.com/caddy-applink/caddy-applink/internal/hygiene"
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
@@ -75,7 +76,7 @@ func newRecorder(t testing.TB) *recorder { return testkit.NewRecorder(t) }
 func identityHeaders(r recorded) []string {
 	var out []string
 	for k, v := range r.Header {
-		if normalizeHeaderName(k) == "x-forwarded-user" {
+		if hygiene.NormalizeHeaderName(k) == "x-forwarded-user" {
 			out = append(out, k+"="+strings.Join(v, ","))
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-applink/caddy-applink/internal/hygiene"
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 )
 
@@ -211,7 +212,7 @@ func TestUnderscoredTrustedAppHeadersNeverReachUpstream(t *testing.T) {
 	}
 	for _, r := range rec.Since(0) {
 		for k := range r.Header {
-			if strings.HasPrefix(normalizeHeaderName(k), trustedAppPrefix) {
+			if strings.HasPrefix(hygiene.NormalizeHeaderName(k), hygiene.TrustedAppPrefix) {
 				t.Errorf("%s reached the upstream", k)
 			}
 		}
@@ -231,7 +232,7 @@ func TestLegacyAuthStrip(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	for k := range rec.Last(t).Header {
-		n := normalizeHeaderName(k)
+		n := hygiene.NormalizeHeaderName(k)
 		if strings.HasPrefix(n, "x-seraph") || n == "authorization" || n == "proxy-authorization" {
 			t.Errorf("%s reached the upstream", k)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-applink/caddy-applink/internal/hygiene"
 	"github.com/caddy-applink/caddy-applink/internal/login"
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"github.com/caddy-applink/caddy-applink/internal/pages"
@@ -275,6 +276,6 @@ func displayName(c *oauth1.Consumer) string {
 // through a trusted proxy: only the SSO in front may set it.
 func (h *Handler) stripLoginHeader(r *http.Request) {
 	if hs, ok := h.login.(*login.Header); ok && !isTrustedProxy(r) {
-		removeHeader(r.Header, hs.Name())
+		hygiene.RemoveHeader(r.Header, hs.Name())
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-applink/caddy-applink/internal/consumer"
+	"github.com/caddy-applink/caddy-applink/internal/hygiene"
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/signer"
@@ -265,7 +266,7 @@ func (t *Transport) signerFor(req *http.Request) (*signer.Signer, error) {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	out := req.Clone(req.Context())
 	t.HTTPTransport.SetScheme(out)
-	stripCredentials(out.Header)
+	hygiene.StripCredentials(out.Header)
 
 	if !fromClient(req) {
 		// An active health check: it has no user and must not act as the
@@ -324,7 +325,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 
-	if err := stripIdentityParams(out); err != nil {
+	if err := hygiene.StripSeraphParams(out); err != nil {
 		if errors.Is(err, signer.ErrFormTooLarge) {
 			return t.refuse(req, remoteHost, reasonBadRequest, http.StatusRequestEntityTooLarge, user,
 				"applink: the form body is too large to sign; the request was not sent."), nil

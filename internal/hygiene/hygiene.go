@@ -1,44 +1,46 @@
-package caddymodule
+// Package hygiene holds the header and parameter rules that the applink
+// handler and the applink transport share: which names carry credentials or
+// identities a client could spoof, compared the way proxies and servlet
+// containers compare them, and how to remove them.
+package hygiene
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"net/http"
 	"path"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/signer"
 )
 
-// normalizeHeaderName maps a header name to the form proxies and servlet
+// NormalizeHeaderName maps a header name to the form proxies and servlet
 // containers may treat as equal: lower case, "_" as "-". Go keeps
 // X_Forwarded_User apart from X-Forwarded-User; a Java upstream may not.
-func normalizeHeaderName(name string) string {
+func NormalizeHeaderName(name string) string {
 	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
 }
-
-// NormalizeHeaderName is normalizeHeaderName for the other applink modules:
-// every module compares credential headers the same way.
-var NormalizeHeaderName = normalizeHeaderName
 
 // IsTrustedAppHeader reports whether a header belongs to Trusted
 // Applications (X-Seraph-Trusted-App-*), in any spelling.
 func IsTrustedAppHeader(name string) bool {
 	if !isASCII(name) {
-		return strings.HasPrefix(normalizeHeaderName(name), trustedAppPrefix)
+		return strings.HasPrefix(NormalizeHeaderName(name), TrustedAppPrefix)
 	}
-	return len(name) >= len(trustedAppPrefix) && normalizedNameIs(name[:len(trustedAppPrefix)], trustedAppPrefix)
+	return len(name) >= len(TrustedAppPrefix) && NameIs(name[:len(TrustedAppPrefix)], TrustedAppPrefix)
 }
 
-// normalizedNameIs reports whether normalizeHeaderName(name) == want, for a
+// NameIs reports whether NormalizeHeaderName(name) == want, for a
 // want already normalised, without building the normalised name: it runs
 // for every header of every request. Names with non-ASCII bytes take the
 // slow path, where lower-casing may change their length ("K", the Kelvin
 // sign, becomes "k").
-func normalizedNameIs(name, want string) bool {
+func NameIs(name, want string) bool {
 	if !isASCII(name) {
-		return normalizeHeaderName(name) == want
+		return NormalizeHeaderName(name) == want
 	}
 	if len(name) != len(want) {
 		return false
@@ -67,31 +69,31 @@ func isASCII(s string) bool {
 	return true
 }
 
-// removeHeader deletes every header whose normalised name equals name's.
-func removeHeader(h http.Header, name string) {
-	removeNormalizedHeader(h, normalizeHeaderName(name))
+// RemoveHeader deletes every header whose normalised name equals name's.
+func RemoveHeader(h http.Header, name string) {
+	RemoveNormalizedHeader(h, NormalizeHeaderName(name))
 }
 
-// removeNormalizedHeader is removeHeader for a name already normalised.
-func removeNormalizedHeader(h http.Header, want string) {
+// RemoveNormalizedHeader is RemoveHeader for a name already normalised.
+func RemoveNormalizedHeader(h http.Header, want string) {
 	for k := range h {
-		if normalizedNameIs(k, want) {
+		if NameIs(k, want) {
 			delete(h, k)
 		}
 	}
 }
 
-const trustedAppPrefix = "x-seraph-trusted-app-"
+const TrustedAppPrefix = "x-seraph-trusted-app-"
 
-// legacyCredentials names the first legacy credential found, or "".
+// LegacyCredential names the first legacy credential found, or "".
 // Trusted Applications headers are named before Basic authentication.
-func (h *Handler) legacyCredentials(hdr http.Header) string {
+func LegacyCredential(hdr http.Header) string {
 	basic := false
 	for k, vals := range hdr {
 		if IsTrustedAppHeader(k) {
 			return "Trusted Applications authentication"
 		}
-		if basic || !normalizedNameIs(k, "authorization") {
+		if basic || !NameIs(k, "authorization") {
 			continue
 		}
 		for _, v := range vals {
@@ -107,11 +109,11 @@ func (h *Handler) legacyCredentials(hdr http.Header) string {
 	return ""
 }
 
-func (h *Handler) stripLegacyCredentials(hdr http.Header) {
+func StripLegacyCredentials(hdr http.Header) {
 	for k, vals := range hdr {
-		n := normalizeHeaderName(k)
+		n := NormalizeHeaderName(k)
 		switch {
-		case strings.HasPrefix(n, trustedAppPrefix):
+		case strings.HasPrefix(n, TrustedAppPrefix):
 			delete(hdr, k)
 		case n == "authorization":
 			kept := vals[:0]
@@ -140,10 +142,10 @@ const (
 	blockedServletName = "icon-uri" // its last segment
 )
 
-// isBlockedPath reports whether a raw path reaches the blocked servlet once
+// IsBlockedPath reports whether a raw path reaches the blocked servlet once
 // a servlet container has decoded it: percent-decoding (repeated, against
 // double encoding), ";param" path parameters, "//" and dot segments, any case.
-func isBlockedPath(raw string) bool {
+func IsBlockedPath(raw string) bool {
 	p := decodedLowerPath(raw)
 	// servletPath never makes the servlet's name where it was not: a
 	// backslash becomes "/", segments lose their ";param", path.Clean drops
@@ -183,38 +185,6 @@ func servletPath(p string) string {
 	return path.Clean("/" + strings.Join(segs, "/"))
 }
 
-// originalTarget returns the raw path and query the client sent, before any
-// Caddy rewrite: the signature covers what the client signed.
-func originalTarget(r *http.Request) (rawPath, rawQuery string) {
-	uri := r.RequestURI
-	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.RequestURI != "" {
-		uri = or.RequestURI
-	}
-	if uri == "" {
-		return r.URL.EscapedPath(), r.URL.RawQuery
-	}
-	if !strings.HasPrefix(uri, "/") {
-		// absolute-form (a request to a proxy): drop scheme://authority.
-		if i := strings.Index(uri, "://"); i >= 0 {
-			rest := uri[i+3:]
-			if j := strings.IndexAny(rest, "/?"); j >= 0 {
-				uri = rest[j:]
-			} else {
-				uri = "/"
-			}
-		}
-	}
-	rawPath, rawQuery, _ = strings.Cut(uri, "?")
-	return rawPath, rawQuery
-}
-
-func originalMethod(r *http.Request) string {
-	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.Method != "" {
-		return or.Method
-	}
-	return r.Method
-}
-
 // IsSeraphParam reports whether a parameter makes Seraph (the login layer
 // of Jira, Confluence and Bamboo) log a user in or out: os_username,
 // os_password, os_authType, and os_cookie (remember-me), in any case.
@@ -228,10 +198,10 @@ func IsSeraphParam(key string) bool {
 	return false
 }
 
-// stripAnonymousParam selects the parameters removed from every request:
+// DropFromAnyRequest selects the parameters removed from every request:
 // Seraph's own login parameters, the impersonation selectors, and OAuth
 // parameters where they are not signed (a PUT form body, any case variant).
-func stripAnonymousParam(key string) bool {
+func DropFromAnyRequest(key string) bool {
 	if IsSeraphParam(key) {
 		return true
 	}
@@ -239,12 +209,14 @@ func stripAnonymousParam(key string) bool {
 	return k == "xoauth_requestor_id" || k == "user_id" || strings.HasPrefix(k, "oauth_")
 }
 
-// stripAuthenticatedParam removes the same from verified requests: the
+// DropFromVerifiedRequest removes the same from verified requests: the
 // spent OAuth parameters, which the product would otherwise try to verify
 // again.
-func stripAuthenticatedParam(key string) bool { return stripAnonymousParam(key) }
+func DropFromVerifiedRequest(key string) bool { return DropFromAnyRequest(key) }
 
-func validHeaderName(s string) bool {
+// ValidHeaderName reports whether s is a header field name (an RFC 9110
+// token).
+func ValidHeaderName(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -255,4 +227,54 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+// StripCredentials removes every credential the local client sent, so that
+// the signed identity is the only one the remote sees: Authorization,
+// Proxy-Authorization, Cookie and the Trusted Applications headers, in any
+// spelling.
+func StripCredentials(h http.Header) {
+	for name := range h {
+		switch n := NormalizeHeaderName(name); {
+		case n == "authorization", n == "proxy-authorization", n == "cookie",
+			IsTrustedAppHeader(name):
+			delete(h, name)
+		}
+	}
+}
+
+// StripSeraphParams removes Seraph login parameters from the query string
+// and from a URL-encoded form body (read up to the signer's limit).
+func StripSeraphParams(req *http.Request) error {
+	if q, changed := oauth1.RemoveParams(req.URL.RawQuery, IsSeraphParam); changed {
+		req.URL.RawQuery = q
+	}
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	mt, _, _ := strings.Cut(req.Header.Get("Content-Type"), ";")
+	if !strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
+		return nil
+	}
+	raw, err := io.ReadAll(io.LimitReader(req.Body, signer.DefaultMaxFormBytes+1))
+	_ = req.Body.Close()
+	if err != nil {
+		return fmt.Errorf("applink transport: reading form body: %w", err)
+	}
+	if len(raw) > signer.DefaultMaxFormBytes {
+		return signer.ErrFormTooLarge
+	}
+	if s, changed := oauth1.RemoveParams(string(raw), IsSeraphParam); changed {
+		raw = []byte(s)
+	}
+	req.ContentLength = int64(len(raw))
+	req.TransferEncoding = nil
+	if len(raw) == 0 {
+		req.Body = http.NoBody
+		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+		return nil
+	}
+	req.Body = io.NopCloser(bytes.NewReader(raw))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
+	return nil
 }
