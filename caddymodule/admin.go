@@ -55,8 +55,8 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 	}
 }
 
-// TokenInfo is a token as the admin API shows it.
-type TokenInfo struct {
+// tokenInfo is a token as the admin API shows it.
+type tokenInfo struct {
 	ID          string    `json:"id"`
 	Kind        string    `json:"kind"`
 	Consumer    string    `json:"consumer"`
@@ -69,8 +69,8 @@ type TokenInfo struct {
 	Store       string    `json:"store"`
 }
 
-// RevokeRequest selects tokens to revoke; at least one field is required.
-type RevokeRequest struct {
+// revokeRequest selects tokens to revoke; at least one field is required.
+type revokeRequest struct {
 	Token    string `json:"token,omitempty"` // the token value as the consumer holds it
 	ID       string `json:"id,omitempty"`
 	User     string `json:"user,omitempty"`
@@ -83,14 +83,14 @@ func (a *AdminAPI) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	f := store.Filter{User: q.Get("user"), Consumer: q.Get("consumer"), Kind: store.Kind(q.Get("kind")), ID: q.Get("id")}
-	out := []TokenInfo{}
+	out := []tokenInfo{}
 	for name, s := range storesInUse() {
 		list, err := s.List(r.Context(), f)
 		if err != nil {
 			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
 		}
 		for _, t := range list {
-			out = append(out, TokenInfo{ID: t.ID, Kind: string(t.Kind), Consumer: t.Consumer, User: t.User,
+			out = append(out, tokenInfo{ID: t.ID, Kind: string(t.Kind), Consumer: t.Consumer, User: t.User,
 				State: string(t.State), Created: t.Created, Expires: t.Expires, SessionEnds: t.SessionEnds,
 				LastUsed: t.LastUsed, Store: name})
 		}
@@ -116,7 +116,7 @@ func writeJSON(w http.ResponseWriter, v any) error {
 }
 
 func (a *AdminAPI) revoke(w http.ResponseWriter, r *http.Request) error {
-	var req RevokeRequest
+	var req revokeRequest
 	if err := decodePost(w, r, &req); err != nil {
 		return err
 	}
@@ -143,15 +143,15 @@ func (a *AdminAPI) revoke(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, map[string]int{"revoked": total})
 }
 
-// RemoteTokenInfo is a consumer-side token as the admin API shows it.
-type RemoteTokenInfo struct {
+// remoteTokenInfo is a consumer-side token as the admin API shows it.
+type remoteTokenInfo struct {
 	consumer.Held
 	Store string `json:"store"`
 }
 
-// ForgetRequest selects consumer-side tokens to forget; at least one field
+// forgetRequest selects consumer-side tokens to forget; at least one field
 // is required.
-type ForgetRequest struct {
+type forgetRequest struct {
 	Remote string `json:"remote,omitempty"`
 	User   string `json:"user,omitempty"`
 }
@@ -172,14 +172,14 @@ func (a *AdminAPI) listRemote(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use GET")}
 	}
 	q := r.URL.Query()
-	out := []RemoteTokenInfo{}
+	out := []remoteTokenInfo{}
 	for name, s := range remoteStoresInUse() {
 		list, err := consumer.ListHeld(r.Context(), s, q.Get("remote"), q.Get("user"), time.Now())
 		if err != nil {
 			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
 		}
 		for _, h := range list {
-			out = append(out, RemoteTokenInfo{Held: h, Store: name})
+			out = append(out, remoteTokenInfo{Held: h, Store: name})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
@@ -187,11 +187,11 @@ func (a *AdminAPI) listRemote(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *AdminAPI) forgetRemote(w http.ResponseWriter, r *http.Request) error {
-	var req ForgetRequest
+	var req forgetRequest
 	if err := decodePost(w, r, &req); err != nil {
 		return err
 	}
-	if req == (ForgetRequest{}) {
+	if req == (forgetRequest{}) {
 		// Never "forget everything" by an empty request.
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("name a remote, a user or both")}
 	}

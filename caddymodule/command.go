@@ -93,7 +93,7 @@ again, and the remote honours the token until it is revoked there too.`,
 				if err != nil {
 					return err
 				}
-				return remoteTokens(addr, args[0], ForgetRequest{Remote: fs.String("remote"), User: fs.String("user")}, fs.Bool("json"), os.Stdout)
+				return remoteTokens(addr, args[0], forgetRequest{Remote: fs.String("remote"), User: fs.String("user")}, fs.Bool("json"), os.Stdout)
 			}
 		},
 	})
@@ -101,7 +101,7 @@ again, and the remote honours the token until it is revoked there too.`,
 
 // remoteTokens runs "applink remote-tokens list|forget" against the admin
 // API at addr.
-func remoteTokens(addr, action string, sel ForgetRequest, asJSON bool, w io.Writer) error {
+func remoteTokens(addr, action string, sel forgetRequest, asJSON bool, w io.Writer) error {
 	switch action {
 	case "list":
 		q := url.Values{}
@@ -121,7 +121,7 @@ func remoteTokens(addr, action string, sel ForgetRequest, asJSON bool, w io.Writ
 			_, err := w.Write(body)
 			return err
 		}
-		var list []RemoteTokenInfo
+		var list []remoteTokenInfo
 		if err := json.Unmarshal(body, &list); err != nil {
 			return fmt.Errorf("admin API answered %q: %w", body, err)
 		}
@@ -139,7 +139,7 @@ func remoteTokens(addr, action string, sel ForgetRequest, asJSON bool, w io.Writ
 		}
 		return tw.Flush()
 	case "forget":
-		if sel == (ForgetRequest{}) {
+		if sel == (forgetRequest{}) {
 			return errors.New("forget needs --remote, --user or both")
 		}
 		body, _ := json.Marshal(sel)
@@ -202,7 +202,7 @@ func cmdTokens(fs caddycmd.Flags, action string) (int, error) {
 			_, _ = os.Stdout.Write(body)
 			return 0, nil
 		}
-		var list []TokenInfo
+		var list []tokenInfo
 		if err := json.Unmarshal(body, &list); err != nil {
 			return 1, fmt.Errorf("admin API answered %q: %w", body, err)
 		}
@@ -218,8 +218,8 @@ func cmdTokens(fs caddycmd.Flags, action string) (int, error) {
 		}
 		return 0, tw.Flush()
 	case "revoke":
-		req := RevokeRequest{Token: fs.String("token"), ID: fs.String("id"), User: fs.String("user"), Consumer: fs.String("consumer")}
-		if req == (RevokeRequest{}) {
+		req := revokeRequest{Token: fs.String("token"), ID: fs.String("id"), User: fs.String("user"), Consumer: fs.String("consumer")}
+		if req == (revokeRequest{}) {
 			return 1, errors.New("revoke needs --token, --id, --user or --consumer")
 		}
 		body, _ := json.Marshal(req)

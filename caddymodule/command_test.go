@@ -17,11 +17,11 @@ func startProxyWithStateFile(t *testing.T) store.TokenStore {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
 	startProxy(t, newRecorder(t), "state file "+path, "")
-	s, key, err := AcquireState(&StateConfig{Backend: "file", Path: path})
+	s, key, err := acquireState(&StateConfig{Backend: "file", Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ReleaseState(key) })
+	t.Cleanup(func() { releaseState(key) })
 	return s
 }
 
@@ -41,7 +41,7 @@ func TestRemoteTokensCommand(t *testing.T) {
 		}
 	}
 	const admin = "localhost:2999"
-	run := func(action string, sel ForgetRequest, asJSON bool) string {
+	run := func(action string, sel forgetRequest, asJSON bool) string {
 		t.Helper()
 		var out bytes.Buffer
 		if err := remoteTokens(admin, action, sel, asJSON, &out); err != nil {
@@ -49,7 +49,7 @@ func TestRemoteTokensCommand(t *testing.T) {
 		}
 		return out.String()
 	}
-	list := run("list", ForgetRequest{}, false)
+	list := run("list", forgetRequest{}, false)
 	for _, want := range []string{
 		"https://jira.example.com    alice  active",
 		"https://jira.example.com    bob    expired",
@@ -59,19 +59,19 @@ func TestRemoteTokensCommand(t *testing.T) {
 			t.Errorf("list lacks %q:\n%s", want, list)
 		}
 	}
-	if js := run("list", ForgetRequest{}, true); strings.Contains(js+list, "secret-token-value") || strings.Contains(js+list, "s3cr3t") {
+	if js := run("list", forgetRequest{}, true); strings.Contains(js+list, "secret-token-value") || strings.Contains(js+list, "s3cr3t") {
 		t.Errorf("a token value or secret is shown:\n%s\n%s", list, js)
 	}
-	if got := run("list", ForgetRequest{User: "alice", Remote: "https://bamboo.example.com"}, false); strings.Count(got, "\n") != 2 {
+	if got := run("list", forgetRequest{User: "alice", Remote: "https://bamboo.example.com"}, false); strings.Count(got, "\n") != 2 {
 		t.Errorf("filtered list:\n%s", got)
 	}
-	if err := remoteTokens(admin, "forget", ForgetRequest{}, false, &bytes.Buffer{}); err == nil {
+	if err := remoteTokens(admin, "forget", forgetRequest{}, false, &bytes.Buffer{}); err == nil {
 		t.Error("forget without a selector ran")
 	}
-	if got := run("forget", ForgetRequest{User: "alice"}, false); got != "forgot 2 token(s)\n" {
+	if got := run("forget", forgetRequest{User: "alice"}, false); got != "forgot 2 token(s)\n" {
 		t.Errorf("forget: %q", got)
 	}
-	if list := run("list", ForgetRequest{}, false); strings.Contains(list, "alice") || !strings.Contains(list, "bob") {
+	if list := run("list", forgetRequest{}, false); strings.Contains(list, "alice") || !strings.Contains(list, "bob") {
 		t.Errorf("after forgetting alice:\n%s", list)
 	}
 }

@@ -129,7 +129,7 @@ func (h *DanceHandler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("applink_dance: state encryption_key: %w", err)
 		}
 	}
-	st, key, err := AcquireState(h.State)
+	st, key, err := acquireState(h.State)
 	if err != nil {
 		return fmt.Errorf("applink_dance: state: %w", err)
 	}
@@ -200,7 +200,7 @@ func (h *DanceHandler) Cleanup() error {
 	if h.stateKey == "" {
 		return nil
 	}
-	err := ReleaseState(h.stateKey)
+	err := releaseState(h.stateKey)
 	h.stateKey = ""
 	return err
 }

@@ -63,7 +63,7 @@ func (h *DanceHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("%s specified twice", name)
 			}
 			seen[name] = true
-			st, err := ParseStateDirective(d)
+			st, err := parseState(d)
 			if err != nil {
 				return err
 			}

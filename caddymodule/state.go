@@ -206,23 +206,18 @@ var processKey = sync.OnceValue(func() []byte {
 	return k
 })
 
-// AcquireState opens (or shares) the token store cfg names, for other
+// acquireState opens (or shares) the token store cfg names, for other
 // modules (the signing transport, the consumer-side dance) that must use the
-// same store as the applink handler. Call ReleaseState(key) in Cleanup.
-func AcquireState(cfg *StateConfig) (store.TokenStore, string, error) {
+// same store as the applink handler. Call releaseState(key) in Cleanup.
+func acquireState(cfg *StateConfig) (store.TokenStore, string, error) {
 	return openState(cfg, caddy.NewReplacer())
 }
 
-// ReleaseState releases a store obtained from AcquireState.
-func ReleaseState(key string) error {
+// releaseState releases a store obtained from acquireState.
+func releaseState(key string) error {
 	_, err := statePool.Delete(key)
 	return err
 }
-
-// ParseStateDirective reads a `state file [<path>] { encryption_key <k> }`
-// or `state memory` directive (the dispenser is on "state") for other
-// modules' Caddyfile parsers.
-var ParseStateDirective = parseState
 
 func init() {
 	// go-redis prints dial failures through the standard logger; the

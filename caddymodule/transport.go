@@ -100,9 +100,9 @@ type Transport struct {
 	// expires within this window (mode 3lo). Default 24h.
 	RenewBefore caddy.Duration `json:"renew_before,omitempty"`
 
-	// Tokens supplies 3-legged access tokens. When nil (the normal case),
+	// tokenSrc supplies 3-legged access tokens. When nil (the normal case),
 	// mode 3lo uses the consumer-side token store of State.
-	Tokens TokenSource `json:"-"`
+	tokenSrc tokenSource
 
 	consumerKey string
 	keyFile     string
@@ -226,7 +226,7 @@ func (t *Transport) RequestHeaderOps() *headers.HeaderOps {
 func (t *Transport) Cleanup() error {
 	var err error
 	if t.stateKey != "" {
-		err = ReleaseState(t.stateKey)
+		err = releaseState(t.stateKey)
 		t.stateKey = ""
 	}
 	if t.HTTPTransport == nil {
@@ -299,11 +299,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		ctx := context.WithValue(req.Context(), routeKey{}, route{scheme: out.URL.Scheme, host: out.URL.Host})
 		token, err = t.tokens().AccessToken(ctx, remote, user)
 		switch {
-		case errors.Is(err, ErrNoAccessToken) || err == nil && (token == nil || token.Token == ""):
+		case errors.Is(err, consumer.ErrNoAccessToken) || err == nil && (token == nil || token.Token == ""):
 			dance := t.danceURL(req, base)
 			msg := fmt.Sprintf("applink: no OAuth access token is stored for user %q at %s. The user must first authorize this application at the remote (3-legged OAuth): open %s. The request was not sent.",
 				user, remote, dance)
-			if err != nil && err != ErrNoAccessToken { //nolint:errorlint // more than the bare sentinel: say why
+			if err != nil && err != consumer.ErrNoAccessToken { //nolint:errorlint // more than the bare sentinel: say why
 				t.logger.Info("no usable access token", zap.String("remote", remoteHost), zap.String("user", user), zap.Error(err))
 			}
 			resp := t.refuse(req, remoteHost, reasonNoToken, http.StatusUnauthorized, user, msg)
@@ -405,11 +405,11 @@ func (t *Transport) user(req *http.Request) string {
 	return u
 }
 
-func (t *Transport) tokens() TokenSource {
-	if t.Tokens == nil {
+func (t *Transport) tokens() tokenSource {
+	if t.tokenSrc == nil {
 		return noTokens{}
 	}
-	return t.Tokens
+	return t.tokenSrc
 }
 
 // refuse answers req locally without contacting the remote.

@@ -48,7 +48,7 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			seg := d.NextSegment()
 			sd := caddyfile.NewDispenser(seg)
 			sd.Next()
-			st, err := ParseStateDirective(sd)
+			st, err := parseState(sd)
 			if err != nil {
 				return err
 			}

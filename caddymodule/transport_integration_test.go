@@ -153,7 +153,7 @@ func strp(s string) *string { return &s }
 func TestThreeLeggedOauthlib(t *testing.T) {
 	o := startOracle(t, "auto", "")
 	tr := provisioned(t, &Transport{ConsumerKey: testConsumerKey, PrivateKeyFile: privFile(), Mode: "3lo", User: "{http.request.header.X-Test-User}"})
-	tr.Tokens = tokenMap{"erin": {Token: testToken, Secret: "s"}}
+	tr.tokenSrc = tokenMap{"erin": {Token: testToken, Secret: "s"}}
 
 	for _, c := range []struct{ method, target, ctype, body string }{
 		{"GET", "/rest/api/2/myself?expand=a&expand=b&q=a+b", "", ""},

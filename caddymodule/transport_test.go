@@ -21,6 +21,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-applink/caddy-applink/internal/consumer"
 	"github.com/caddy-applink/caddy-applink/internal/signer"
 )
 
@@ -44,7 +45,7 @@ func clientRequest(t *testing.T, method, url, ctype, body string, hdr ...string)
 	return caddyhttp.PrepareRequest(req, caddy.NewReplacer(), nil, nil)
 }
 
-// tokenMap is a TokenSource; user "broken" makes it fail.
+// tokenMap is a tokenSource; user "broken" makes it fail.
 type tokenMap map[string]*signer.Token
 
 func (m tokenMap) AccessToken(_ context.Context, remote, user string) (*signer.Token, error) {
@@ -54,7 +55,7 @@ func (m tokenMap) AccessToken(_ context.Context, remote, user string) (*signer.T
 	if tok, ok := m[user]; ok {
 		return tok, nil
 	}
-	return nil, ErrNoAccessToken
+	return nil, consumer.ErrNoAccessToken
 }
 
 // TestCaddyfileAdapt compares testdata/caddyfile_adapt/*.caddyfiletest

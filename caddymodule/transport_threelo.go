@@ -19,7 +19,7 @@ import (
 )
 
 // provisionTokens checks the 3LO settings and, for mode 3lo without an
-// injected TokenSource, opens the shared consumer-side token store.
+// injected tokenSource, opens the shared consumer-side token store.
 func (t *Transport) provisionTokens() error {
 	if t.mode != signer.Mode3LO {
 		for name, set := range map[string]bool{"state": t.State != nil, "link_id": t.LinkID != "",
@@ -41,7 +41,7 @@ func (t *Transport) provisionTokens() error {
 	if t.RenewBefore < 0 {
 		return errors.New("applink transport: renew_before must not be negative")
 	}
-	if t.Tokens != nil {
+	if t.tokenSrc != nil {
 		return nil
 	}
 	var sealer *provider.Sealer
@@ -51,17 +51,17 @@ func (t *Transport) provisionTokens() error {
 			return fmt.Errorf("applink transport: state encryption_key: %w", err)
 		}
 	}
-	st, key, err := AcquireState(t.State)
+	st, key, err := acquireState(t.State)
 	if err != nil {
 		return fmt.Errorf("applink transport: state: %w", err)
 	}
 	remote, ok := st.(store.RemoteStore)
 	if !ok {
-		_ = ReleaseState(key)
+		_ = releaseState(key)
 		return fmt.Errorf("applink transport: state: the %T store cannot hold consumer-side tokens", st)
 	}
 	t.stateKey = key
-	t.Tokens = &consumer.Tokens{
+	t.tokenSrc = &consumer.Tokens{
 		Store:       remote,
 		Sealer:      sealer,
 		Links:       t.linkFor,

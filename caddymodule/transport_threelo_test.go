@@ -53,9 +53,9 @@ func TestRenewalGoesWhereRequestsGo(t *testing.T) {
 	tr := provisioned(t, &Transport{ConsumerKey: testConsumerKey, PrivateKeyFile: privFile(), Mode: "3lo",
 		User: "{http.request.header.X-Test-User}", RemoteBaseURL: remote, State: &StateConfig{Backend: "memory"}})
 	t.Cleanup(func() { _ = tr.Cleanup() })
-	tokens, ok := tr.Tokens.(*consumer.Tokens)
+	tokens, ok := tr.tokenSrc.(*consumer.Tokens)
 	if !ok {
-		t.Fatalf("token source %T", tr.Tokens)
+		t.Fatalf("token source %T", tr.tokenSrc)
 	}
 	put := func(user string) {
 		err := tokens.Store.PutRemote(context.Background(), &store.RemoteToken{Remote: remote, User: user, Token: "old-token",

@@ -7,23 +7,19 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/signer"
 )
 
-// TokenSource supplies the 3-legged access token a local user holds for a
+// tokenSource supplies the 3-legged access token a local user holds for a
 // remote application. With mode 3lo, the transport uses the consumer-side
 // token store (consumer.Tokens over its `state`, filled by the
-// applink_dance handler), unless Transport.Tokens is set.
-type TokenSource interface {
+// applink_dance handler), unless Transport.tokenSrc is set.
+type tokenSource interface {
 	// AccessToken returns user's access token for remote, the remote base
 	// URL as normalised for signing (scheme://host[:port][/context]). It
-	// returns an error wrapping ErrNoAccessToken when the user has none
+	// returns an error wrapping consumer.ErrNoAccessToken when the user has none
 	// (401 with a link to the dance); one wrapping
 	// consumer.ErrRemoteUnavailable when an expired token could not be
 	// renewed (502); any other error is a store failure (503).
 	AccessToken(ctx context.Context, remote, user string) (*signer.Token, error)
 }
-
-// ErrNoAccessToken is returned by a TokenSource that holds no token for
-// the user. It is consumer.ErrNoAccessToken.
-var ErrNoAccessToken = consumer.ErrNoAccessToken
 
 // tokenReactions is implemented by token sources that act on a remote's
 // refusal of a 3LO request (consumer.Tokens): forget a rejected token,
@@ -34,13 +30,13 @@ type tokenReactions interface {
 }
 
 var _ interface {
-	TokenSource
+	tokenSource
 	tokenReactions
 } = (*consumer.Tokens)(nil)
 
-// noTokens is the TokenSource of a transport without a token store.
+// noTokens is the tokenSource of a transport without a token store.
 type noTokens struct{}
 
 func (noTokens) AccessToken(context.Context, string, string) (*signer.Token, error) {
-	return nil, ErrNoAccessToken
+	return nil, consumer.ErrNoAccessToken
 }
