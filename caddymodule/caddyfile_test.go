@@ -108,6 +108,8 @@ func TestProvisionErrors(t *testing.T) {
 			t.Errorf("%v: unexpected error %v", tc.handler, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%v: error %v, want it to contain %q", tc.handler, err, tc.want)
+		case err != nil && doubledPrefix.MatchString(err.Error()):
+			t.Errorf("%v: error %q names the module twice", tc.handler, err)
 		}
 	}
 }

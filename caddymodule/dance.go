@@ -95,14 +95,14 @@ func (h *DanceHandler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	repl := caddy.NewReplacer()
 	if h.BaseURL == "" {
-		return errors.New("applink_dance: base_url is required (our public URL; the remote sends browsers back to it)")
+		return errors.New("base_url is required (our public URL; the remote sends browsers back to it)")
 	}
 	base, err := oauth1.ParseBaseURL(repl.ReplaceKnown(h.BaseURL, ""))
 	if err != nil {
-		return fmt.Errorf("applink_dance: base_url: %w", err)
+		return fmt.Errorf("base_url: %w", err)
 	}
 	if len(h.Links) == 0 {
-		return errors.New("applink_dance: at least one link is required")
+		return errors.New("at least one link is required")
 	}
 	if h.User == "" {
 		h.User = "{http.auth.user.id}"
@@ -114,10 +114,10 @@ func (h *DanceHandler) Provision(ctx caddy.Context) error {
 	for _, lc := range h.Links {
 		l, err := lc.build(repl, h.ConsumerKey, h.PrivateKeyFile, keys)
 		if err != nil {
-			return fmt.Errorf("applink_dance: link %q: %w", lc.ID, err)
+			return fmt.Errorf("link %q: %w", lc.ID, err)
 		}
 		if links[l.ID] != nil {
-			return fmt.Errorf("applink_dance: link %q is configured twice", l.ID)
+			return fmt.Errorf("link %q is configured twice", l.ID)
 		}
 		links[l.ID] = l
 		byRemote[l.Remote()] = l
@@ -126,17 +126,17 @@ func (h *DanceHandler) Provision(ctx caddy.Context) error {
 	var sealer *provider.Sealer
 	if h.State != nil && h.State.EncryptionKey != "" {
 		if sealer, err = provider.NewSealer(repl.ReplaceKnown(h.State.EncryptionKey, "")); err != nil {
-			return fmt.Errorf("applink_dance: state encryption_key: %w", err)
+			return fmt.Errorf("state encryption_key: %w", err)
 		}
 	}
 	st, key, err := acquireState(h.State)
 	if err != nil {
-		return fmt.Errorf("applink_dance: state: %w", err)
+		return fmt.Errorf("state: %w", err)
 	}
 	h.stateKey = key
 	remote, ok := st.(store.RemoteStore)
 	if !ok {
-		return fmt.Errorf("applink_dance: state: the %T store cannot hold consumer-side tokens", st)
+		return fmt.Errorf("state: the %T store cannot hold consumer-side tokens", st)
 	}
 	h.dance = &consumer.Dance{
 		Tokens: &consumer.Tokens{Store: remote, Sealer: sealer, Logger: h.logger,

@@ -82,6 +82,8 @@ func TestDanceProvisionErrors(t *testing.T) {
 			t.Errorf("%+v: %v", tc.h, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%+v: error %v, want it to contain %q", tc.h, err, tc.want)
+		case err != nil && doubledPrefix.MatchString(err.Error()):
+			t.Errorf("%+v: error %q names the module, which Caddy does", tc.h, err)
 		}
 	}
 }

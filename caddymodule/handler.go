@@ -155,16 +155,16 @@ var _ [store.JournalGrace - maxTimestampWindow]struct{}
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if err := initMetrics(ctx.GetMetricsRegistry()); err != nil {
-		return fmt.Errorf("applink: metrics: %w", err)
+		return fmt.Errorf("metrics: %w", err)
 	}
 	repl := caddy.NewReplacer()
 
 	base, err := oauth1.ParseBaseURL(repl.ReplaceKnown(h.BaseURL, ""))
 	if h.BaseURL == "" {
-		return errors.New("applink: base_url is required")
+		return errors.New("base_url is required")
 	}
 	if err != nil {
-		return fmt.Errorf("applink: %w", err)
+		return fmt.Errorf("base_url: %w", err)
 	}
 	h.realm = base.String()
 	h.contextPath = base.ContextPath()
@@ -174,7 +174,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.IdentityHeader = defaultIdentityHeader
 	}
 	if !hygiene.ValidHeaderName(h.IdentityHeader) {
-		return fmt.Errorf("applink: identity_header %q is not a valid header name", h.IdentityHeader)
+		return fmt.Errorf("identity_header %q is not a valid header name", h.IdentityHeader)
 	}
 	h.identity = textproto.CanonicalMIMEHeaderKey(h.IdentityHeader)
 	h.identityKey = hygiene.NormalizeHeaderName(h.identity)
@@ -184,37 +184,37 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	case "strip":
 		h.stripLegacy = true
 	default:
-		return fmt.Errorf("applink: legacy_auth must be block or strip, not %q", h.LegacyAuth)
+		return fmt.Errorf("legacy_auth must be block or strip, not %q", h.LegacyAuth)
 	}
 	switch h.Anonymous {
 	case "", "pass":
 	case "reject":
 		h.rejectAnon = true
 	default:
-		return fmt.Errorf("applink: anonymous must be pass or reject, not %q", h.Anonymous)
+		return fmt.Errorf("anonymous must be pass or reject, not %q", h.Anonymous)
 	}
 	window := time.Duration(h.TimestampWindow)
 	if window == 0 {
 		window = oauth1.DefaultWindow
 	}
 	if window < time.Second || window > maxTimestampWindow {
-		return fmt.Errorf("applink: timestamp_window must be between 1s and %s", maxTimestampWindow)
+		return fmt.Errorf("timestamp_window must be between 1s and %s", maxTimestampWindow)
 	}
 	if h.MaxFormBody == 0 {
 		h.MaxFormBody = defaultMaxFormBody
 	}
 	if h.MaxFormBody < 0 {
-		return errors.New("applink: max_form_body must be positive")
+		return errors.New("max_form_body must be positive")
 	}
 
 	h.consumers = make(map[string]*oauth1.Consumer, len(h.Consumers))
 	for _, cc := range h.Consumers {
 		c, err := cc.build(repl)
 		if err != nil {
-			return fmt.Errorf("applink: consumer %q: %w", cc.Key, err)
+			return fmt.Errorf("consumer %q: %w", cc.Key, err)
 		}
 		if _, dup := h.consumers[c.Key]; dup {
-			return fmt.Errorf("applink: consumer %q is configured twice", c.Key)
+			return fmt.Errorf("consumer %q is configured twice", c.Key)
 		}
 		if c.TwoLeggedUser == "" && !c.Impersonation && !c.ThreeLegged {
 			h.logger.Warn("consumer allows neither two_legged, impersonation nor three_legged; its requests will all be refused",
@@ -229,13 +229,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	tokens, stateKey, err := openState(h.State, repl)
 	if err != nil {
-		return fmt.Errorf("applink: state: %w", err)
+		return fmt.Errorf("state: %w", err)
 	}
 	h.stateKey = stateKey
 	var sealer *provider.Sealer
 	if h.State != nil && h.State.EncryptionKey != "" {
 		if sealer, err = provider.NewSealer(repl.ReplaceKnown(h.State.EncryptionKey, "")); err != nil {
-			return fmt.Errorf("applink: state encryption_key: %w", err)
+			return fmt.Errorf("state encryption_key: %w", err)
 		}
 	}
 	for _, c := range h.consumers {
@@ -255,7 +255,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		},
 	}
 	if h.login, h.csrf, err = h.buildLogin(repl, baseURL); err != nil {
-		return fmt.Errorf("applink: login: %w", err)
+		return fmt.Errorf("login: %w", err)
 	}
 
 	// A fleet shares its nonces where it shares its tokens; one instance

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"regexp"
 	"testing"
 	"time"
 
@@ -24,3 +25,7 @@ func waitForNonceFloor() {
 		return true
 	})
 }
+
+// doubledPrefix matches an error that names its module although Caddy
+// already does ("provision http.handlers.applink: applink: ...").
+var doubledPrefix = regexp.MustCompile(`(^|: )applink[ _a-z]*: `)

@@ -97,15 +97,15 @@ func (h *PublishHandler) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	rawBase := repl.ReplaceKnown(h.BaseURL, "")
 	if rawBase == "" {
-		return errors.New("applink_publish: base_url is required")
+		return errors.New("base_url is required")
 	}
 	base, err := oauth1.ParseBaseURL(rawBase)
 	if err != nil {
-		return fmt.Errorf("applink_publish: %w", err)
+		return fmt.Errorf("base_url: %w", err)
 	}
 	key := repl.ReplaceKnown(h.ConsumerKey, "")
 	if key == "" {
-		return errors.New("applink_publish: consumer_key is required")
+		return errors.New("consumer_key is required")
 	}
 	pub, err := h.publicKey(repl)
 	if err != nil {
@@ -113,7 +113,7 @@ func (h *PublishHandler) Provision(ctx caddy.Context) error {
 	}
 	pubStr, err := rsakey.ConsumerInfoString(pub)
 	if err != nil {
-		return fmt.Errorf("applink_publish: encoding the public key: %w", err)
+		return fmt.Errorf("encoding the public key: %w", err)
 	}
 
 	name := repl.ReplaceKnown(h.Name, "")
@@ -129,14 +129,14 @@ func (h *PublishHandler) Provision(ctx caddy.Context) error {
 	if appID == "" {
 		appID = manifest.ApplicationIDFor(key)
 	} else if !uuidPattern.MatchString(appID) {
-		return fmt.Errorf("applink_publish: application_id %q is not a UUID", appID)
+		return fmt.Errorf("application_id %q is not a UUID", appID)
 	}
 	typeID := h.TypeID
 	if typeID == "" {
 		typeID = "generic"
 	}
 	if !manifest.TypeIDs[typeID] {
-		return fmt.Errorf("applink_publish: type_id %q is not an application type (generic, jira, confluence, stash, bamboo, fecru, refapp, crowd)", typeID)
+		return fmt.Errorf("type_id %q is not an application type (generic, jira, confluence, stash, bamboo, fecru, refapp, crowd)", typeID)
 	}
 	version := h.Version
 	if version == "" {
@@ -148,7 +148,7 @@ func (h *PublishHandler) Provision(ctx caddy.Context) error {
 
 	h.consumerInfo, err = manifest.RenderXML(manifest.ConsumerInfo{Key: key, Name: name, PublicKey: pubStr, Description: desc}, "")
 	if err != nil {
-		return fmt.Errorf("applink_publish: rendering consumer-info: %w", err)
+		return fmt.Errorf("rendering consumer-info: %w", err)
 	}
 	m := manifest.Manifest{
 		ID:              appID,
@@ -165,11 +165,11 @@ func (h *PublishHandler) Provision(ctx caddy.Context) error {
 	}
 	h.manifestXML, err = manifest.RenderXML(m, ` standalone="yes"`)
 	if err != nil {
-		return fmt.Errorf("applink_publish: rendering the manifest: %w", err)
+		return fmt.Errorf("rendering the manifest: %w", err)
 	}
 	h.manifestJSON, err = json.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("applink_publish: rendering the manifest: %w", err)
+		return fmt.Errorf("rendering the manifest: %w", err)
 	}
 	return nil
 }
@@ -179,21 +179,21 @@ func (h *PublishHandler) publicKey(repl *caddy.Replacer) (*rsa.PublicKey, error)
 	pub := repl.ReplaceKnown(h.PublicKeyFile, "")
 	switch {
 	case priv != "" && pub != "":
-		return nil, errors.New("applink_publish: set private_key_file or public_key_file, not both")
+		return nil, errors.New("set private_key_file or public_key_file, not both")
 	case priv != "":
 		k, err := rsakey.LoadPrivate(priv)
 		if err != nil {
-			return nil, fmt.Errorf("applink_publish: private_key_file: %w", err)
+			return nil, fmt.Errorf("private_key_file: %w", err)
 		}
 		return &k.PublicKey, nil
 	case pub != "":
 		k, err := rsakey.LoadPublic(pub)
 		if err != nil {
-			return nil, fmt.Errorf("applink_publish: public_key_file: %w", err)
+			return nil, fmt.Errorf("public_key_file: %w", err)
 		}
 		return k, nil
 	}
-	return nil, errors.New("applink_publish: private_key_file or public_key_file is required")
+	return nil, errors.New("private_key_file or public_key_file is required")
 }
 
 // ServeHTTP answers the two endpoints and passes everything else on.

@@ -371,6 +371,8 @@ func TestPublishProvisionErrors(t *testing.T) {
 			t.Errorf("%+v: %v", tc.h, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%+v: error %v, want it to contain %q", tc.h, err, tc.want)
+		case err != nil && doubledPrefix.MatchString(err.Error()):
+			t.Errorf("%+v: error %q names the module, which Caddy does", tc.h, err)
 		case tc.want == "":
 			if tc.h.consumerInfoPath != "/app"+manifest.ConsumerInfoPath || !strings.Contains(string(tc.h.consumerInfo), "<key>env:1</key>") {
 				t.Errorf("env placeholders or context path: %s %s", tc.h.consumerInfoPath, tc.h.consumerInfo)

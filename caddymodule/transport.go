@@ -144,34 +144,34 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 
 	t.consumerKey = repl.ReplaceKnown(t.ConsumerKey, "")
 	if t.consumerKey == "" {
-		return errors.New("applink transport: consumer_key is required")
+		return errors.New("consumer_key is required")
 	}
 	t.keyFile = repl.ReplaceKnown(t.PrivateKeyFile, "")
 	if t.keyFile == "" {
-		return errors.New("applink transport: private_key_file is required")
+		return errors.New("private_key_file is required")
 	}
 	key, err := rsakey.LoadPrivate(t.keyFile)
 	if err != nil {
 		// rsakey names the file in parse errors, os.ReadFile in its own.
-		return fmt.Errorf("applink transport: private_key_file: %w", err)
+		return fmt.Errorf("private_key_file: %w", err)
 	}
 	t.key = key
 
 	if t.Mode == "" {
-		return errors.New("applink transport: mode is required (2lo, impersonation or 3lo)")
+		return errors.New("mode is required (2lo, impersonation or 3lo)")
 	}
 	t.mode, err = signer.ParseMode(t.Mode)
 	if err != nil {
-		return fmt.Errorf("applink transport: mode: %w", err)
+		return fmt.Errorf("mode: %w", err)
 	}
 	switch t.mode {
 	case signer.Mode2LO:
 		if t.User != "" {
-			return errors.New("applink transport: user has no effect with mode 2lo (the remote runs 2LO requests as the link's execute-as user); remove it or use mode impersonation")
+			return errors.New("user has no effect with mode 2lo (the remote runs 2LO requests as the link's execute-as user); remove it or use mode impersonation")
 		}
 	default:
 		if strings.TrimSpace(t.User) == "" {
-			return fmt.Errorf("applink transport: mode %s needs user (e.g. user {http.auth.user.id})", t.mode)
+			return fmt.Errorf("mode %s needs user (e.g. user {http.auth.user.id})", t.mode)
 		}
 	}
 
@@ -179,7 +179,7 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 		raw := repl.ReplaceKnown(t.RemoteBaseURL, "")
 		t.fixed, err = t.newSigner(raw)
 		if err != nil {
-			return fmt.Errorf("applink transport: remote_base_url: %w", err)
+			return fmt.Errorf("remote_base_url: %w", err)
 		}
 		t.hostHeader = hostOf(t.fixed.RemoteBaseURL())
 	} else {
@@ -192,7 +192,7 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 	}
 
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
-		return fmt.Errorf("applink transport: metrics: %w", err)
+		return fmt.Errorf("metrics: %w", err)
 	}
 	return t.HTTPTransport.Provision(ctx)
 }
@@ -250,7 +250,7 @@ func (t *Transport) signerFor(req *http.Request) (*signer.Signer, error) {
 	}
 	s, err := t.newSigner(origin)
 	if err != nil {
-		return nil, fmt.Errorf("applink transport: remote base URL derived from the upstream: %w", err)
+		return nil, fmt.Errorf("remote base URL derived from the upstream: %w", err)
 	}
 	t.mu.Lock()
 	if len(t.derived) < maxDerivedSigners {

@@ -146,6 +146,8 @@ func TestTransportProvisionErrors(t *testing.T) {
 			t.Errorf("%+v: %v", tc.tr, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%+v: error %v, want it to contain %q", tc.tr, err, tc.want)
+		case err != nil && doubledPrefix.MatchString(err.Error()):
+			t.Errorf("%+v: error %q names the module, which Caddy does", tc.tr, err)
 		}
 		if tc.want == "" && tr.consumerKey != "env:consumer" {
 			t.Errorf("{env.*} consumer key resolved to %q", tr.consumerKey)

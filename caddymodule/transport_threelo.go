@@ -25,7 +25,7 @@ func (t *Transport) provisionTokens() error {
 		for name, set := range map[string]bool{"state": t.State != nil, "link_id": t.LinkID != "",
 			"dance_base_url": t.DanceBaseURL != "", "renew_before": t.RenewBefore != 0} {
 			if set {
-				return fmt.Errorf("applink transport: %s has no effect unless mode is 3lo", name)
+				return fmt.Errorf("%s has no effect unless mode is 3lo", name)
 			}
 		}
 		return nil
@@ -34,12 +34,12 @@ func (t *Transport) provisionTokens() error {
 	if t.DanceBaseURL != "" {
 		b, err := oauth1.ParseBaseURL(repl.ReplaceKnown(t.DanceBaseURL, ""))
 		if err != nil {
-			return fmt.Errorf("applink transport: dance_base_url: %w", err)
+			return fmt.Errorf("dance_base_url: %w", err)
 		}
 		t.danceBase = b.Origin() + b.ContextPath()
 	}
 	if t.RenewBefore < 0 {
-		return errors.New("applink transport: renew_before must not be negative")
+		return errors.New("renew_before must not be negative")
 	}
 	if t.tokenSrc != nil {
 		return nil
@@ -48,17 +48,17 @@ func (t *Transport) provisionTokens() error {
 	if t.State != nil && t.State.EncryptionKey != "" {
 		var err error
 		if sealer, err = provider.NewSealer(repl.ReplaceKnown(t.State.EncryptionKey, "")); err != nil {
-			return fmt.Errorf("applink transport: state encryption_key: %w", err)
+			return fmt.Errorf("state encryption_key: %w", err)
 		}
 	}
 	st, key, err := acquireState(t.State)
 	if err != nil {
-		return fmt.Errorf("applink transport: state: %w", err)
+		return fmt.Errorf("state: %w", err)
 	}
 	remote, ok := st.(store.RemoteStore)
 	if !ok {
 		_ = releaseState(key)
-		return fmt.Errorf("applink transport: state: the %T store cannot hold consumer-side tokens", st)
+		return fmt.Errorf("state: the %T store cannot hold consumer-side tokens", st)
 	}
 	t.stateKey = key
 	t.tokenSrc = &consumer.Tokens{

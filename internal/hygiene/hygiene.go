@@ -259,7 +259,7 @@ func StripSeraphParams(req *http.Request) error {
 	raw, err := io.ReadAll(io.LimitReader(req.Body, signer.DefaultMaxFormBytes+1))
 	_ = req.Body.Close()
 	if err != nil {
-		return fmt.Errorf("applink transport: reading form body: %w", err)
+		return fmt.Errorf("reading the form body: %w", err)
 	}
 	if len(raw) > signer.DefaultMaxFormBytes {
 		return signer.ErrFormTooLarge
