@@ -1,6 +1,6 @@
 module github.com/caddy-applink/caddy-applink
 
-go 1.26.8
+go 1.26.0
 
 require (
 	filippo.io/bigmod v0.1.0
