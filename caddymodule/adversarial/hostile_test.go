@@ -88,7 +88,7 @@ func hostileCases() []hostile {
 	signedChunked := func(s spec, trailers []string, extra ...string) func(t *testing.T) string {
 		return func(t *testing.T) string {
 			w := s.sign(t)
-			h := append(w.headers(extra...), "Transfer-Encoding: chunked")
+			h := append(w.Headers(extra...), "Transfer-Encoding: chunked")
 			return req("POST", w.Target, h, chunk(w.Form, trailers...))
 		}
 	}
