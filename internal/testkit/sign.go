@@ -38,11 +38,11 @@ type OAuth struct {
 	TokenSecret string // HMAC-SHA1 token secret (3LO)
 	SigMethod   string // signature method claimed; default from Key or Secret
 
-	Token     *string // oauth_token; nil for ""
-	NoToken   bool    // leave oauth_token out (oauthlib's style for 2LO)
-	Timestamp string  // default now
-	Nonce     *string // default a fresh one
-	Version   *string // default "1.0"
+	Token     *string        // oauth_token; nil for ""
+	NoToken   bool           // leave oauth_token out (oauthlib's style for 2LO)
+	Timestamp string         // default now
+	Nonce     *string        // default a fresh one
+	Version   *string        // default "1.0"
 	Extra     []oauth1.Param // more oauth parameters, in the same place, signed
 	Omit      string         // an oauth parameter to leave out (oauth_signature too)
 	Signature *string        // sent instead of the real signature
