@@ -73,7 +73,7 @@ func newLinkedApp(callback string) *linkedApp {
 			AuthorizeURL:    proxyBase + authorizePath,
 			AccessTokenURL:  proxyBase + accessTokenPath,
 		},
-		Signer:     &dghubble.RSASigner{PrivateKey: appKey},
+		Signer:     &dghubble.RSASigner{PrivateKey: appKeys().Key},
 		HTTPClient: c,
 	}}
 }

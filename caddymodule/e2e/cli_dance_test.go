@@ -8,18 +8,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 
 	"github.com/caddy-applink/caddy-applink/internal/cli"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // danceProvider starts our own provider (applink with a header login, the
@@ -27,84 +22,40 @@ import (
 // a stand-in product that answers with the user and the mode.
 func danceProvider(t *testing.T) string {
 	t.Helper()
-	testKeys(t)
-	base := fmt.Sprintf("http://localhost:%d", httpPort)
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, LoadRequestTimeout: 20 * time.Second})
-	tester.InitServer(fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:%[1]d
-	http_port %[2]d
-	https_port %[3]d
-	grace_period 1ns
-	servers {
-		trusted_proxies static 127.0.0.1/32
-	}
-}
-
-http://localhost:%[2]d {
+	loadCaddy(t, caddyGlobals(testkit.NoGrace, testkit.TrustLoopback)+fmt.Sprintf(`
+%[1]s {
 	applink {
-		base_url %[4]s
+		base_url %[1]s
 		login header X-Remote-User
-		state file %[5]s
-		consumer %[6]s {
+		state file %[2]s
+		consumer %[3]s {
 			name "CLI"
-			public_key_file %[7]s
+			public_key_file %[4]s
 		}
 	}
 	respond "user={http.request.header.X-Forwarded-User} mode={applink.mode}"
 }
-`, adminPort, httpPort, httpsPort, base, filepath.Join(t.TempDir(), "state.db"), cliConsumer, pubFile()), "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-	return base
+`, proxyBase, filepath.Join(t.TempDir(), "state.db"), cliConsumer, pubFile()))
+	testkit.WaitNextSecond()
+	return proxyBase
 }
 
 var (
-	danceCSRF     = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 	danceVerifier = regexp.MustCompile(`<code id="verifier">([^<]+)</code>`)
 	authURLLine   = regexp.MustCompile(`(?m)^  (http\S+/plugins/servlet/oauth/authorize\?oauth_token=\S+)$`)
 )
 
 // decide plays the user at the approval page: it returns the page shown
-// after the decision and the redirect, if any.
+// after the decision and the redirect, if any. It may run in any
+// goroutine: it fails t with Error, not Fatal.
 func decide(t *testing.T, authURL, user string, allow bool) (string, string) {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	b := &http.Client{Jar: jar, Timeout: 5 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, _ := http.NewRequest("GET", authURL, nil)
-	req.Header.Set("X-Remote-User", user)
-	resp, err := b.Do(req)
+	a, err := testkit.Approve(nil, authURL, user, allow)
 	if err != nil {
 		t.Error(err)
 		return "", ""
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := danceCSRF.FindStringSubmatch(string(page))
-	if resp.StatusCode != 200 || m == nil {
-		t.Errorf("approval page %d: %s", resp.StatusCode, page)
-		return "", ""
-	}
-	u, _ := url.Parse(authURL)
-	form := url.Values{"oauth_token": {u.Query().Get("oauth_token")}, "csrf": {m[1]}}
-	if allow {
-		form.Set("approve", "Allow")
-	} else {
-		form.Set("deny", "Deny")
-	}
-	req, _ = http.NewRequest("POST", u.Scheme+"://"+u.Host+u.Path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Remote-User", user)
-	if resp, err = b.Do(req); err != nil {
-		t.Error(err)
-		return "", ""
-	}
-	page, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return string(page), resp.Header.Get("Location")
+	return a.Result, a.Location
 }
 
 // runDance runs `applink dance` with args as the binary would, with a pipe

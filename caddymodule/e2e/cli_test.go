@@ -6,16 +6,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 
 	"github.com/caddy-applink/caddy-applink/internal/cli"
-	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // cliConsumer is the consumer key the subcommands sign with (e2e's app key).
@@ -45,45 +40,31 @@ func subcommand(t *testing.T, name string) cli.Command {
 // proxyKeyFile writes a second key pair, the proxy's own (published by
 // applink_publish), and returns the private key's file.
 func proxyKeyFile(t *testing.T) string {
-	k, err := rsakey.Generate(2048)
+	k, err := testkit.WriteKeyPair(t.TempDir(), "proxy")
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, _ := rsakey.EncodePrivatePEM(k)
-	f := filepath.Join(t.TempDir(), "proxy.pem")
-	if err := os.WriteFile(f, priv, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return k.PrivFile
 }
 
 // TestAgainstOwnProvider: sign and check against caddy-applink itself
 // (applink_publish + applink in front of a stand-in product), as an admin
 // would try a new link.
 func TestCLIAgainstOwnProvider(t *testing.T) {
-	testKeys(t)
 	proxyKey := proxyKeyFile(t)
-	base := fmt.Sprintf("http://localhost:%d", httpPort)
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, LoadRequestTimeout: 20 * time.Second})
-	tester.InitServer(fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:%[1]d
-	http_port %[2]d
-	https_port %[3]d
-	grace_period 1ns
-}
-
-http://localhost:%[2]d {
+	base := proxyBase
+	loadCaddy(t, caddyGlobals(testkit.NoGrace)+fmt.Sprintf(`
+%[1]s {
 	applink_publish {
-		base_url %[4]s
+		base_url %[1]s
 		consumer_key proxy:1
-		private_key_file %[7]s
+		private_key_file %[4]s
 		name "Proxy"
 	}
 	applink {
-		base_url %[4]s
-		consumer %[6]s {
-			public_key_file %[5]s
+		base_url %[1]s
+		consumer %[3]s {
+			public_key_file %[2]s
 			two_legged svc-cli
 			impersonation
 		}
@@ -91,12 +72,9 @@ http://localhost:%[2]d {
 	}
 	respond "user={http.request.header.X-Forwarded-User}"
 }
-`, adminPort, httpPort, httpsPort, base, pubFile(), cliConsumer, proxyKey), "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
+`, base, pubFile(), cliConsumer, proxyKey))
 	// applink's nonce store refuses the second it was created in.
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	testkit.WaitNextSecond()
 
 	ours := []string{"--consumer-key", cliConsumer, "--key", privFile()}
 	code, out, errOut := runCommand(t, "check", append(ours, base)...)

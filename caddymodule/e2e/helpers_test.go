@@ -4,20 +4,14 @@ package e2e
 
 import (
 	"context"
-	"crypto/rsa"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +19,6 @@ import (
 
 	_ "github.com/caddy-applink/caddy-applink/caddymodule" // the applink handler
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
-	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 	"github.com/caddy-applink/caddy-applink/internal/testpeer"
 )
@@ -67,36 +60,11 @@ func missing(t testing.TB, pkg string, err error) {
 	testpeer.Require(t, pkg, err)
 }
 
-// The consumer's key pair, generated once per test binary.
-var (
-	keysOnce sync.Once
-	appKey   *rsa.PrivateKey
-	keyDir   string
-)
+// appKeys is the consumer's key pair, generated once per test binary.
+var appKeys = testkit.SharedKeyPair("app")
 
-func testKeys(t testing.TB) {
-	t.Helper()
-	keysOnce.Do(func() {
-		var err error
-		if appKey, err = rsakey.Generate(2048); err != nil {
-			panic(err)
-		}
-		if keyDir, err = os.MkdirTemp(os.Getenv("XDG_DATA_HOME"), "keys"); err != nil {
-			panic(err)
-		}
-		pub, _ := rsakey.EncodePublicPEM(&appKey.PublicKey)
-		priv, _ := rsakey.EncodePrivatePEM(appKey)
-		if err := os.WriteFile(pubFile(), pub, 0o644); err != nil {
-			panic(err)
-		}
-		if err := os.WriteFile(privFile(), priv, 0o600); err != nil {
-			panic(err)
-		}
-	})
-}
-
-func pubFile() string  { return filepath.Join(keyDir, "app.pub.pem") }
-func privFile() string { return filepath.Join(keyDir, "app.pem") }
+func pubFile() string  { return appKeys().PubFile }
+func privFile() string { return appKeys().PrivFile }
 
 // recorder is the product behind the proxy: it records what reached it
 // and echoes the identity it got.
@@ -159,20 +127,11 @@ type proxyConfig struct {
 }
 
 func (c proxyConfig) caddyfile(rec *recorder) string {
-	logging := ""
+	options := []string{testkit.TrustLoopback}
 	if c.LogFile != "" {
-		logging = "\tlog {\n\t\toutput file " + c.LogFile + "\n\t\tformat json\n\t}\n"
+		options = append(options, "log {\n\toutput file "+c.LogFile+"\n\tformat json\n}")
 	}
-	global := fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:%d
-	http_port %d
-	https_port %d
-	servers {
-		trusted_proxies static 127.0.0.1/32
-	}
-%s}
-`, adminPort, httpPort, httpsPort, logging)
+	global := caddyGlobals(options...)
 	if c.Down {
 		return global + proxyBase + " {\n\trespond \"down for maintenance\" 503\n}\n"
 	}
@@ -200,25 +159,27 @@ func (c proxyConfig) caddyfile(rec *recorder) string {
 		consumerDesc, c.Login, c.State, c.Applink, c.Site, rec.Addr())
 }
 
+// caddyGlobals is the global options block of this package's Caddy.
+func caddyGlobals(options ...string) string {
+	return testkit.CaddyGlobals(adminPort, httpPort, httpsPort, options...)
+}
+
+// loadCaddy loads the Caddyfile cfg into this package's in-process Caddy.
+func loadCaddy(t *testing.T, cfg string) *caddytest.Tester {
+	t.Helper()
+	return testkit.LoadCaddy(t, adminPort, 20*time.Second, cfg)
+}
+
 var firstLoad sync.Once
 
 // loadProxy loads cfg into this package's in-process Caddy.
 func loadProxy(t *testing.T, rec *recorder, cfg proxyConfig) *caddytest.Tester {
 	t.Helper()
-	testKeys(t)
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, LoadRequestTimeout: 20 * time.Second})
-	tester.InitServer(cfg.caddyfile(rec), "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
+	tester := loadCaddy(t, cfg.caddyfile(rec))
 	// The in-memory nonce store refuses requests stamped with the second it
 	// was created in; it outlives config reloads, so this is paid once.
-	firstLoad.Do(waitNextSecond)
+	firstLoad.Do(testkit.WaitNextSecond)
 	return tester
-}
-
-func waitNextSecond() {
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 }
 
 // newClient is an HTTP client that reaches "localhost" on 127.0.0.1 (a
@@ -251,27 +212,13 @@ func newClientVia(ip string, jar bool) *http.Client {
 // do sends req and returns the response (body read) and its body.
 func do(t testing.TB, c *http.Client, req *http.Request) (*http.Response, string) {
 	t.Helper()
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return testkit.Do(t, c, req)
 }
 
 // problemOf returns oauth_problem of a refusal's WWW-Authenticate header.
 func problemOf(resp *http.Response) string {
-	h := resp.Header.Get("WWW-Authenticate")
-	i := strings.Index(h, `oauth_problem="`)
-	if i < 0 {
-		return ""
-	}
-	rest := h[i+len(`oauth_problem="`):]
-	return rest[:strings.IndexByte(rest, '"')]
+	return testkit.Problem(resp.Header.Get("WWW-Authenticate"))
 }
-
-var nonceSeq atomic.Int64
 
 // signed builds a request signed by the test's consumer (RSA-SHA1, OAuth
 // parameters in the Authorization header) with the internal/oauth1
@@ -289,53 +236,12 @@ func signed(t testing.TB, method, target, form, token string, extra ...oauth1.Pa
 
 // signRequest is signed for goroutines: it returns its error.
 func signRequest(method, target, form, token string, extra ...oauth1.Param) (*http.Request, error) {
-	o := []oauth1.Param{
-		{Key: "oauth_consumer_key", Value: consumerKey},
-		{Key: "oauth_signature_method", Value: "RSA-SHA1"},
-		{Key: "oauth_timestamp", Value: strconv.FormatInt(time.Now().Unix(), 10)},
-		{Key: "oauth_nonce", Value: fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano(), nonceSeq.Add(1))},
-		{Key: "oauth_version", Value: "1.0"},
-	}
-	if token != "" {
-		o = append(o, oauth1.Param{Key: "oauth_token", Value: token})
-	}
-	o = append(o, extra...)
-	path, query, _ := strings.Cut(target, "?")
-	all := append([]oauth1.Param{}, o...)
-	for _, raw := range []string{query, form} {
-		ps, err := oauth1.ParseForm(raw)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, ps...)
-	}
-	base, err := oauth1.ParseBaseURL(proxyBase)
+	w, err := testkit.OAuth{Method: method, Target: target, Form: form, Base: proxyBase,
+		Consumer: consumerKey, Key: appKeys().Key, Token: &token, NoToken: token == "", Extra: extra}.Sign()
 	if err != nil {
 		return nil, err
 	}
-	sig, err := oauth1.SignRSASHA1(appKey, oauth1.BaseString(method, base.SignedURL(path), all))
-	if err != nil {
-		return nil, err
-	}
-	o = append(o, oauth1.Param{Key: "oauth_signature", Value: sig})
-	var b strings.Builder
-	b.WriteString(`OAuth realm="` + oauth1.PercentEncode(proxyBase) + `"`)
-	for _, p := range o {
-		b.WriteString(", " + oauth1.PercentEncode(p.Key) + `="` + oauth1.PercentEncode(p.Value) + `"`)
-	}
-	var body io.Reader
-	if form != "" {
-		body = strings.NewReader(form)
-	}
-	req, err := http.NewRequest(method, proxyBase+target, body)
-	if err != nil {
-		return nil, err
-	}
-	if form != "" {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	req.Header.Set("Authorization", b.String())
-	return req, nil
+	return w.Request(proxyBase)
 }
 
 // tokenCall sends a signed POST to a token endpoint and returns the status,
@@ -347,44 +253,29 @@ func tokenCall(t testing.TB, c *http.Client, path, token string, extra ...oauth1
 	return resp.StatusCode, problemOf(resp), v
 }
 
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
 // approveAs plays a user behind the SSO (login header X-Remote-User): it
 // opens the authorize URL as a browser would and presses Allow. It returns
 // the redirect to the consumer's callback, or nil and the page shown.
 func approveAs(t testing.TB, authorizeURL, user string) (*url.URL, string) {
 	t.Helper()
-	b := newClient(true)
-	req, _ := http.NewRequest(http.MethodGet, authorizeURL, nil)
-	req.Header.Set("X-Remote-User", user)
-	resp, page := do(t, b, req)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("approval page for %s: %d %s", user, resp.StatusCode, page)
+	a, err := testkit.Approve(newClient(true), authorizeURL, user, true)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(page, `id="user">`+user+`<`) || !strings.Contains(page, consumerName) {
-		t.Errorf("approval page does not name %s and %s:\n%s", user, consumerName, page)
+	if !strings.Contains(a.Page, `id="user">`+user+`<`) || !strings.Contains(a.Page, consumerName) {
+		t.Errorf("approval page does not name %s and %s:\n%s", user, consumerName, a.Page)
 	}
-	m := csrfField.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("no CSRF field on the approval page:\n%s", page)
-	}
-	u, _ := url.Parse(authorizeURL)
-	form := url.Values{"oauth_token": {u.Query().Get("oauth_token")}, "csrf": {m[1]}, "approve": {"Allow"}}
-	req, _ = http.NewRequest(http.MethodPost, proxyBase+authorizePath, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Remote-User", user)
-	resp, page = do(t, b, req)
-	switch resp.StatusCode {
+	switch a.Status {
 	case http.StatusSeeOther:
-		loc, err := url.Parse(resp.Header.Get("Location"))
+		loc, err := url.Parse(a.Location)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return loc, page
+		return loc, a.Result
 	case http.StatusOK:
-		return nil, page
+		return nil, a.Result
 	}
-	t.Fatalf("approval by %s: %d %s", user, resp.StatusCode, page)
+	t.Fatalf("approval by %s: %d %s", user, a.Status, a.Result)
 	return nil, ""
 }
 

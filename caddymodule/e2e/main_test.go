@@ -13,23 +13,12 @@
 package e2e
 
 import (
-	"os"
 	"testing"
+
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // TestMain gives the test process a Caddy data directory of its own (the
 // default bbolt state file lives there, and another process may hold the
 // lock on the real one), and stops slapd at the end.
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "applink-e2e-data")
-	if err != nil {
-		panic(err)
-	}
-	os.Setenv("XDG_DATA_HOME", dir)
-	code := m.Run()
-	if slapdSrv != nil {
-		slapdSrv.stop()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testkit.RunWithOwnDataDir(m, slapdSrv.Stop) }

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
@@ -53,11 +52,7 @@ func obtainAccessToken(t *testing.T, user string) url.Values {
 func reload(t *testing.T, rec *recorder, cfg proxyConfig) time.Duration {
 	t.Helper()
 	start := time.Now()
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, LoadRequestTimeout: 10 * time.Second})
-	tester.InitServer(cfg.caddyfile(rec), "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
+	testkit.LoadCaddy(t, adminPort, 10*time.Second, cfg.caddyfile(rec))
 	return time.Since(start)
 }
 
@@ -248,7 +243,7 @@ func TestTokensSurviveReload(t *testing.T) {
 
 		reload(t, rec, config(0))
 		// A new nonce store: it refuses requests stamped before it started.
-		waitNextSecond()
+		testkit.WaitNextSecond()
 		use3LO(t, rec, c, alice.Get("oauth_token"), "alice", "after-restart")
 		use3LO(t, rec, c, bob.Get("oauth_token"), "bob", "after-restart-bob")
 		mark := rec.Mark()

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 const loginPath = "/plugins/servlet/applink/login"
@@ -58,11 +60,11 @@ func TestLogoutSurvivesReload(t *testing.T) {
 	}
 	csrfOf := func(page string) string {
 		t.Helper()
-		m := csrfField.FindStringSubmatch(page)
-		if m == nil {
+		csrf := testkit.CSRF(page)
+		if csrf == "" {
 			t.Fatalf("no CSRF field:\n%s", page)
 		}
-		return html.UnescapeString(m[1])
+		return html.UnescapeString(csrf)
 	}
 
 	// Log in, as the browser does.

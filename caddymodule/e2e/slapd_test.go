@@ -30,11 +30,7 @@ type slapd struct {
 }
 
 // slapdSrv is the package's one slapd; TestMain stops it.
-var slapdSrv = &sharedSlapd{testslapd.Shared{Options: testslapd.Options{Users: ldapPeople()}}}
-
-type sharedSlapd struct{ testslapd.Shared }
-
-func (s *sharedSlapd) stop() { s.Stop() }
+var slapdSrv = &testslapd.Shared{Options: testslapd.Options{Users: ldapPeople()}}
 
 func ldapPeople() []testslapd.User {
 	var users []testslapd.User

@@ -83,11 +83,11 @@ func Approve(c *http.Client, authURL, user string, allow bool) (Approval, error)
 	if resp.StatusCode != http.StatusOK {
 		return a, fmt.Errorf("approval page for %s: %d %s", user, resp.StatusCode, page)
 	}
-	m := csrfField.FindStringSubmatch(page)
-	if m == nil {
+	csrf := CSRF(page)
+	if csrf == "" {
 		return a, errors.New("no CSRF field on the approval page:\n" + page)
 	}
-	form := url.Values{"oauth_token": {u.Query().Get("oauth_token")}, "csrf": {m[1]}}
+	form := url.Values{"oauth_token": {u.Query().Get("oauth_token")}, "csrf": {csrf}}
 	if allow {
 		form.Set("approve", "Allow")
 	} else {
@@ -104,6 +104,15 @@ func Approve(c *http.Client, authURL, user string, allow bool) (Approval, error)
 		a.Verifier = v[1]
 	}
 	return a, nil
+}
+
+// CSRF is the value of a page's CSRF form field (name="csrf", as the
+// handler writes it: HTML-escaped), "" when it has none.
+func CSRF(page string) string {
+	if m := csrfField.FindStringSubmatch(page); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 func roundTrip(c *http.Client, req *http.Request) (*http.Response, string, error) {

@@ -11,17 +11,25 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
+// ownDataDir is the data directory of RunWithOwnDataDir, "" outside it.
+var ownDataDir string
+
 // RunWithOwnDataDir runs the tests with a data directory of their own and
 // exits: the default bbolt state file lives there, and another process (a
 // second test binary, a running applink) may hold the lock on the real one.
-// Use it as TestMain.
-func RunWithOwnDataDir(m *testing.M) {
+// Use it as TestMain; atExit runs after the tests (to stop what they
+// started).
+func RunWithOwnDataDir(m *testing.M, atExit ...func()) {
 	dir, err := os.MkdirTemp("", "applink-data")
 	if err != nil {
 		panic(err)
 	}
+	ownDataDir = dir
 	os.Setenv("XDG_DATA_HOME", dir)
 	code := m.Run()
+	for _, f := range atExit {
+		f()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
