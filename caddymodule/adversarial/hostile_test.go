@@ -664,7 +664,7 @@ func TestHostileRequests(t *testing.T) {
 				for _, e := range c.errs {
 					t.Error(e)
 				}
-				t.Logf("proxy log:\n%s", proxyLog.since(logAt))
+				t.Logf("proxy log:\n%s", logSince(proxyLog, logAt))
 			default:
 				r.result = "ok"
 			}

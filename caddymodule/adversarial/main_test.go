@@ -12,19 +12,19 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/template"
 	"time"
 
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
+	"github.com/caddy-applink/caddy-applink/internal/testproc"
 )
 
 const (
@@ -46,7 +46,7 @@ var (
 	consumerKey *rsa.PrivateKey // every RSA consumer's key
 	strangerKey *rsa.PrivateKey // nobody's key
 	up          *upstream
-	proxyLog    = &syncBuffer{}
+	proxyLog    = &testproc.LogBuffer{}
 	proxyStart  time.Time // when the proxy (and its nonce store) started
 )
 
@@ -76,23 +76,17 @@ func run(m *testing.M) (int, error) {
 	defer os.RemoveAll(tmp)
 
 	bin := filepath.Join(tmp, "applink")
-	build := exec.Command("go", "build", "-o", bin, "github.com/caddy-applink/caddy-applink/cmd/applink")
-	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("go build: %v\n%s", err, out)
+	if err := testproc.BuildApplink(bin); err != nil {
+		return 0, err
 	}
 
-	if consumerKey, err = rsakey.Generate(2048); err != nil {
-		return 0, err
-	}
-	if strangerKey, err = rsakey.Generate(2048); err != nil {
-		return 0, err
-	}
-	pubPEM, err := rsakey.EncodePublicPEM(&consumerKey.PublicKey)
+	keys, err := testkit.WriteKeyPair(tmp, "consumer")
 	if err != nil {
 		return 0, err
 	}
-	pubFile := filepath.Join(tmp, "consumer.pub.pem")
-	if err := os.WriteFile(pubFile, pubPEM, 0o600); err != nil {
+	consumerKey = keys.Key
+	pubFile := keys.PubFile
+	if strangerKey, err = rsakey.Generate(2048); err != nil {
 		return 0, err
 	}
 	pubDER, err := rsakey.ConsumerInfoString(&consumerKey.PublicKey)
@@ -136,22 +130,15 @@ func run(m *testing.M) (int, error) {
 	proxy.Stdout = proxyLog
 	proxy.Stderr = proxyLog
 	proxyStart = time.Now()
-	if err := proxy.Start(); err != nil {
+	p, err := testproc.Start(proxy)
+	if err != nil {
 		return 0, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- proxy.Wait() }()
-	defer func() {
-		_ = proxy.Process.Signal(syscall.SIGINT)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = proxy.Process.Kill()
-			<-exited
-		}
-	}()
-	if err := waitReady(exited); err != nil {
-		return 0, err
+	defer p.Stop(syscall.SIGINT, 10*time.Second)
+	// Ready when the admin API and the proxy port answer.
+	adminURL := fmt.Sprintf("http://localhost:%d/config/", adminPort)
+	if err := p.Await(30*time.Second, func() bool { return testproc.Answers(adminURL) && testproc.Listening(proxyAddr) }); err != nil {
+		return 0, fmt.Errorf("applink on %s: %w", proxyAddr, err)
 	}
 	// The in-memory nonce store refuses timestamps of the second it started
 	// in and before: wait for the next whole second.
@@ -159,54 +146,8 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// waitReady polls the admin API and the proxy port.
-func waitReady(exited <-chan error) error {
-	deadline := time.Now().Add(30 * time.Second)
-	adminURL := fmt.Sprintf("http://localhost:%d/config/", adminPort)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			return fmt.Errorf("applink exited at start: %v", err)
-		default:
-		}
-		if resp, err := http.Get(adminURL); err == nil {
-			resp.Body.Close()
-			if c, err := net.Dial("tcp", proxyAddr); err == nil {
-				c.Close()
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("applink did not come up on %s", proxyAddr)
-}
-
-// syncBuffer collects the proxy's log.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// since returns what was logged after offset, cut to the last 40 lines.
-func (b *syncBuffer) since(offset int) string {
+// logSince returns what b logged after offset, cut to the last 40 lines.
+func logSince(b *testproc.LogBuffer, offset int) string {
 	s := b.String()
 	if offset > len(s) {
 		return ""

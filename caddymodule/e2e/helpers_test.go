@@ -278,13 +278,3 @@ func approveAs(t testing.TB, authorizeURL, user string) (*url.URL, string) {
 	t.Fatalf("approval by %s: %d %s", user, a.Status, a.Result)
 	return nil, ""
 }
-
-// freePort returns a TCP port free on 127.0.0.1 right now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

@@ -22,9 +22,6 @@ var ldapUsers = map[string]string{
 	"bob":   "bob-pw",
 }
 
-// lockedBuffer collects a child process's output (also chromedriver's).
-type lockedBuffer = testslapd.LogBuffer
-
 type slapd struct {
 	url string // ldap://127.0.0.1:port
 }

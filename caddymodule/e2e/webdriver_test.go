@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddy-applink/caddy-applink/internal/testproc"
 )
 
 // A minimal W3C WebDriver client for Debian's chromedriver, on plain
@@ -47,11 +49,10 @@ func requireChromium(t *testing.T) {
 // chromedriver is a running chromedriver and the browser profile it uses.
 type chromedriver struct {
 	t       *testing.T
-	cmd     *exec.Cmd
+	proc    *testproc.Proc
 	url     string
 	profile string
-	log     *lockedBuffer
-	done    chan struct{}
+	log     *testproc.LogBuffer
 	client  *http.Client
 }
 
@@ -74,7 +75,7 @@ func startChromedriver(t *testing.T) *chromedriver {
 }
 
 func startChromedriverOnce(t *testing.T) (*chromedriver, error) {
-	port, err := freePort()
+	port, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -82,54 +83,36 @@ func startChromedriverOnce(t *testing.T) (*chromedriver, error) {
 		t:       t,
 		url:     "http://127.0.0.1:" + strconv.Itoa(port),
 		profile: t.TempDir(),
-		log:     &lockedBuffer{},
-		done:    make(chan struct{}),
+		log:     &testproc.LogBuffer{Max: 64 << 10},
 		client:  &http.Client{Timeout: 30 * time.Second},
 	}
-	d.cmd = exec.Command(chromedriverBin, "--port="+strconv.Itoa(port), "--allowed-ips=127.0.0.1")
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := d.cmd.Start(); err != nil {
+	cmd := exec.Command(chromedriverBin, "--port="+strconv.Itoa(port), "--allowed-ips=127.0.0.1")
+	cmd.Stdout, cmd.Stderr = d.log, d.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if d.proc, err = testproc.Start(cmd); err != nil {
 		return nil, err
 	}
-	go func() { _ = d.cmd.Wait(); close(d.done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	err = d.proc.Await(10*time.Second, func() bool {
 		var status struct {
 			Value struct {
 				Ready bool `json:"ready"`
 			} `json:"value"`
 		}
-		if err := d.call(http.MethodGet, "/status", nil, &status); err == nil && status.Value.Ready {
-			t.Cleanup(d.stop)
-			return d, nil
-		}
-		select {
-		case <-d.done:
-			return nil, fmt.Errorf("chromedriver exited: %s", d.log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			d.stop()
-			return nil, fmt.Errorf("chromedriver not ready after 10s: %s", d.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+		return d.call(http.MethodGet, "/status", nil, &status) == nil && status.Value.Ready
+	})
+	if err != nil {
+		d.stop()
+		return nil, fmt.Errorf("chromedriver: %v: %s", err, d.log.String())
 	}
+	t.Cleanup(d.stop)
+	return d, nil
 }
 
 // stop ends chromedriver's process group, then any Chromium process still
 // running with this test's profile (they are identified by the profile
 // directory on their command line: only processes this test started).
 func (d *chromedriver) stop() {
-	if d.cmd.Process != nil {
-		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(3 * time.Second):
-			_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-			<-d.done
-		}
-	}
+	d.proc.Stop(syscall.SIGTERM, 3*time.Second)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		left := processesWith(d.profile)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/caddy-applink/caddy-applink/internal/testproc"
 	"github.com/caddy-applink/caddy-applink/internal/testslapd"
 	"github.com/go-ldap/ldap/v3"
 )
@@ -70,7 +71,7 @@ func needSlapd(t *testing.T) *slapd {
 }
 
 // freePort returns a TCP port free on 127.0.0.1 right now.
-func freePort() (int, error) { return testslapd.FreePort() }
+func freePort() (int, error) { return testproc.FreePort() }
 
 func userDN(ou, uid string) string { return testslapd.UserDN(ou, uid) }
 

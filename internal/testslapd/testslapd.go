@@ -3,7 +3,6 @@
 package testslapd
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/caddy-applink/caddy-applink/internal/testpeer"
+	"github.com/caddy-applink/caddy-applink/internal/testproc"
 	"github.com/go-ldap/ldap/v3"
 )
 
@@ -89,9 +90,8 @@ type Server struct {
 	CertPool     *x509.CertPool // trusts the server's certificate, with Options.TLS only
 
 	dir  string
-	cmd  *exec.Cmd
-	log  *LogBuffer
-	done chan struct{}
+	proc *testproc.Proc
+	log  *testproc.LogBuffer
 	once sync.Once
 }
 
@@ -166,16 +166,6 @@ func Start(opts Options) (*Server, error) {
 	return nil, last
 }
 
-// FreePort returns a TCP port free on 127.0.0.1 right now.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func startOnce(opts Options) (*Server, error) {
 	dir, err := os.MkdirTemp("", "applink-slapd-")
 	if err != nil {
@@ -186,7 +176,7 @@ func startOnce(opts Options) (*Server, error) {
 		cleanup()
 		return nil, err
 	}
-	port, err := FreePort()
+	port, err := testproc.FreePort()
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -197,8 +187,7 @@ func startOnce(opts Options) (*Server, error) {
 		RootDN:       RootDN,
 		RootPassword: RootPassword,
 		dir:          dir,
-		log:          &LogBuffer{},
-		done:         make(chan struct{}),
+		log:          &testproc.LogBuffer{Max: 64 << 10},
 	}
 	listen := s.URL + "/"
 	var extra string
@@ -206,7 +195,7 @@ func startOnce(opts Options) (*Server, error) {
 		extra += "allow bind_anon_dn\n"
 	}
 	if opts.TLS {
-		tlsPort, err := FreePort()
+		tlsPort, err := testproc.FreePort()
 		if err != nil {
 			cleanup()
 			return nil, err
@@ -245,84 +234,48 @@ directory %[2]s/db
 	cmd := exec.Command(Bin, "-f", confPath, "-h", listen, "-d", "0")
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if s.proc, err = testproc.Start(cmd); err != nil {
 		cleanup()
 		return nil, err
 	}
-	s.cmd = cmd
-	go func() { _ = cmd.Wait(); close(s.done) }()
-
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var loadErr error
+	err = s.proc.Await(5*time.Second, func() bool {
 		conn, err := ldap.DialURL(s.URL, ldap.DialWithDialer(&net.Dialer{Timeout: time.Second}))
-		if err == nil {
-			err = conn.Bind(RootDN, RootPassword)
-			if err == nil {
-				err = load(conn, opts)
-				conn.Close()
-				if err != nil {
-					s.Stop()
-					return nil, fmt.Errorf("loading test entries: %w", err)
-				}
-				return s, nil
-			}
-			conn.Close()
+		if err != nil {
+			return false
 		}
-		select {
-		case <-s.done:
-			s.Stop()
-			return nil, fmt.Errorf("slapd exited: %s", s.log.String())
-		default:
+		defer conn.Close()
+		if conn.Bind(RootDN, RootPassword) != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return nil, fmt.Errorf("slapd not ready after 5s: %v; log: %s", err, s.log.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+		loadErr = load(conn, opts)
+		return true
+	})
+	switch {
+	case errors.Is(err, testproc.ErrExited):
+		s.Stop()
+		return nil, fmt.Errorf("slapd exited: %s", s.log.String())
+	case err != nil:
+		s.Stop()
+		return nil, fmt.Errorf("%v; log: %s", err, s.log.String())
+	case loadErr != nil:
+		s.Stop()
+		return nil, fmt.Errorf("loading test entries: %w", loadErr)
 	}
+	return s, nil
 }
 
 // Stop terminates slapd's whole process group (killing it if it does not
 // exit within 3s) and removes its directory. It may be called repeatedly.
 func (s *Server) Stop() {
 	s.once.Do(func() {
-		if s.cmd != nil && s.cmd.Process != nil {
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-			select {
-			case <-s.done:
-			case <-time.After(3 * time.Second):
-				_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-				<-s.done
-			}
-		}
+		s.proc.Stop(syscall.SIGTERM, 3*time.Second)
 		_ = os.RemoveAll(s.dir)
 	})
 }
 
 // Log is what slapd has written so far (errors only; capped at 64 KiB).
 func (s *Server) Log() string { return s.log.String() }
-
-// LogBuffer collects a child process's output, safe for concurrent use,
-// and stops growing after 64 KiB.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 64<<10 {
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // writeCert writes a self-signed certificate for 127.0.0.1 (and its key)
 // to dir and returns a pool that trusts it.
