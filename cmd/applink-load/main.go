@@ -37,6 +37,7 @@ import (
 
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/testproc"
 )
 
 // Targets (issue 5).
@@ -209,11 +210,11 @@ const globalOptions = `{
 // launch starts a proxy: plain reverse_proxy when applink is "", else with
 // that applink block body.
 func (e *env) launch(name, applink string) (*proxy, error) {
-	port, err := freePort()
+	port, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	admin, err := freePort()
+	admin, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -11,9 +11,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/caddy-applink/caddy-applink/internal/testproc"
 )
 
 // buildApplink compiles ./cmd/applink into dir, unless bin is given.
@@ -22,33 +23,16 @@ func buildApplink(bin, dir string) (string, error) {
 		return bin, nil
 	}
 	out := filepath.Join(dir, "applink")
-	cmd := exec.Command("go", "build", "-o", out, "github.com/caddy-applink/caddy-applink/cmd/applink")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/applink: %w", err)
-	}
-	return out, nil
-}
-
-// freePort asks the kernel for an unused loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return out, testproc.BuildApplink(out)
 }
 
 // proxy is one running applink process.
 type proxy struct {
-	cmd     *exec.Cmd
+	proc    *testproc.Proc
 	name    string
 	port    int
 	admin   int
 	logPath string
-	exited  chan error
-	once    sync.Once
 }
 
 // startProxy writes caddyfile to dir and runs the binary on it, with its
@@ -77,31 +61,19 @@ func startProxy(bin, dir, name, caddyfile string, port, adminPort int) (*proxy, 
 	if err != nil {
 		return nil, err
 	}
-	p := &proxy{cmd: cmd, name: name, port: port, admin: adminPort, logPath: logFile.Name(), exited: make(chan error, 1)}
+	defer logFile.Close() // the child has its own descriptor
+	p := &proxy{name: name, port: port, admin: adminPort, logPath: logFile.Name()}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	if p.proc, err = testproc.Start(cmd); err != nil {
 		return nil, err
 	}
-	go func() { p.exited <- cmd.Wait(); logFile.Close() }()
-	deadline := time.Now().Add(30 * time.Second)
 	admin := fmt.Sprintf("http://127.0.0.1:%d/config/", adminPort)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-p.exited:
-			return nil, fmt.Errorf("%s exited at start: %v\n%s", name, err, p.tail())
-		default:
-		}
-		if resp, err := http.Get(admin); err == nil {
-			resp.Body.Close()
-			if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-				c.Close()
-				return p, nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	listen := "127.0.0.1:" + strconv.Itoa(port)
+	if err := p.proc.Await(30*time.Second, func() bool { return testproc.Answers(admin) && testproc.Listening(listen) }); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("%s on port %d: %v\n%s", name, port, err, p.tail())
 	}
-	p.stop()
-	return nil, fmt.Errorf("%s did not come up on port %d\n%s", name, port, p.tail())
+	return p, nil
 }
 
 // tail returns the end of the proxy's log.
@@ -114,21 +86,12 @@ func (p *proxy) tail() string {
 }
 
 func (p *proxy) stop() {
-	if p == nil || p.cmd.Process == nil {
-		return
+	if p != nil {
+		p.proc.Stop(syscall.SIGINT, 10*time.Second)
 	}
-	p.once.Do(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
 }
 
-func (p *proxy) pid() int { return p.cmd.Process.Pid }
+func (p *proxy) pid() int { return p.proc.Process.Pid }
 
 // rss reads VmRSS and VmHWM (peak) of pid from /proc, in bytes.
 func rss(pid int) (cur, peak int64, err error) {
@@ -162,7 +125,7 @@ func rss(pid int) (cur, peak int64, err error) {
 
 // redisServer is a throwaway redis-server on a loopback port.
 type redisServer struct {
-	cmd  *exec.Cmd
+	proc *testproc.Proc
 	port int
 }
 
@@ -171,25 +134,11 @@ func startRedis(dir string) (*redisServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	p, port, err := testproc.StartRedis(path, 0, dir, serverCommand)
 	if err != nil {
 		return nil, err
 	}
-	cmd := serverCommand(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir)
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	r := &redisServer{cmd: cmd, port: port}
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			c.Close()
-			return r, nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	r.stop()
-	return nil, fmt.Errorf("redis-server did not come up on %d", port)
+	return &redisServer{proc: p, port: port}, nil
 }
 
 // flush empties the server (FLUSHALL), so that a phase reusing pre-signed
@@ -211,17 +160,8 @@ func (r *redisServer) flush() error {
 }
 
 func (r *redisServer) stop() {
-	if r == nil {
-		return
-	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = r.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-done
+	if r != nil {
+		r.proc.Stop(syscall.SIGTERM, 5*time.Second)
 	}
 }
 
