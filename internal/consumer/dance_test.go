@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
-	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 func TestSafeRedirect(t *testing.T) {
@@ -34,11 +33,7 @@ func TestSafeRedirect(t *testing.T) {
 // TestDanceEndpoints drives the browser endpoints directly (the Caddy glue
 // is tested end to end in caddydance).
 func TestDanceEndpoints(t *testing.T) {
-	clk := newClock()
-	r := newRemote(t, clk)
-	l := r.link(t, ourKey())
-	st := store.NewMemoryTokens()
-	tk := newTokens(clk, st, nil, l)
+	_, r, l, _, tk := linked(t)
 	base, _ := oauth1.ParseBaseURL("https://app.example.com/ctx")
 	d := &Dance{Tokens: tk, Links: map[string]*Link{"jira": l}, BaseURL: base}
 	authorize := "/ctx" + DanceAuthorizePath

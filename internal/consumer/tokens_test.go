@@ -32,6 +32,17 @@ func newTokens(clk *clock, st store.RemoteStore, sealer *provider.Sealer, links 
 }
 
 // dance runs Start, the user's approval and Finish.
+// linked is how most tests start: a clock, a remote on it, our link to it,
+// and Tokens over a fresh memory store using that link.
+func linked(t *testing.T) (*clock, *remote, *Link, *store.MemoryTokens, *Tokens) {
+	t.Helper()
+	clk := newClock()
+	r := newRemote(t, clk)
+	l := r.link(t, ourKey())
+	st := store.NewMemoryTokens()
+	return clk, r, l, st, newTokens(clk, st, nil, l)
+}
+
 func dance(t *testing.T, r *remote, tk *Tokens, l *Link, user, remoteUser string) *Stored {
 	t.Helper()
 	ctx := context.Background()
@@ -51,10 +62,7 @@ func dance(t *testing.T, r *remote, tk *Tokens, l *Link, user, remoteUser string
 // with our callback; Finish stores the access token with the remote's
 // lifetimes; it acts as the approving user at the remote.
 func TestDance(t *testing.T) {
-	clk := newClock()
-	r := newRemote(t, clk)
-	l := r.link(t, ourKey())
-	tk := newTokens(clk, store.NewMemoryTokens(), nil, l)
+	clk, r, l, _, tk := linked(t)
 	ctx := context.Background()
 
 	authURL, err := tk.Start(ctx, l, "alice", callback)
@@ -103,11 +111,7 @@ func TestDance(t *testing.T) {
 // "denied" stores nothing; an expired dance is refused; a new dance never
 // destroys the user's working token.
 func TestDanceRefusals(t *testing.T) {
-	clk := newClock()
-	r := newRemote(t, clk)
-	l := r.link(t, ourKey())
-	st := store.NewMemoryTokens()
-	tk := newTokens(clk, st, nil, l)
+	clk, r, l, st, tk := linked(t)
 	ctx := context.Background()
 	working := dance(t, r, tk, l, "alice", "alice")
 
@@ -165,10 +169,7 @@ func TestDanceRefusals(t *testing.T) {
 // TestSealed: with a Sealer nothing of the token is readable in the store;
 // another key cannot open it.
 func TestSealed(t *testing.T) {
-	clk := newClock()
-	r := newRemote(t, clk)
-	l := r.link(t, ourKey())
-	st := store.NewMemoryTokens()
+	clk, r, l, st, _ := linked(t)
 	sealer, _ := provider.NewSealer("0123456789abcdef-consumer-test")
 	tk := newTokens(clk, st, sealer, l)
 	ctx := context.Background()
@@ -216,10 +217,7 @@ func TestSealed(t *testing.T) {
 // session handle before use; the old one dies at the remote; the session
 // handle and lifetimes are updated.
 func TestRenewal(t *testing.T) {
-	clk := newClock()
-	r := newRemote(t, clk)
-	l := r.link(t, ourKey())
-	tk := newTokens(clk, store.NewMemoryTokens(), nil, l)
+	clk, r, l, _, tk := linked(t)
 	ctx := context.Background()
 	s := dance(t, r, tk, l, "alice", "alice")
 	calls := r.calls.Load()
@@ -263,10 +261,7 @@ func TestRenewal(t *testing.T) {
 // with the problem); an unreachable remote keeps a still-valid token in
 // use, and an expired one is an ErrRemoteUnavailable.
 func TestRenewalFailures(t *testing.T) {
-	clk := newClock()
-	r := newRemote(t, clk)
-	l := r.link(t, ourKey())
-	tk := newTokens(clk, store.NewMemoryTokens(), nil, l)
+	clk, r, l, _, tk := linked(t)
 	ctx := context.Background()
 
 	s := dance(t, r, tk, l, "alice", "alice")
@@ -313,10 +308,7 @@ func TestRenewalFailures(t *testing.T) {
 
 // TestRenewalCoalesced: concurrent requests renew once.
 func TestRenewalCoalesced(t *testing.T) {
-	clk := newClock()
-	r := newRemote(t, clk)
-	l := r.link(t, ourKey())
-	tk := newTokens(clk, store.NewMemoryTokens(), nil, l)
+	clk, r, l, _, tk := linked(t)
 	dance(t, r, tk, l, "alice", "alice")
 	clk.Add(2 * time.Hour)
 	before := r.calls.Load()
@@ -351,11 +343,8 @@ func TestRenewalCoalesced(t *testing.T) {
 // remote accepts one, and the other, refused, picks up the token the
 // winner stored instead of forgetting it.
 func TestRenewedElsewhere(t *testing.T) {
-	clk := newClock()
-	r := newRemote(t, clk)
-	l := r.link(t, ourKey())
-	st := store.NewMemoryTokens()
-	a, b := newTokens(clk, st, nil, l), newTokens(clk, st, nil, l)
+	clk, r, l, st, a := linked(t)
+	b := newTokens(clk, st, nil, l)
 	old := dance(t, r, a, l, "alice", "alice")
 	clk.Add(2 * time.Hour)
 	first, second := make(chan struct{}), make(chan struct{})
@@ -411,10 +400,7 @@ func TestRenewedElsewhere(t *testing.T) {
 // TestForgetAndExpire: the transport's reactions to a remote's refusal of
 // a 3LO request act only on the token it used.
 func TestForgetAndExpire(t *testing.T) {
-	clk := newClock()
-	r := newRemote(t, clk)
-	l := r.link(t, ourKey())
-	tk := newTokens(clk, store.NewMemoryTokens(), nil, l)
+	_, r, l, _, tk := linked(t)
 	ctx := context.Background()
 	s := dance(t, r, tk, l, "alice", "alice")
 	if tk.Forget(ctx, l.Remote(), "alice", "some-older-token") {
