@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/testpeer"
+	"github.com/caddy-applink/caddy-applink/internal/testproc"
 )
 
 const fleetCaddyfile = `{
@@ -53,34 +52,14 @@ http://:8077 {
 `
 
 // startRedis runs a real redis-server on port until the test ends.
-func startRedis(t *testing.T, port int) *exec.Cmd {
+func startRedis(t *testing.T, port int) *testproc.Proc {
 	t.Helper()
-	cmd := exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	cmd.Dir = t.TempDir()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _, _ = cmd.Process.Wait() })
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			return cmd
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("redis-server did not start")
-	return nil
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, _, err := testproc.StartRedis("redis-server", port, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Cleanup(p.Kill)
+	return p
 }
 
 // TestFleetSharesStateThroughRedis: two proxy processes share one real
@@ -94,7 +73,10 @@ func TestFleetSharesStateThroughRedis(t *testing.T) {
 	bin := buildBinary(t)
 	root, _ := filepath.Abs("../..")
 	dir := t.TempDir()
-	rport := freePort(t)
+	rport, err := testproc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	redis := startRedis(t, rport)
 	pub := filepath.Join(root, "examples/keys/demo-consumer.pub.pem")
 
@@ -160,16 +142,7 @@ func TestFleetSharesStateThroughRedis(t *testing.T) {
 			AuthorizeURL:    "http://localhost:8075/plugins/servlet/oauth/authorize",
 			AccessTokenURL:  "http://jira.example.com/plugins/servlet/oauth/access-token",
 		}}
-	rt, rs, err := config.RequestToken()
-	if err != nil {
-		t.Fatalf("request token on A: %v", err)
-	}
-	authURL, _ := config.AuthorizationURL(rt)
-	verifier := approveOOB(t, authURL.String(), "alice")
-	at, as, err := config.AccessToken(rt, rs, verifier)
-	if err != nil {
-		t.Fatalf("access token on A: %v", err)
-	}
+	at, as := threeLegged(t, config, "alice")
 	if _, body := send(1, signFor(at, as), "/rest/api/2/myself"); body != "user=alice" {
 		t.Errorf("A's token on node B: %q", body)
 	}
@@ -182,8 +155,7 @@ func TestFleetSharesStateThroughRedis(t *testing.T) {
 	}
 
 	// Redis stops: refused with 503 and Retry-After, never passed.
-	_ = syscall.Kill(-redis.Process.Pid, syscall.SIGKILL)
-	_, _ = redis.Process.Wait()
+	redis.Kill()
 	resp, body := send(0, signFor("", ""), "/rest/api/2/myself")
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || strings.Contains(body, "user=") {
 		t.Errorf("Redis down: %d Retry-After=%q body %q", resp.StatusCode, resp.Header.Get("Retry-After"), body)

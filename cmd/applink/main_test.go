@@ -8,23 +8,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	dghubble "github.com/dghubble/oauth1"
 
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/testproc"
 )
 
-// buildBinary compiles the real applink binary once for this test binary.
+// buildBinary compiles the real applink binary for the test.
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "applink")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
+	if err := testproc.BuildApplink(bin); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -126,40 +125,42 @@ func TestExamplesRun(t *testing.T) {
 	}
 }
 
-// runProxy starts `applink run --config config` in dir and waits until url
+// runProxy starts `applink run --config config` in dir (the repository's
+// root) with data and config directories of its own and waits until url
 // answers. The returned func stops it (also run at cleanup).
 func runProxy(t *testing.T, bin, dir, config, url string) func() {
 	t.Helper()
-	run := exec.Command(bin, "run", "--config", config)
+	p := startApplink(t, bin, dir, t.TempDir(), config, url)
+	return func() { p.Stop(syscall.SIGINT, 10*time.Second) }
+}
+
+// startApplink runs `applink run --config cfg` in dir, with home as its data
+// and config directory, until the test ends (interrupted then, killed after
+// 10s; its log shown if the test failed), and waits until url answers and
+// the nonce store's first second has passed.
+func startApplink(t *testing.T, bin, dir, home, cfg, url string) *testproc.Proc {
+	t.Helper()
+	run := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
 	run.Dir = dir
-	run.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
-	logs := &strings.Builder{}
+	run.Env = append(os.Environ(), "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home)
+	logs := &testproc.LogBuffer{}
 	run.Stderr = logs
-	if err := run.Start(); err != nil {
+	p, err := testproc.Start(run)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			_ = run.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { _ = run.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = run.Process.Kill()
-				<-done
-			}
-			if t.Failed() {
-				t.Logf("%s log:\n%s", config, logs.String())
-			}
-		})
+	t.Cleanup(func() {
+		p.Stop(syscall.SIGINT, 10*time.Second)
+		if t.Failed() {
+			t.Logf("%s log:\n%s", cfg, logs.String())
+		}
+	})
+	if err := p.Await(20*time.Second, func() bool { return testproc.Answers(url) }); err != nil {
+		t.Fatalf("%s: %v\n%s", url, err, logs.String())
 	}
-	t.Cleanup(stop)
-	waitFor(t, url)
 	// The in-memory nonce store refuses the second it started in.
 	time.Sleep(1100 * time.Millisecond)
-	return stop
+	return p
 }
 
 // demoClient is a dghubble/oauth1 2LO client signing with the demo key.
@@ -189,17 +190,4 @@ func get(t *testing.T, c *http.Client, url string, h http.Header) string {
 		t.Fatalf("%s: %d %s %s", url, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), b)
 	}
 	return string(b)
-}
-
-func waitFor(t *testing.T, url string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s did not come up", url)
 }

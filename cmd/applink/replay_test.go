@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,8 +45,7 @@ func TestReplayAfterCrashRefused(t *testing.T) {
 		t.Fatalf("replay before the crash: %d %s", code, auth)
 	}
 
-	_ = proc.Process.Signal(syscall.SIGKILL)
-	_, _ = proc.Process.Wait()
+	proc.Kill()
 	startBinary(t, bin, dir, cfgFile, "http://localhost:8083/")
 
 	if code, body, auth := resend(t, req); code != 401 || !strings.Contains(auth, `oauth_problem="nonce_used"`) {

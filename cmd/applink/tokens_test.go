@@ -4,22 +4,17 @@ import (
 	"context"
 	"crypto/rsa"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	dghubble "github.com/dghubble/oauth1"
 
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
+	"github.com/caddy-applink/caddy-applink/internal/testproc"
 )
 
 const tokenTestCaddyfile = `{
@@ -49,11 +44,6 @@ http://:8088 {
 }
 `
 
-var (
-	csrfRe     = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	verifierRe = regexp.MustCompile(`<code id="verifier">([^<]+)</code>`)
-)
-
 // TestTokensOutliveCrashAndRevokeFromCLI: a dghubble/oauth1 client does the
 // 3LO dance against the real binary; the proxy is killed with SIGKILL and
 // started again, and the token still works; `applink tokens revoke` takes
@@ -73,24 +63,14 @@ func TestTokensOutliveCrashAndRevokeFromCLI(t *testing.T) {
 			AccessTokenURL:  "http://localhost:8087/plugins/servlet/oauth/access-token",
 		},
 	}
-	reqToken, reqSecret, err := config.RequestToken()
-	if err != nil {
-		t.Fatalf("request token: %v", err)
-	}
-	authURL, _ := config.AuthorizationURL(reqToken)
-	verifier := approveOOB(t, authURL.String(), "alice")
-	accessToken, accessSecret, err := config.AccessToken(reqToken, reqSecret, verifier)
-	if err != nil {
-		t.Fatalf("access token: %v", err)
-	}
+	accessToken, accessSecret := threeLegged(t, config, "alice")
 	client := config.Client(context.Background(), dghubble.NewToken(accessToken, accessSecret))
 	if body := get(t, client, "http://localhost:8087/rest/api/2/myself", nil); body != "user=alice" {
 		t.Fatalf("3LO request reached the product as %q", body)
 	}
 
 	// Crash and restart: the token is still there.
-	_ = proc.Process.Signal(syscall.SIGKILL)
-	_, _ = proc.Process.Wait()
+	proc.Kill()
 	startBinary(t, bin, dir, cfgFile, "http://localhost:8087/")
 	if body := get(t, client, "http://localhost:8087/rest/api/2/myself", nil); body != "user=alice" {
 		t.Fatalf("after a crash and restart: %q", body)
@@ -149,60 +129,40 @@ func (f *stateFixture) writeConfig(extra ...any) {
 	}
 }
 
-// startBinary runs `applink run` on cfg until the test ends (or it is killed).
-func startBinary(t *testing.T, bin, dir, cfg, url string) *exec.Cmd {
+// startBinary runs `applink run` on cfg in dir, its data directory too,
+// until the test ends (or it is killed).
+func startBinary(t *testing.T, bin, dir, cfg, url string) *testproc.Proc {
 	t.Helper()
-	run := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
-	run.Dir = dir
-	run.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	logs := &strings.Builder{}
-	run.Stderr = logs
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = run.Process.Kill()
-		_, _ = run.Process.Wait()
-		if t.Failed() {
-			t.Logf("proxy log:\n%s", logs.String())
-		}
-	})
-	waitFor(t, url)
-	time.Sleep(1100 * time.Millisecond) // the nonce store refuses its first second
-	return run
+	return startApplink(t, bin, dir, dir, cfg, url)
 }
 
 // approveOOB plays the user at the approval page (through the trusted SSO
 // header) and returns the verification code shown for an "oob" callback.
 func approveOOB(t *testing.T, authURL, user string) string {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	b := &http.Client{Jar: jar, Timeout: 5 * time.Second}
-	req, _ := http.NewRequest("GET", authURL, nil)
-	req.Header.Set("X-Remote-User", user)
-	resp, err := b.Do(req)
+	a, err := testkit.Approve(nil, authURL, user, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := csrfRe.FindStringSubmatch(string(page))
-	if resp.StatusCode != 200 || m == nil {
-		t.Fatalf("approval page %d: %s", resp.StatusCode, page)
+	if a.Verifier == "" {
+		t.Fatalf("no verifier on the page: %d %s", a.Status, a.Result)
 	}
-	u, _ := url.Parse(authURL)
-	form := url.Values{"oauth_token": {u.Query().Get("oauth_token")}, "csrf": {m[1]}, "approve": {"Allow"}}
-	req, _ = http.NewRequest("POST", u.Scheme+"://"+u.Host+u.Path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Remote-User", user)
-	if resp, err = b.Do(req); err != nil {
-		t.Fatal(err)
+	return a.Verifier
+}
+
+// threeLegged runs the 1.0a dance with config (an "oob" callback), user
+// approving, and returns the access token and its secret.
+func threeLegged(t *testing.T, config *dghubble.Config, user string) (string, string) {
+	t.Helper()
+	reqToken, reqSecret, err := config.RequestToken()
+	if err != nil {
+		t.Fatalf("request token: %v", err)
 	}
-	page, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	v := verifierRe.FindStringSubmatch(string(page))
-	if v == nil {
-		t.Fatalf("no verifier on the page: %d %s", resp.StatusCode, page)
+	authURL, _ := config.AuthorizationURL(reqToken)
+	verifier := approveOOB(t, authURL.String(), user)
+	token, secret, err := config.AccessToken(reqToken, reqSecret, verifier)
+	if err != nil {
+		t.Fatalf("access token: %v", err)
 	}
-	return v[1]
+	return token, secret
 }
