@@ -209,27 +209,30 @@ func (l *LDAP) Challenge(w http.ResponseWriter, r *http.Request, returnTo string
 func (l *LDAP) Handle(w http.ResponseWriter, r *http.Request) bool {
 	switch r.URL.Path {
 	case l.cfg.Prefix:
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
+		serveForm(w, r, func() {
 			l.renderLogin(w, r, http.StatusOK, loginPage{Return: safeReturnTo(r.URL.Query().Get("return"))})
-		case http.MethodPost:
-			l.login(w, r)
-		default:
-			methodNotAllowed(w)
-		}
+		}, l.login)
 		return true
 	case l.LogoutPath():
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
+		serveForm(w, r, func() {
 			l.renderLogout(w, r, http.StatusOK, logoutPage{Return: returnOrEmpty(r.URL.Query().Get("return"))})
-		case http.MethodPost:
-			l.logout(w, r)
-		default:
-			methodNotAllowed(w)
-		}
+		}, l.logout)
 		return true
 	}
 	return false
+}
+
+// serveForm answers GET and HEAD with show (the form), POST with submit,
+// and any other method with 405.
+func serveForm(w http.ResponseWriter, r *http.Request, show func(), submit func(http.ResponseWriter, *http.Request)) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		show()
+	case http.MethodPost:
+		submit(w, r)
+	default:
+		methodNotAllowed(w)
+	}
 }
 
 func methodNotAllowed(w http.ResponseWriter) {

@@ -98,104 +98,120 @@ func (b *browser) user(l *LDAP) string {
 	return u
 }
 
-func TestLDAPLoginSucceeds(t *testing.T) {
+// bothWays runs f as a subtest with each way LDAP logs in: binding as the
+// DN of a template ("direct"), and searching for the user first ("search").
+func bothWays(t *testing.T, f func(t *testing.T, l *LDAP)) {
 	s := needSlapd(t)
 	for name, cfg := range map[string]LDAPConfig{"direct": directConfig(t, s), "search": searchConfig(t, s)} {
-		t.Run(name, func(t *testing.T) {
-			l := mustLDAP(t, cfg)
-			b := newBrowser(t, handlerOf(l))
-			if u := b.user(l); u != "" {
-				t.Fatalf("before login: user %q", u)
-			}
-			ret := "/plugins/servlet/oauth/authorize?oauth_token=abc%2Bdef&x=1"
-			w := b.login("alice", "alice-pw", ret)
-			if w.Code != http.StatusSeeOther || w.Header().Get("Location") != ret {
-				t.Fatalf("login: %d Location %q, want 303 to %q\n%s", w.Code, w.Header().Get("Location"), ret, w.Body)
-			}
-			var sc *http.Cookie
-			for _, c := range w.Result().Cookies() {
-				if c.Name == SessionCookie {
-					sc = c
-				}
-			}
-			if sc == nil || !sc.HttpOnly || !sc.Secure || sc.SameSite != http.SameSiteLaxMode || sc.Path != "/" || sc.MaxAge != 3600 {
-				t.Fatalf("session cookie %+v", sc)
-			}
-			if u := b.user(l); u != "alice" {
-				t.Fatalf("after login: user %q, want alice", u)
-			}
-		})
+		t.Run(name, func(t *testing.T) { f(t, mustLDAP(t, cfg)) })
 	}
+}
+
+func TestLDAPLoginSucceeds(t *testing.T) {
+	bothWays(t, func(t *testing.T, l *LDAP) {
+		b := newBrowser(t, handlerOf(l))
+		if u := b.user(l); u != "" {
+			t.Fatalf("before login: user %q", u)
+		}
+		ret := "/plugins/servlet/oauth/authorize?oauth_token=abc%2Bdef&x=1"
+		w := b.login("alice", "alice-pw", ret)
+		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != ret {
+			t.Fatalf("login: %d Location %q, want 303 to %q\n%s", w.Code, w.Header().Get("Location"), ret, w.Body)
+		}
+		var sc *http.Cookie
+		for _, c := range w.Result().Cookies() {
+			if c.Name == SessionCookie {
+				sc = c
+			}
+		}
+		if sc == nil || !sc.HttpOnly || !sc.Secure || sc.SameSite != http.SameSiteLaxMode || sc.Path != "/" || sc.MaxAge != 3600 {
+			t.Fatalf("session cookie %+v", sc)
+		}
+		if u := b.user(l); u != "alice" {
+			t.Fatalf("after login: user %q, want alice", u)
+		}
+	})
 }
 
 func TestLDAPCanonicalName(t *testing.T) {
-	s := needSlapd(t)
-	for name, cfg := range map[string]LDAPConfig{"direct": directConfig(t, s), "search": searchConfig(t, s)} {
-		t.Run(name, func(t *testing.T) {
-			l := mustLDAP(t, cfg)
-			got, err := l.Authenticate(context.Background(), "ALICE", "alice-pw")
-			if err != nil || got != "alice" {
-				t.Fatalf("Authenticate(ALICE) = %q, %v; want the directory's uid, alice", got, err)
-			}
-		})
-	}
+	bothWays(t, func(t *testing.T, l *LDAP) {
+		got, err := l.Authenticate(context.Background(), "ALICE", "alice-pw")
+		if err != nil || got != "alice" {
+			t.Fatalf("Authenticate(ALICE) = %q, %v; want the directory's uid, alice", got, err)
+		}
+	})
 }
 
 func TestLDAPWrongPasswordAndUnknownUser(t *testing.T) {
-	s := needSlapd(t)
-	for name, cfg := range map[string]LDAPConfig{"direct": directConfig(t, s), "search": searchConfig(t, s)} {
-		t.Run(name, func(t *testing.T) {
-			l := mustLDAP(t, cfg)
-			b := newBrowser(t, handlerOf(l))
-			wrong := b.login("alice", "bob-pw", "/")
-			unknown := b.login("nobody", "alice-pw", "/")
-			for _, w := range []*httptest.ResponseRecorder{wrong, unknown} {
-				if w.Code != http.StatusForbidden {
-					t.Fatalf("status %d, want 403", w.Code)
-				}
-				if _, ok := b.cookies[SessionCookie]; ok {
-					t.Fatal("a session cookie after a failed login")
-				}
+	bothWays(t, func(t *testing.T, l *LDAP) {
+		b := newBrowser(t, handlerOf(l))
+		wrong := b.login("alice", "bob-pw", "/")
+		unknown := b.login("nobody", "alice-pw", "/")
+		for _, w := range []*httptest.ResponseRecorder{wrong, unknown} {
+			if w.Code != http.StatusForbidden {
+				t.Fatalf("status %d, want 403", w.Code)
 			}
-			// One generic message: nothing tells unknown users from wrong passwords.
-			if e1, e2 := errorText(wrong.Body.String()), errorText(unknown.Body.String()); e1 == "" || e1 != e2 {
-				t.Fatalf("error messages %q and %q, want the same generic one", e1, e2)
+			if _, ok := b.cookies[SessionCookie]; ok {
+				t.Fatal("a session cookie after a failed login")
 			}
-			if _, err := l.Authenticate(context.Background(), "alice", "bob-pw"); !errors.Is(err, ErrBadCredentials) {
-				t.Fatalf("Authenticate: %v, want ErrBadCredentials", err)
-			}
-			if b.user(l) != "" {
-				t.Fatal("logged in after failures")
-			}
-		})
-	}
+		}
+		// One generic message: nothing tells unknown users from wrong passwords.
+		if e1, e2 := errorText(wrong.Body.String()), errorText(unknown.Body.String()); e1 == "" || e1 != e2 {
+			t.Fatalf("error messages %q and %q, want the same generic one", e1, e2)
+		}
+		if _, err := l.Authenticate(context.Background(), "alice", "bob-pw"); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("Authenticate: %v, want ErrBadCredentials", err)
+		}
+		if b.user(l) != "" {
+			t.Fatal("logged in after failures")
+		}
+	})
 }
 
 // TestLDAPEmptyPassword: the slapd here accepts an unauthenticated bind
 // (TestSlapdHarness proves it), so an empty password must be refused before
 // any bind.
 func TestLDAPEmptyPassword(t *testing.T) {
-	s := needSlapd(t)
-	for name, cfg := range map[string]LDAPConfig{"direct": directConfig(t, s), "search": searchConfig(t, s)} {
-		t.Run(name, func(t *testing.T) {
-			l := mustLDAP(t, cfg)
-			b := newBrowser(t, handlerOf(l))
-			for _, user := range []string{"alice", "nobody", ""} {
-				w := b.login(user, "", "/")
-				if w.Code != http.StatusForbidden || b.user(l) != "" {
-					t.Fatalf("user %q, empty password: status %d, user %q", user, w.Code, b.user(l))
-				}
-			}
-			// Without the password field at all.
-			page := b.get(testPrefix).Body.String()
-			w := b.post(testPrefix, url.Values{"csrf": {field(t, csrfField, page)}, "username": {"alice"}})
+	bothWays(t, func(t *testing.T, l *LDAP) {
+		b := newBrowser(t, handlerOf(l))
+		for _, user := range []string{"alice", "nobody", ""} {
+			w := b.login(user, "", "/")
 			if w.Code != http.StatusForbidden || b.user(l) != "" {
-				t.Fatalf("no password field: status %d", w.Code)
+				t.Fatalf("user %q, empty password: status %d, user %q", user, w.Code, b.user(l))
 			}
-			if _, err := l.Authenticate(context.Background(), "alice", ""); !errors.Is(err, ErrBadCredentials) {
-				t.Fatalf("Authenticate with an empty password: %v", err)
-			}
-		})
+		}
+		// Without the password field at all.
+		page := b.get(testPrefix).Body.String()
+		w := b.post(testPrefix, url.Values{"csrf": {field(t, csrfField, page)}, "username": {"alice"}})
+		if w.Code != http.StatusForbidden || b.user(l) != "" {
+			t.Fatalf("no password field: status %d", w.Code)
+		}
+		if _, err := l.Authenticate(context.Background(), "alice", ""); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("Authenticate with an empty password: %v", err)
+		}
+	})
+}
+
+// refuseAll checks that every attempt is refused as bad credentials.
+func refuseAll(t *testing.T, l *LDAP, attempts []struct{ user, password string }) {
+	t.Helper()
+	for _, a := range attempts {
+		got, err := l.Authenticate(context.Background(), a.user, a.password)
+		if err == nil {
+			t.Errorf("Authenticate(%q) logged in as %q", a.user, got)
+		} else if !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("Authenticate(%q): %v, want ErrBadCredentials", a.user, err)
+		}
+	}
+}
+
+// refusedFormLogin checks that the login form refuses user with password
+// (403) and logs nobody in.
+func refusedFormLogin(t *testing.T, l *LDAP, user, password string) {
+	t.Helper()
+	b := newBrowser(t, handlerOf(l))
+	if w := b.login(user, password, "/"); w.Code != http.StatusForbidden || b.user(l) != "" {
+		t.Fatalf("form: status %d user %q", w.Code, b.user(l))
 	}
 }
 
@@ -224,19 +240,9 @@ func TestLDAPDNInjection(t *testing.T) {
 		{"o", "obrien-pw"},
 		{"o\\,brien", "obrien-pw"},
 	}
-	for _, a := range attempts {
-		got, err := l.Authenticate(context.Background(), a.user, a.password)
-		if err == nil {
-			t.Errorf("Authenticate(%q) logged in as %q", a.user, got)
-		} else if !errors.Is(err, ErrBadCredentials) {
-			t.Errorf("Authenticate(%q): %v, want ErrBadCredentials", a.user, err)
-		}
-	}
+	refuseAll(t, l, attempts)
 	// Through the form too.
-	b := newBrowser(t, handlerOf(l))
-	if w := b.login("alice,ou=people", "alice-pw", "/"); w.Code != http.StatusForbidden || b.user(l) != "" {
-		t.Fatalf("form: status %d user %q", w.Code, b.user(l))
-	}
+	refusedFormLogin(t, l, "alice,ou=people", "alice-pw")
 }
 
 // TestLDAPFilterInjection: the search filter admits employeeType=jira only;
@@ -264,18 +270,8 @@ func TestLDAPFilterInjection(t *testing.T) {
 		{"alice\x00", "alice-pw"},
 		{"twin", "twin-pw"}, // two entries match: ambiguous, refused
 	}
-	for _, a := range attempts {
-		got, err := l.Authenticate(context.Background(), a.user, a.password)
-		if err == nil {
-			t.Errorf("Authenticate(%q) logged in as %q", a.user, got)
-		} else if !errors.Is(err, ErrBadCredentials) {
-			t.Errorf("Authenticate(%q): %v, want ErrBadCredentials", a.user, err)
-		}
-	}
-	b := newBrowser(t, handlerOf(l))
-	if w := b.login("mallory)(|(uid=mallory", "mallory-pw", "/"); w.Code != http.StatusForbidden || b.user(l) != "" {
-		t.Fatalf("form: status %d user %q", w.Code, b.user(l))
-	}
+	refuseAll(t, l, attempts)
+	refusedFormLogin(t, l, "mallory)(|(uid=mallory", "mallory-pw")
 }
 
 func TestLDAPOpenRedirect(t *testing.T) {

@@ -55,19 +55,7 @@ func (l *failureLimiter) fail(key string) {
 		ok = false
 	}
 	if !ok {
-		if len(l.keys) >= l.cap {
-			for k, v := range l.keys {
-				if !now.Before(v.reset) {
-					delete(l.keys, k)
-				}
-			}
-			for k := range l.keys {
-				if len(l.keys) < l.cap {
-					break
-				}
-				delete(l.keys, k)
-			}
-		}
+		makeRoom(l.keys, l.cap, now, func(f *failures) time.Time { return f.reset })
 		f = &failures{reset: now.Add(l.window)}
 		l.keys[key] = f
 	}
@@ -79,4 +67,24 @@ func (l *failureLimiter) succeed(key string) {
 	l.mu.Lock()
 	delete(l.keys, key)
 	l.mu.Unlock()
+}
+
+// makeRoom makes room for one more entry in m, a map bounded to max
+// entries, when it is full: it deletes the entries expired at now (their
+// expiry says when), then arbitrary ones until fewer than max are left.
+func makeRoom[K comparable, V any](m map[K]V, max int, now time.Time, expiry func(V) time.Time) {
+	if len(m) < max {
+		return
+	}
+	for k, v := range m {
+		if !now.Before(expiry(v)) {
+			delete(m, k)
+		}
+	}
+	for k := range m {
+		if len(m) < max {
+			break
+		}
+		delete(m, k)
+	}
 }

@@ -163,19 +163,7 @@ func (u *Upstream) store(key [sha256.Size]byte, user string) {
 	now := u.now()
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if len(u.cache) >= u.maxCache {
-		for k, c := range u.cache {
-			if !now.Before(c.exp) {
-				delete(u.cache, k)
-			}
-		}
-		for k := range u.cache {
-			if len(u.cache) < u.maxCache {
-				break
-			}
-			delete(u.cache, k)
-		}
-	}
+	makeRoom(u.cache, u.maxCache, now, func(c cached) time.Time { return c.exp })
 	u.cache[key] = cached{user: user, exp: now.Add(u.cacheTTL)}
 }
 
