@@ -50,23 +50,15 @@ it, and says in words what is wrong:
 Exit status: 0 when the signed request succeeds, 1 otherwise.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
+			var o CheckOptions
 			f := cmd.Flags()
-			f.String("consumer-key", "", "Our consumer key")
-			f.String("key", "", "Our private key file (PEM)")
-			f.String("path", manifest.ManifestPath, "Path to request signed, relative to the base URL")
-			f.String("as", "", "User to impersonate")
-			f.String("remote-base-url", "", "URL to sign against (default: the base URL)")
-			f.Duration("timeout", 10*time.Second, "Timeout of each request")
+			bindLinkFlags(cmd, &o.ConsumerKey, &o.KeyFile, &o.RemoteBaseURL, "URL to sign against (default: the base URL)",
+				&o.Timeout, 10*time.Second, "Timeout of each request")
+			f.StringVar(&o.Path, "path", manifest.ManifestPath, "Path to request signed, relative to the base URL")
+			f.StringVar(&o.As, "as", "", "User to impersonate")
 			cmd.Args = cobra.ExactArgs(1)
 			cmd.RunE = runE(func(cmd *cobra.Command, args []string) (int, error) {
-				f := cmd.Flags()
-				o := CheckOptions{BaseURL: args[0]}
-				o.ConsumerKey, _ = f.GetString("consumer-key")
-				o.KeyFile, _ = f.GetString("key")
-				o.Path, _ = f.GetString("path")
-				o.As, _ = f.GetString("as")
-				o.RemoteBaseURL, _ = f.GetString("remote-base-url")
-				o.Timeout, _ = f.GetDuration("timeout")
+				o.BaseURL = args[0]
 				return Check(cmd.Context(), o, cmd.OutOrStdout())
 			})
 		},

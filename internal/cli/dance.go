@@ -52,30 +52,20 @@ Prompts go to standard error; the token lines (name=value) and the sign
 command (a # comment) go to standard output.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
+			var o DanceOptions
 			f := cmd.Flags()
-			f.String("consumer-key", "", "Our consumer key")
-			f.String("key", "", "Our private key file (PEM)")
-			f.String("callback", "oob", "oauth_callback: oob or an absolute URL")
-			f.Bool("no-callback", false, "OAuth 1.0: no callback, no verifier")
-			f.String("verifier", "", "The verification code (default: read from standard input)")
-			f.String("display-url", "", "Where browsers reach the remote (default: the base URL)")
-			f.String("remote-base-url", "", "URL to sign against (default: the base URL)")
-			f.Duration("timeout", 30*time.Second, "Timeout of each request")
+			bindLinkFlags(cmd, &o.ConsumerKey, &o.KeyFile, &o.RemoteBaseURL, "URL to sign against (default: the base URL)",
+				&o.Timeout, 30*time.Second, "Timeout of each request")
+			f.StringVar(&o.Callback, "callback", "oob", "oauth_callback: oob or an absolute URL")
+			f.BoolVar(&o.NoCallback, "no-callback", false, "OAuth 1.0: no callback, no verifier")
+			f.StringVar(&o.Verifier, "verifier", "", "The verification code (default: read from standard input)")
+			f.StringVar(&o.DisplayURL, "display-url", "", "Where browsers reach the remote (default: the base URL)")
 			cmd.Args = cobra.ExactArgs(1)
 			cmd.RunE = runE(func(cmd *cobra.Command, args []string) (int, error) {
-				f := cmd.Flags()
-				o := DanceOptions{BaseURL: args[0]}
-				o.ConsumerKey, _ = f.GetString("consumer-key")
-				o.KeyFile, _ = f.GetString("key")
-				o.Callback, _ = f.GetString("callback")
-				o.NoCallback, _ = f.GetBool("no-callback")
-				if o.NoCallback && f.Changed("callback") {
+				if o.NoCallback && cmd.Flags().Changed("callback") {
 					return 1, errors.New("--callback and --no-callback exclude each other")
 				}
-				o.Verifier, _ = f.GetString("verifier")
-				o.DisplayURL, _ = f.GetString("display-url")
-				o.RemoteBaseURL, _ = f.GetString("remote-base-url")
-				o.Timeout, _ = f.GetDuration("timeout")
+				o.BaseURL = args[0]
 				return Dance(cmd.Context(), o, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			})
 		},

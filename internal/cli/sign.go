@@ -50,40 +50,37 @@ standard error. Redirects are not followed. Exit status: 0 for a response
 below 400, 1 otherwise.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
+			var o SignOptions
 			f := cmd.Flags()
-			f.StringP("request", "X", "", "HTTP method")
-			f.StringArrayP("header", "H", nil, "Extra header, \"Name: value\" (repeatable)")
-			f.StringP("data", "d", "", "Request body (@file, @- for stdin)")
-			f.BoolP("include", "i", false, "Print the status line and response headers")
-			f.String("consumer-key", "", "Our consumer key")
-			f.String("key", "", "Our private key file (PEM)")
-			f.String("as", "", "User to impersonate (2LO with impersonation)")
-			f.String("token", "", "3LO access token")
-			f.String("token-secret", "", "3LO access token secret (unused by RSA-SHA1)")
-			f.String("remote-base-url", "", "The remote's Base URL (default: scheme://host of the URL)")
-			f.Bool("print-base-string", false, "Print the signature base string on stderr")
-			f.Duration("timeout", 30*time.Second, "Request timeout")
+			bindLinkFlags(cmd, &o.ConsumerKey, &o.KeyFile, &o.RemoteBaseURL, "The remote's Base URL (default: scheme://host of the URL)",
+				&o.Timeout, 30*time.Second, "Request timeout")
+			f.StringVarP(&o.Method, "request", "X", "", "HTTP method")
+			f.StringArrayVarP(&o.Headers, "header", "H", nil, "Extra header, \"Name: value\" (repeatable)")
+			f.StringVarP(&o.Data, "data", "d", "", "Request body (@file, @- for stdin)")
+			f.BoolVarP(&o.Include, "include", "i", false, "Print the status line and response headers")
+			f.StringVar(&o.As, "as", "", "User to impersonate (2LO with impersonation)")
+			f.StringVar(&o.Token, "token", "", "3LO access token")
+			f.StringVar(&o.TokenSecret, "token-secret", "", "3LO access token secret (unused by RSA-SHA1)")
+			f.BoolVar(&o.PrintBaseString, "print-base-string", false, "Print the signature base string on stderr")
 			cmd.Args = cobra.ExactArgs(1)
 			cmd.RunE = runE(func(cmd *cobra.Command, args []string) (int, error) {
-				f := cmd.Flags()
-				o := SignOptions{URL: args[0]}
-				o.Method, _ = f.GetString("request")
-				o.Headers, _ = f.GetStringArray("header")
-				o.Data, _ = f.GetString("data")
-				o.HasData = f.Changed("data")
-				o.Include, _ = f.GetBool("include")
-				o.ConsumerKey, _ = f.GetString("consumer-key")
-				o.KeyFile, _ = f.GetString("key")
-				o.As, _ = f.GetString("as")
-				o.Token, _ = f.GetString("token")
-				o.TokenSecret, _ = f.GetString("token-secret")
-				o.RemoteBaseURL, _ = f.GetString("remote-base-url")
-				o.PrintBaseString, _ = f.GetBool("print-base-string")
-				o.Timeout, _ = f.GetDuration("timeout")
+				o.URL = args[0]
+				o.HasData = cmd.Flags().Changed("data")
 				return Sign(cmd.Context(), o, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			})
 		},
 	}
+}
+
+// bindLinkFlags binds the flags of every command that signs as our side of
+// a link: --consumer-key, --key, --remote-base-url and --timeout.
+func bindLinkFlags(cmd *cobra.Command, consumerKey, keyFile, remoteBaseURL *string, remoteUsage string,
+	timeout *time.Duration, timeoutDefault time.Duration, timeoutUsage string) {
+	f := cmd.Flags()
+	f.StringVar(consumerKey, "consumer-key", "", "Our consumer key")
+	f.StringVar(keyFile, "key", "", "Our private key file (PEM)")
+	f.StringVar(remoteBaseURL, "remote-base-url", "", remoteUsage)
+	f.DurationVar(timeout, "timeout", timeoutDefault, timeoutUsage)
 }
 
 // SignOptions are the flags of `applink sign`.
