@@ -66,7 +66,6 @@ func remoteBaseString(r *http.Request, origin string, dropQuery string) string {
 // doc's table (and the failures without one), check names the cause in
 // words and exits 1.
 func TestCheckDiagnosesEveryProblem(t *testing.T) {
-	testKeys(t)
 	const skew = 10 * time.Minute
 	cases := []struct {
 		name   string
@@ -203,7 +202,6 @@ func TestCheckWorkingLink(t *testing.T) {
 // TestCheckManifestFindings: redirects, a base-URL mismatch and an
 // unreachable remote are reported.
 func TestCheckManifestFindings(t *testing.T) {
-	testKeys(t)
 	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "https://jira.example.com"+r.URL.Path, http.StatusMovedPermanently)
 	}))

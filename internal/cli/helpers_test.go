@@ -3,13 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,41 +15,19 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/store"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 const testConsumer = "caddy-applink:cli"
 
+// Our key pair and another one, generated once per test binary.
 var (
-	keysOnce sync.Once
-	ourKey   *rsa.PrivateKey
-	otherKey *rsa.PrivateKey
-	keyDir   string
+	ourKeys   = testkit.SharedKeyPair("ours")
+	otherKeys = testkit.SharedKeyPair("other")
 )
 
-func testKeys(t testing.TB) {
-	t.Helper()
-	keysOnce.Do(func() {
-		var err error
-		if ourKey, err = rsakey.Generate(2048); err != nil {
-			panic(err)
-		}
-		if otherKey, err = rsakey.Generate(2048); err != nil {
-			panic(err)
-		}
-		if keyDir, err = os.MkdirTemp("", "applink-cli-keys"); err != nil {
-			panic(err)
-		}
-		for name, k := range map[string]*rsa.PrivateKey{"ours": ourKey, "other": otherKey} {
-			priv, _ := rsakey.EncodePrivatePEM(k)
-			pub, _ := rsakey.EncodePublicPEM(&k.PublicKey)
-			_ = os.WriteFile(filepath.Join(keyDir, name+".pem"), priv, 0o600)
-			_ = os.WriteFile(filepath.Join(keyDir, name+".pub.pem"), pub, 0o644)
-		}
-	})
-}
-
-func ourKeyFile() string   { return filepath.Join(keyDir, "ours.pem") }
-func otherKeyFile() string { return filepath.Join(keyDir, "other.pem") }
+func ourKeyFile() string   { return ourKeys().PrivFile }
+func otherKeyFile() string { return otherKeys().PrivFile }
 
 // run executes a subcommand as the binary would (cobra flag parsing
 // included) and returns its exit status and output.
@@ -74,11 +49,10 @@ type verifierServer struct {
 
 func newVerifierServer(t *testing.T) *verifierServer {
 	t.Helper()
-	testKeys(t)
 	vs := &verifierServer{}
 	vs.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		base, _ := oauth1.ParseBaseURL(vs.srv.URL)
-		consumer := &oauth1.Consumer{Key: testConsumer, PublicKey: &ourKey.PublicKey, TwoLeggedUser: "svc-cli", Impersonation: true}
+		consumer := &oauth1.Consumer{Key: testConsumer, PublicKey: ourKeys().Public(), TwoLeggedUser: "svc-cli", Impersonation: true}
 		v := &oauth1.Verifier{
 			BaseURL:   base,
 			Consumers: func(k string) *oauth1.Consumer { return map[string]*oauth1.Consumer{testConsumer: consumer}[k] },
@@ -105,7 +79,7 @@ func newVerifierServer(t *testing.T) *verifierServer {
 				fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><manifest><id>x</id><name>Fake Jira</name><typeId>jira</typeId><version>9.12.2</version><buildNumber>912002</buildNumber><applinksVersion>9.1.4</applinksVersion><inboundAuthenticationTypes>com.atlassian.applinks.api.auth.types.OAuthAuthenticationProvider</inboundAuthenticationTypes><publicSignup>false</publicSignup><url>%s</url></manifest>`, vs.srv.URL)
 				return
 			case "/plugins/servlet/oauth/consumer-info":
-				pub, _ := rsakey.ConsumerInfoString(&otherKey.PublicKey)
+				pub, _ := rsakey.ConsumerInfoString(otherKeys().Public())
 				w.Header().Set("Content-Type", "application/xml;charset=UTF-8")
 				fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><consumer><key>jira:fake</key><name>Fake Jira</name><publicKey>%s</publicKey></consumer>`, pub)
 				return

@@ -165,7 +165,6 @@ func TestSign(t *testing.T) {
 // TestSignPrintsBaseStringTheRemoteChecks: --print-base-string shows
 // exactly the base string a verifier reconstructs.
 func TestSignPrintsBaseStringTheRemoteChecks(t *testing.T) {
-	testKeys(t)
 	var theirs string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, params, _ := oauth1.ParseAuthorizationHeader(r.Header.Get("Authorization"))
@@ -188,7 +187,6 @@ func TestSignPrintsBaseStringTheRemoteChecks(t *testing.T) {
 }
 
 func TestRedirectNotFollowed(t *testing.T) {
-	testKeys(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "https://elsewhere.example.com/login", http.StatusFound)
 	}))
