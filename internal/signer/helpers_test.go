@@ -1,15 +1,19 @@
 package signer
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"github.com/caddy-applink/caddy-applink/internal/store"
+	"crypto/sha1"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 const (
@@ -82,3 +86,20 @@ func readBody(t testing.TB, req *http.Request) string {
 type memNonces struct{ *store.Memory }
 
 func (memNonces) Since() time.Time { return time.Time{} }
+
+// checkSignedBase fails t unless signed's base string is want and its
+// signature verifies over want with crypto/rsa directly.
+func checkSignedBase(t *testing.T, signed *Signed, want string) {
+	t.Helper()
+	if signed.BaseString != want {
+		t.Errorf("base string\n got %s\nwant %s", signed.BaseString, want)
+	}
+	sig, err := base64.StdEncoding.DecodeString(signed.Signature)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha1.Sum([]byte(want))
+	if err := rsa.VerifyPKCS1v15(&testKey().PublicKey, crypto.SHA1, sum[:], sig); err != nil {
+		t.Errorf("signature does not verify: %v", err)
+	}
+}

@@ -2,7 +2,6 @@ package signer
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -48,45 +47,25 @@ func startOracle(t *testing.T, origin, prefix string) *oracle {
 	return o
 }
 
-type verdict struct {
-	OK          bool              `json:"ok"`
-	Mode        string            `json:"mode"`
-	User        string            `json:"user"`
-	OAuthParams map[string]string `json:"oauth_params"`
-	Reason      string            `json:"reason"`
-	BaseString  string            `json:"base_string"`
-	Received    struct {
-		Method        string   `json:"method"`
-		Path          string   `json:"path"`
-		Query         string   `json:"query"`
-		Body          string   `json:"body"`
-		Authorization []string `json:"authorization"`
-	} `json:"received"`
-}
-
 var oracleClient = &http.Client{
 	Timeout:   30 * time.Second,
 	Transport: &http.Transport{DisableKeepAlives: true},
 }
 
-func (o *oracle) send(t *testing.T, req *http.Request) verdict {
+func (o *oracle) send(t *testing.T, req *http.Request) testoracle.Verdict {
 	t.Helper()
 	resp, err := oracleClient.Do(req)
 	if err != nil {
 		t.Fatalf("sending to oracle: %v (%s)", err, o.stderr)
 	}
 	defer resp.Body.Close()
-	var v verdict
-	raw := resp.Header.Get("X-Oracle-Verdict") // HEAD answers have no body
-	if raw == "" {
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw = string(b)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal([]byte(raw), &v); err != nil {
-		t.Fatalf("oracle answer %q: %v (%s)", raw, err, o.stderr)
+	v, err := testoracle.ParseVerdict(resp, string(b))
+	if err != nil {
+		t.Fatalf("%v (%s)", err, o.stderr)
 	}
 	return v
 }
@@ -191,24 +170,7 @@ func TestOauthlibInterop(t *testing.T) {
 			if c.method == "HEAD" {
 				return
 			}
-			wantQuery := c.wantQuery
-			if wantQuery == nil {
-				_, q, _ := strings.Cut(c.target, "?")
-				if c.mode == ModeImpersonation {
-					q = strings.TrimPrefix(q+"&xoauth_requestor_id="+c.user, "&")
-				}
-				wantQuery = &q
-			}
-			if v.Received.Query != *wantQuery {
-				t.Errorf("remote received query %q, want %q", v.Received.Query, *wantQuery)
-			}
-			wantBody := c.wantBody
-			if wantBody == nil {
-				wantBody = &c.body
-			}
-			if v.Received.Body != *wantBody {
-				t.Errorf("remote received body %q, want %q", v.Received.Body, *wantBody)
-			}
+			v.CheckReceived(t, c.target, c.body, c.mode == ModeImpersonation, c.user, c.wantQuery, c.wantBody)
 			if len(v.Received.Authorization) != 1 || v.Received.Authorization[0] != signed.Authorization {
 				t.Errorf("remote received Authorization %q", v.Received.Authorization)
 			}

@@ -1,10 +1,6 @@
 package signer
 
 import (
-	"crypto"
-	"crypto/rsa"
-	"crypto/sha1"
-	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -25,9 +21,7 @@ func TestSignProtocolGolden(t *testing.T) {
 		"oauth_callback%3Dhttps%253A%252F%252Fapp.example.com%252Fcb%253Fa%253D1%2526b%253Dx%2520y" +
 		"%26oauth_consumer_key%3Dcaddy-applink%253Atest%26oauth_nonce%3Dn0nce%26oauth_signature_method%3DRSA-SHA1" +
 		"%26oauth_timestamp%3D1700000000%26oauth_version%3D1.0"
-	if signed.BaseString != wantBase {
-		t.Errorf("base string\n got %s\nwant %s", signed.BaseString, wantBase)
-	}
+	checkSignedBase(t, signed, wantBase)
 	wantHeader := `OAuth oauth_consumer_key="caddy-applink%3Atest", oauth_signature_method="RSA-SHA1", ` +
 		`oauth_timestamp="1700000000", oauth_nonce="n0nce", oauth_version="1.0", ` +
 		`oauth_callback="https%3A%2F%2Fapp.example.com%2Fcb%3Fa%3D1%26b%3Dx%20y", oauth_signature="` +
@@ -37,11 +31,6 @@ func TestSignProtocolGolden(t *testing.T) {
 	}
 	if signed.Mode != "" || signed.User != "" {
 		t.Errorf("Signed = %+v", signed)
-	}
-	sig, _ := base64.StdEncoding.DecodeString(signed.Signature)
-	sum := sha1.Sum([]byte(wantBase))
-	if err := rsa.VerifyPKCS1v15(&testKey().PublicKey, crypto.SHA1, sum[:], sig); err != nil {
-		t.Errorf("signature does not verify: %v", err)
 	}
 }
 

@@ -1,10 +1,6 @@
 package signer
 
 import (
-	"crypto"
-	"crypto/rsa"
-	"crypto/sha1"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -73,9 +69,7 @@ func TestSignGolden(t *testing.T) {
 		"expand%3Dx%26expand%3Dy%26jql%3Da%2520b%26oauth_consumer_key%3Dcaddy-applink%253Atest" +
 		"%26oauth_nonce%3Dn0nce%26oauth_signature_method%3DRSA-SHA1%26oauth_timestamp%3D1700000000" +
 		"%26oauth_token%3D%26oauth_version%3D1.0%26xoauth_requestor_id%3Dalice"
-	if signed.BaseString != wantBase {
-		t.Errorf("base string\n got %s\nwant %s", signed.BaseString, wantBase)
-	}
+	checkSignedBase(t, signed, wantBase)
 	if signed.URL != "https://jira.example.com/jira/rest/api/2/search" {
 		t.Errorf("URL = %s", signed.URL)
 	}
@@ -90,14 +84,6 @@ func TestSignGolden(t *testing.T) {
 	}
 	if got, want := req.URL.RawQuery, "jql=a+b&expand=y&expand=x&xoauth_requestor_id=alice"; got != want {
 		t.Errorf("query = %q, want %q", got, want)
-	}
-	sig, err := base64.StdEncoding.DecodeString(signed.Signature)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha1.Sum([]byte(wantBase))
-	if err := rsa.VerifyPKCS1v15(&testKey().PublicKey, crypto.SHA1, sum[:], sig); err != nil {
-		t.Errorf("signature does not verify: %v", err)
 	}
 	if signed.Mode != ModeImpersonation || signed.User != "alice" {
 		t.Errorf("Signed = %+v", signed)
