@@ -91,6 +91,18 @@ func decode(v []byte) (*Token, error) {
 	return t, nil
 }
 
+// appendMatch decodes the record v and appends it to out if f selects it.
+func (f Filter) appendMatch(out []*Token, v []byte) ([]*Token, error) {
+	t, err := decode(v)
+	if err != nil {
+		return out, err
+	}
+	if f.Match(t) {
+		out = append(out, t)
+	}
+	return out, nil
+}
+
 // Put stores a new token.
 func (b *Bolt) Put(_ context.Context, t *Token) error {
 	data, err := json.Marshal(t)
@@ -206,27 +218,16 @@ func (b *Bolt) List(_ context.Context, f Filter) ([]*Token, error) {
 	var out []*Token
 	err := b.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(tokensBucket)
+		var err error
 		if f.ID != "" {
 			if v := bk.Get([]byte(f.ID)); v != nil {
-				t, err := decode(v)
-				if err != nil {
-					return err
-				}
-				if f.Match(t) {
-					out = append(out, t)
-				}
+				out, err = f.appendMatch(out, v)
 			}
-			return nil
+			return err
 		}
 		return bk.ForEach(func(_, v []byte) error {
-			t, err := decode(v)
-			if err != nil {
-				return err
-			}
-			if f.Match(t) {
-				out = append(out, t)
-			}
-			return nil
+			out, err = f.appendMatch(out, v)
+			return err
 		})
 	})
 	return out, err

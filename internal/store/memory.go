@@ -102,6 +102,18 @@ func (m *Memory) Since() time.Time {
 
 func (m *Memory) shard(h uint64) *nonceShard { return &m.shards[h%memoryShards] }
 
+// lockShard locks the shard of h, unless the store is closed (ErrClosed,
+// nothing locked). The caller unlocks it.
+func (m *Memory) lockShard(h uint64) (*nonceShard, error) {
+	s := m.shard(h)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	return s, nil
+}
+
 // TableBytes returns the memory the tables take, on and off the Go heap.
 func (m *Memory) TableBytes() int {
 	return m.sumTables(func(t *nonceTable) int { return 8 * len(t.slots) })
@@ -125,12 +137,11 @@ func (m *Memory) sumTables(f func(*nonceTable) int) int {
 func (m *Memory) Seen(_ context.Context, key string, stamp int64) (bool, error) {
 	now := m.now().Unix()
 	h := maphash.String(m.seed, key)
-	s := m.shard(h)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false, ErrClosed
+	s, err := m.lockShard(h)
+	if err != nil {
+		return false, err
 	}
+	defer s.mu.Unlock()
 	_, _, live := s.lookupLocked(h, stamp, now)
 	return live, nil
 }
@@ -142,12 +153,11 @@ func (m *Memory) Record(_ context.Context, key string, stamp int64, until time.T
 	exp := until.Unix()
 	h := maphash.String(m.seed, key)
 	m.sweep(now)
-	s := m.shard(h)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false, ErrClosed
+	s, err := m.lockShard(h)
+	if err != nil {
+		return false, err
 	}
+	defer s.mu.Unlock()
 	i, found, live := s.lookupLocked(h, stamp, now)
 	if live {
 		return false, nil

@@ -759,13 +759,10 @@ func (r *Redis) List(ctx context.Context, f Filter) ([]*Token, error) {
 	}
 	var out []*Token
 	err := r.eachToken(ctx, func(_ []string, vals [][]byte) error {
+		var err error
 		for _, v := range vals {
-			t, err := decode(v)
-			if err != nil {
+			if out, err = f.appendMatch(out, v); err != nil {
 				return err
-			}
-			if f.Match(t) {
-				out = append(out, t)
 			}
 		}
 		return nil

@@ -29,6 +29,7 @@ import (
 
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"github.com/caddy-applink/caddy-applink/internal/testpeer"
+	"github.com/caddy-applink/caddy-applink/internal/testproc"
 )
 
 var _ oauth1.NonceStore = (*Redis)(nil)
@@ -48,15 +49,14 @@ const redisServerBin = "/usr/bin/redis-server"
 // redisServer is a redis-server process the test started; stop and start
 // it again on the same port to simulate an outage.
 type redisServer struct {
-	t        testing.TB
-	port     int
-	dir      string
-	conf     string   // config file, first argument (sentinel)
-	extra    []string // more arguments
-	cmd      *exec.Cmd
-	waitExit chan struct{} // closed when cmd has exited
-	logPath  string
-	tls      *tls.Config // the server speaks only TLS: --tls-port
+	t       testing.TB
+	port    int
+	dir     string
+	conf    string         // config file, first argument (sentinel)
+	extra   []string       // more arguments
+	proc    *testproc.Proc // nil when stopped
+	logPath string
+	tls     *tls.Config // the server speaks only TLS: --tls-port
 }
 
 func needRedisServer(t testing.TB) {
@@ -67,12 +67,11 @@ func needRedisServer(t testing.TB) {
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // startRedisServer starts redis-server without persistence on a free port
@@ -107,31 +106,41 @@ func (s *redisServer) start() {
 	cmd := exec.Command(redisServerBin, args...)
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	p, err := testproc.Start(cmd)
+	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.cmd = cmd
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(s.logPath)
-			s.cmd = nil
-			s.t.Fatalf("redis-server exited at start:\n%s", log)
-		default:
-		}
-		if pingRaw(s.addr(), s.tls) {
-			s.waitExit = exited
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	err = p.Await(10*time.Second, func() bool { return pingRaw(s.addr(), s.tls) })
+	if errors.Is(err, testproc.ErrExited) {
+		log, _ := os.ReadFile(s.logPath)
+		s.t.Fatalf("redis-server exited at start:\n%s", log)
 	}
-	s.waitExit = exited
-	s.stop()
-	log, _ := os.ReadFile(s.logPath)
-	s.t.Fatalf("redis-server on %s did not answer PING in 10s:\n%s", s.addr(), log)
+	s.proc = p
+	if err != nil {
+		s.stop()
+		log, _ := os.ReadFile(s.logPath)
+		s.t.Fatalf("redis-server on %s did not answer PING in 10s:\n%s", s.addr(), log)
+	}
+}
+
+// race runs f n times at once, on a and b in turn, and returns how many
+// of the runs won (f returned true).
+func race(n int, a, b *Redis, f func(s *Redis) bool) int {
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range n {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			if f(s) {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(wins.Load())
 }
 
 // pingRaw reports whether a Redis (or Sentinel) answers on addr; an
@@ -159,12 +168,10 @@ func pingRaw(addr string, tlsConf *tls.Config) bool {
 
 // stop kills the server's process group and waits for it.
 func (s *redisServer) stop() {
-	if s.cmd == nil {
-		return
+	if s.proc != nil {
+		s.proc.Kill()
+		s.proc = nil
 	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	<-s.waitExit
-	s.cmd = nil
 }
 
 // openTestRedis opens a store on srv with short timeouts and a prefix of
@@ -509,24 +516,15 @@ func TestRedisTwoInstancesShareState(t *testing.T) {
 	// Concurrent Records from both: one winner.
 	for round := range 10 {
 		key := "race-" + strconv.Itoa(round)
-		var wins atomic.Int32
-		var wg sync.WaitGroup
-		for i := range 16 {
-			s := a
-			if i%2 == 1 {
-				s = b
+		wins := race(16, a, b, func(s *Redis) bool {
+			ok, err := s.Record(ctx, key, anyStamp, time.Now().Add(time.Minute))
+			if err != nil {
+				t.Error(err)
 			}
-			wg.Go(func() {
-				if ok, err := s.Record(ctx, key, anyStamp, time.Now().Add(time.Minute)); err != nil {
-					t.Error(err)
-				} else if ok {
-					wins.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		if wins.Load() != 1 {
-			t.Fatalf("round %d: %d winners across two instances", round, wins.Load())
+			return ok
+		})
+		if wins != 1 {
+			t.Fatalf("round %d: %d winners across two instances", round, wins)
 		}
 	}
 
@@ -539,29 +537,18 @@ func TestRedisTwoInstancesShareState(t *testing.T) {
 	if err := b.Put(ctx, tok); !errors.Is(err, ErrExists) {
 		t.Errorf("b.Put of a's token: %v, want ErrExists", err)
 	}
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for i := range 20 {
-		s := a
-		if i%2 == 1 {
-			s = b
-		}
-		wg.Go(func() {
-			_, err := s.Update(ctx, tok.ID, func(t *Token) error {
-				if t.State != Pending {
-					return errors.New("used")
-				}
-				t.State, t.User = Approved, "alice"
-				return nil
-			})
-			if err == nil {
-				wins.Add(1)
+	wins := race(20, a, b, func(s *Redis) bool {
+		_, err := s.Update(ctx, tok.ID, func(t *Token) error {
+			if t.State != Pending {
+				return errors.New("used")
 			}
+			t.State, t.User = Approved, "alice"
+			return nil
 		})
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Errorf("%d concurrent exchanges across two instances won, want 1", wins.Load())
+		return err == nil
+	})
+	if wins != 1 {
+		t.Errorf("%d concurrent exchanges across two instances won, want 1", wins)
 	}
 	if got, err := a.Get(ctx, tok.ID); err != nil || got.State != Approved || got.User != "alice" {
 		t.Errorf("a sees %+v %v", got, err)
@@ -711,14 +698,14 @@ func TestRedisFrozenFailsWithinTheTimeout(t *testing.T) {
 		{"Update", func() error { _, err := s.Update(ctx, tok.ID, func(*Token) error { return nil }); return err }},
 		{"List", func() error { _, err := s.List(ctx, Filter{}); return err }},
 	}
-	if err := syscall.Kill(-srv.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+	if err := syscall.Kill(-srv.proc.Process.Pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	resumed := false
 	resume := func() {
 		if !resumed {
 			resumed = true
-			_ = syscall.Kill(-srv.cmd.Process.Pid, syscall.SIGCONT)
+			_ = syscall.Kill(-srv.proc.Process.Pid, syscall.SIGCONT)
 		}
 	}
 	defer resume()
@@ -1115,7 +1102,7 @@ func BenchmarkRedisNoncePipelining(b *testing.B) {
 			until := time.Now().Add(5 * time.Minute)
 			var n atomic.Int64
 			b.SetParallelism(16)
-			self, redisCPU := cpuOf(b, os.Getpid()), cpuOf(b, srv.cmd.Process.Pid)
+			self, redisCPU := cpuOf(b, os.Getpid()), cpuOf(b, srv.proc.Process.Pid)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -1129,7 +1116,7 @@ func BenchmarkRedisNoncePipelining(b *testing.B) {
 			b.StopTimer()
 			ops := float64(b.N)
 			b.ReportMetric(float64(cpuOf(b, os.Getpid())-self)/ops/1e3, "self-cpu-µs/op")
-			b.ReportMetric(float64(cpuOf(b, srv.cmd.Process.Pid)-redisCPU)/ops/1e3, "redis-cpu-µs/op")
+			b.ReportMetric(float64(cpuOf(b, srv.proc.Process.Pid)-redisCPU)/ops/1e3, "redis-cpu-µs/op")
 		})
 	}
 }
