@@ -115,27 +115,21 @@ func ParsePrivate(data []byte) (*rsa.PrivateKey, error) {
 }
 
 // LoadPublic reads a public key file; errors name the file.
-func LoadPublic(path string) (*rsa.PublicKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	k, err := ParsePublic(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return k, nil
-}
+func LoadPublic(path string) (*rsa.PublicKey, error) { return load(path, ParsePublic) }
 
 // LoadPrivate reads a private key file; errors name the file.
-func LoadPrivate(path string) (*rsa.PrivateKey, error) {
+func LoadPrivate(path string) (*rsa.PrivateKey, error) { return load(path, ParsePrivate) }
+
+// load reads the file at path and parses it; parse errors name the file.
+func load[K any](path string, parse func([]byte) (K, error)) (K, error) {
+	var none K
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	k, err := ParsePrivate(data)
+	k, err := parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return none, fmt.Errorf("%s: %w", path, err)
 	}
 	return k, nil
 }

@@ -58,6 +58,26 @@ func pemBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
 
+// parseCase is an input that must parse to the test's key.
+type parseCase struct{ name, in string }
+
+// checkParses runs a subtest per case: parse (called what) must accept it
+// and give a key that is the test's (same).
+func checkParses[K any](t *testing.T, what string, parse func([]byte) (K, error), same func(K) bool, tests []parseCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parse([]byte(tt.in))
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if !same(got) {
+				t.Error("parsed a different key")
+			}
+		})
+	}
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
@@ -74,39 +94,6 @@ func selfSigned(pub, priv any) []byte {
 	}
 	return must(x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv))
 }
-
-// The OAuth wiki RSA-SHA1 test certificate and key (1024 bits).
-const (
-	wikiCertificate = `-----BEGIN CERTIFICATE-----
-MIIBpjCCAQ+gAwIBAgIBATANBgkqhkiG9w0BAQUFADAZMRcwFQYDVQQDDA5UZXN0
-IFByaW5jaXBhbDAeFw03MDAxMDEwODAwMDBaFw0zODEyMzEwODAwMDBaMBkxFzAV
-BgNVBAMMDlRlc3QgUHJpbmNpcGFsMIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKB
-gQC0YjCwIfYoprq/FQO6lb3asXrxLlJFuCvtinTF5p0GxvQGu5O3gYytUvtC2JlY
-zypSRjVxwxrsuRcP3e641SdASwfrmzyvIgP08N4S0IFzEURkV1wp/IpH7kH41Etb
-mUmrXSwfNZsnQRE5SYSOhh+LcK2wyQkdgcMv11l4KoBkcwIDAQABMA0GCSqGSIb3
-DQEBBQUAA4GBAGZLPEuJ5SiJ2ryq+CmEGOXfvlTtEL2nuGtr9PewxkgnOjZpUy+d
-4TvuXJbNQc8f4AMWL/tO9w0Fk80rWKp9ea8/df4qMq5qlFWlx6yOLQxumNOmECKb
-WpkUQDIDJEoFUzKMVuJf4KO/FJ345+BNLGgbJ6WujreoM1X/gYfdnJ/J
------END CERTIFICATE-----
-`
-	wikiPrivateKey = `-----BEGIN PRIVATE KEY-----
-MIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBALRiMLAh9iimur8V
-A7qVvdqxevEuUkW4K+2KdMXmnQbG9Aa7k7eBjK1S+0LYmVjPKlJGNXHDGuy5Fw/d
-7rjVJ0BLB+ubPK8iA/Tw3hLQgXMRRGRXXCn8ikfuQfjUS1uZSatdLB81mydBETlJ
-hI6GH4twrbDJCR2Bwy/XWXgqgGRzAgMBAAECgYBYWVtleUzavkbrPjy0T5FMou8H
-X9u2AC2ry8vD/l7cqedtwMPp9k7TubgNFo+NGvKsl2ynyprOZR1xjQ7WgrgVB+mm
-uScOM/5HVceFuGRDhYTCObE+y1kxRloNYXnx3ei1zbeYLPCHdhxRYW7T0qcynNmw
-rn05/KO2RLjgQNalsQJBANeA3Q4Nugqy4QBUCEC09SqylT2K9FrrItqL2QKc9v0Z
-zO2uwllCbg0dwpVuYPYXYvikNHHg+aCWF+VXsb9rpPsCQQDWR9TT4ORdzoj+Nccn
-qkMsDmzt0EfNaAOwHOmVJ2RVBspPcxt5iN4HI7HNeG6U5YsFBb+/GZbgfBT3kpNG
-WPTpAkBI+gFhjfJvRw38n3g/+UeAkwMI2TJQS4n8+hid0uus3/zOjDySH3XHCUno
-cn1xOJAyZODBo47E+67R4jV1/gzbAkEAklJaspRPXP877NssM5nAZMU0/O/NGCZ+
-3jPgDUno6WbJn5cqm8MqWhW1xGkImgRk+fkDBquiq4gPiT898jusgQJAd5Zrr6Q8
-AO/0isr/3aa6O6NLQxISLKcPDk2NOccAfS/xOtfOz4sJYM3+Bs4Io9+dZGSDCA54
-Lw03eHTNQghS0A==
------END PRIVATE KEY-----
-`
-)
 
 func wrap64(s string, nl string) string {
 	var b strings.Builder
@@ -126,10 +113,7 @@ func TestParsePublic(t *testing.T) {
 	b64 := base64.StdEncoding.EncodeToString(pkix)
 	cert := selfSigned(pub, k)
 
-	tests := []struct {
-		name string
-		in   string
-	}{
+	tests := []parseCase{
 		{"PKIX PEM", string(pemBlock("PUBLIC KEY", pkix))},
 		{"PKCS#1 PEM", string(pemBlock("RSA PUBLIC KEY", pkcs1))},
 		{"PKCS#1 DER inside a PUBLIC KEY block", string(pemBlock("PUBLIC KEY", pkcs1))},
@@ -142,25 +126,17 @@ func TestParsePublic(t *testing.T) {
 		{"base64 DER wrapped with CRLF and indented", "  " + wrap64(b64, "\r\n    ") + "\n"},
 		{"base64 PKCS#1 DER", base64.StdEncoding.EncodeToString(pkcs1)},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParsePublic([]byte(tt.in))
-			if err != nil {
-				t.Fatalf("ParsePublic: %v", err)
-			}
-			if !got.Equal(pub) {
-				t.Error("parsed a different key")
-			}
-		})
-	}
+	checkParses(t, "ParsePublic", ParsePublic, func(got *rsa.PublicKey) bool { return got.Equal(pub) }, tests)
 }
 
+// TestParsePublicWikiCertificate: the OAuth wiki's RSA-SHA1 test
+// certificate and key (1024 bits), in testdata, read with Load*.
 func TestParsePublicWikiCertificate(t *testing.T) {
-	pub, err := ParsePublic([]byte(wikiCertificate))
+	pub, err := LoadPublic("testdata/wiki-cert.pem")
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, err := ParsePrivate([]byte(wikiPrivateKey))
+	priv, err := LoadPrivate("testdata/wiki-key.pem")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,26 +199,13 @@ func must2[A, B any](a A, b B, err error) (A, B) {
 func TestParsePrivate(t *testing.T) {
 	k := key2048()
 	pkcs8 := must(x509.MarshalPKCS8PrivateKey(k))
-	tests := []struct {
-		name string
-		in   string
-	}{
+	tests := []parseCase{
 		{"PKCS#1", string(pemBlock("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(k)))},
 		{"PKCS#8", string(pemBlock("PRIVATE KEY", pkcs8))},
 		{"EncodePrivatePEM", string(must(EncodePrivatePEM(k)))},
 		{"after other text", "Bag Attributes\n  friendlyName: applink\n" + string(pemBlock("PRIVATE KEY", pkcs8))},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParsePrivate([]byte(tt.in))
-			if err != nil {
-				t.Fatalf("ParsePrivate: %v", err)
-			}
-			if !got.Equal(k) {
-				t.Error("parsed a different key")
-			}
-		})
-	}
+	checkParses(t, "ParsePrivate", ParsePrivate, func(got *rsa.PrivateKey) bool { return got.Equal(k) }, tests)
 }
 
 func TestParsePrivateRejects(t *testing.T) {
