@@ -343,40 +343,24 @@ var errProblem = errors.New("problem")
 // consumed: a second exchange gets token_rejected.
 func (p *Provider) Exchange(ctx context.Context, c *oauth1.Consumer, token, verifier string, hasVerifier bool) ([]oauth1.Param, *oauth1.Problem) {
 	now := p.now()
-	var pr *oauth1.Problem
-	var approved store.Token
-	_, err := p.Tokens.Update(ctx, store.TokenID(token), func(t *store.Token) error {
+	return p.consume(ctx, c, token, "unknown or already exchanged request token", func(t *store.Token) (*oauth1.Problem, bool) {
 		switch {
 		case t.Kind != store.RequestToken || t.Consumer != c.Key:
-			pr = problem(oauth1.TokenRejected, "", "not this consumer's request token")
+			return problem(oauth1.TokenRejected, "", "not this consumer's request token"), false
 		case !now.Before(t.Expires):
-			pr = problem(oauth1.TokenExpired, "", "request token expired")
+			return problem(oauth1.TokenExpired, "", "request token expired"), false
 		case t.State == store.Pending:
-			pr = problem(oauth1.PermissionUnknown, "the user has not approved this request token yet", "not yet approved")
+			return problem(oauth1.PermissionUnknown, "the user has not approved this request token yet", "not yet approved"), false
 		case t.State == store.Denied:
-			pr = problem(oauth1.PermissionDenied, "the user denied access", "denied")
-			return store.ErrDelete
+			return problem(oauth1.PermissionDenied, "the user denied access", "denied"), true
 		case t.Version10a && !hasVerifier:
-			pr = problem(oauth1.ParameterAbsent, "", "no oauth_verifier",
-				oauth1.Param{Key: "oauth_parameters_absent", Value: "oauth_verifier"})
+			return problem(oauth1.ParameterAbsent, "", "no oauth_verifier",
+				oauth1.Param{Key: "oauth_parameters_absent", Value: "oauth_verifier"}), false
 		case t.Version10a && !hmac.Equal([]byte(store.TokenID(verifier)), []byte(t.VerifierHash)):
-			pr = problem(oauth1.TokenRejected, "", "wrong oauth_verifier")
+			return problem(oauth1.TokenRejected, "", "wrong oauth_verifier"), false
 		}
-		if pr != nil {
-			return errProblem
-		}
-		approved = *t
-		return store.ErrDelete
+		return nil, false
 	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, problem(oauth1.TokenRejected, "", "unknown or already exchanged request token")
-	case pr != nil:
-		return nil, pr
-	case err != nil:
-		return nil, p.unavailable(err)
-	}
-	return p.issueAccess(ctx, c, approved.User)
 }
 
 // Renew replaces an access token using its oauth_session_handle, while the
@@ -387,32 +371,44 @@ func (p *Provider) Renew(ctx context.Context, c *oauth1.Consumer, token, handle 
 			oauth1.Param{Key: "oauth_parameters_absent", Value: "oauth_session_handle"})
 	}
 	now := p.now()
-	var pr *oauth1.Problem
-	var old store.Token
-	_, err := p.Tokens.Update(ctx, store.TokenID(token), func(t *store.Token) error {
+	return p.consume(ctx, c, token, "unknown access token", func(t *store.Token) (*oauth1.Problem, bool) {
 		switch {
 		case t.Kind != store.AccessToken || t.Consumer != c.Key:
-			pr = problem(oauth1.TokenRejected, "", "not this consumer's access token")
+			return problem(oauth1.TokenRejected, "", "not this consumer's access token"), false
 		case !hmac.Equal([]byte(store.TokenID(handle)), []byte(t.SessionHash)):
-			pr = problem(oauth1.TokenRejected, "", "wrong oauth_session_handle")
+			return problem(oauth1.TokenRejected, "", "wrong oauth_session_handle"), false
 		case !now.Before(t.SessionEnds):
-			pr = problem(oauth1.PermissionDenied, "the session has expired; approve the application again", "session expired")
+			return problem(oauth1.PermissionDenied, "the session has expired; approve the application again", "session expired"), false
 		}
-		if pr != nil {
+		return nil, false
+	})
+}
+
+// consume deletes token, when check finds nothing wrong with it, and
+// issues an access token for its user in its place. check returns the
+// problem with the token and whether to delete it all the same; unknown is
+// the reason logged when there is no such token.
+func (p *Provider) consume(ctx context.Context, c *oauth1.Consumer, token, unknown string,
+	check func(*store.Token) (pr *oauth1.Problem, drop bool)) ([]oauth1.Param, *oauth1.Problem) {
+	var pr *oauth1.Problem
+	var user string
+	_, err := p.Tokens.Update(ctx, store.TokenID(token), func(t *store.Token) error {
+		var drop bool
+		if pr, drop = check(t); pr != nil && !drop {
 			return errProblem
 		}
-		old = *t
+		user = t.User
 		return store.ErrDelete
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, problem(oauth1.TokenRejected, "", "unknown access token")
+		return nil, problem(oauth1.TokenRejected, "", unknown)
 	case pr != nil:
 		return nil, pr
 	case err != nil:
 		return nil, p.unavailable(err)
 	}
-	return p.issueAccess(ctx, c, old.User)
+	return p.issueAccess(ctx, c, user)
 }
 
 func (p *Provider) issueAccess(ctx context.Context, c *oauth1.Consumer, user string) ([]oauth1.Param, *oauth1.Problem) {
