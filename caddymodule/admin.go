@@ -156,24 +156,13 @@ type forgetRequest struct {
 	User   string `json:"user,omitempty"`
 }
 
-// remoteStoresInUse returns the stores in use that keep consumer-side tokens.
-func remoteStoresInUse() map[string]store.RemoteStore {
-	out := map[string]store.RemoteStore{}
-	for name, s := range storesInUse() {
-		if rs, ok := s.(store.RemoteStore); ok {
-			out[name] = rs
-		}
-	}
-	return out
-}
-
 func (a *AdminAPI) listRemote(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use GET")}
 	}
 	q := r.URL.Query()
 	out := []remoteTokenInfo{}
-	for name, s := range remoteStoresInUse() {
+	for name, s := range storesInUse() {
 		list, err := consumer.ListHeld(r.Context(), s, q.Get("remote"), q.Get("user"), time.Now())
 		if err != nil {
 			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
@@ -196,7 +185,7 @@ func (a *AdminAPI) forgetRemote(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("name a remote, a user or both")}
 	}
 	total := 0
-	for name, s := range remoteStoresInUse() {
+	for name, s := range storesInUse() {
 		n, err := consumer.ForgetHeld(r.Context(), s, req.Remote, req.User)
 		total += n
 		if err != nil {

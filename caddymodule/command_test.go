@@ -13,23 +13,23 @@ import (
 
 // startProxyWithStateFile starts a proxy on a fresh state file and returns
 // the store its running config uses, shared through the pool.
-func startProxyWithStateFile(t *testing.T) store.TokenStore {
+func startProxyWithStateFile(t *testing.T) store.StateStore {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
 	startProxy(t, newRecorder(t), "state file "+path, "")
-	s, key, err := acquireState(&StateConfig{Backend: "file", Path: path})
+	st, err := acquireState(&StateConfig{Backend: "file", Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { releaseState(key) })
-	return s
+	t.Cleanup(func() { releaseState(st.key) })
+	return st.store
 }
 
 // TestRemoteTokensCommand drives "applink remote-tokens" against a running
 // proxy's admin API: the consumer-side tokens in its state file are listed
 // (never their values) and forgotten by user.
 func TestRemoteTokensCommand(t *testing.T) {
-	rs := startProxyWithStateFile(t).(store.RemoteStore)
+	rs := startProxyWithStateFile(t)
 	now := time.Now()
 	for _, rt := range []*store.RemoteToken{
 		{Remote: "https://jira.example.com", User: "alice", Token: "secret-token-value", Secret: "s3cr3t", Created: now, Expires: now.Add(time.Hour)},
@@ -93,7 +93,7 @@ func TestStateSweeper(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rs := s.(store.RemoteStore)
+	rs := s
 	for _, rt := range []*store.RemoteToken{
 		{Remote: "pending:https://jira.example.com", User: "gave-up", Pending: true, Expires: now.Add(-time.Minute)},
 		{Remote: "https://jira.example.com", User: "gone", Expires: now.Add(-time.Hour), SessionEnds: now.Add(-time.Minute)},

@@ -27,7 +27,6 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/provider"
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/signer"
-	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 func init() {
@@ -129,15 +128,12 @@ func (h *DanceHandler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("state encryption_key: %w", err)
 		}
 	}
-	st, key, err := acquireState(h.State)
+	st, err := acquireState(h.State)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	h.stateKey = key
-	remote, ok := st.(store.RemoteStore)
-	if !ok {
-		return fmt.Errorf("state: the %T store cannot hold consumer-side tokens", st)
-	}
+	h.stateKey = st.key
+	remote := st.store
 	h.dance = &consumer.Dance{
 		Tokens: &consumer.Tokens{Store: remote, Sealer: sealer, Logger: h.logger,
 			Links: func(r string) *consumer.Link { return byRemote[r] }},

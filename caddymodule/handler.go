@@ -227,11 +227,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.series[c] = &verifiedSeries{key: c.Key}
 	}
 
-	tokens, stateKey, err := openState(h.State, repl)
+	st, err := openState(h.State, repl)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	h.stateKey = stateKey
+	h.stateKey = st.key
 	var sealer *provider.Sealer
 	if h.State != nil && h.State.EncryptionKey != "" {
 		if sealer, err = provider.NewSealer(repl.ReplaceKnown(h.State.EncryptionKey, "")); err != nil {
@@ -245,7 +245,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	h.provider = &provider.Provider{
-		Tokens:     tokens,
+		Tokens:     st.store,
 		Sealer:     sealer,
 		RequestTTL: time.Duration(h.RequestTokenTTL),
 		AccessTTL:  time.Duration(h.AccessTokenTTL),
@@ -262,8 +262,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	// keeps them in memory, and journals those stamped ahead of its clock
 	// beside its state file, which a restart would otherwise forget.
 	var nonces oauth1.NonceStore
-	if ns, ok := tokens.(oauth1.NonceStore); ok && h.State != nil && h.State.Backend == "redis" {
-		nonces = ns
+	var journal oauth1.AheadJournal
+	if st.fleetNonces != nil {
+		nonces = st.fleetNonces
 	} else {
 		mem, err := acquireMemoryNonces()
 		if err != nil {
@@ -274,16 +275,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		// whose nonces were kept for the old one only (see Memory.Keep).
 		h.releaseHold = mem.Keep(oauth1.NonceHold(window))
 		nonces = mem
-		if b, ok := tokens.(*store.Bolt); ok {
-			nonces = store.JournaledNonces{Memory: mem, Journal: b.NonceJournal()}
+		if st.journal != nil {
+			jn := store.JournaledNonces{Memory: mem, Journal: st.journal}
+			nonces, journal = jn, jn
 		}
 	}
 	h.verifier = &oauth1.Verifier{
 		BaseURL:   base,
 		Consumers: func(key string) *oauth1.Consumer { return h.consumers[key] },
 		Nonces:    nonces,
-		Window:    window,
-		Tokens:    h.provider,
+		// A Seen round trip across the network costs more than it saves.
+		RecordOnly: st.fleetNonces != nil,
+		Journal:    journal,
+		Window:     window,
+		Tokens:     h.provider,
 
 		ExposeBaseString: h.DebugBaseString,
 	}

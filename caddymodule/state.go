@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-applink/caddy-applink/internal/consumer"
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
@@ -41,39 +42,52 @@ type StateConfig struct {
 // than open it a second time (and wait forever for its own lock).
 var statePool = caddy.NewUsagePool()
 
-type pooledStore struct {
-	store.TokenStore
+// openedState is what one `state` directive opens, each part named for what
+// it serves, so that no module guesses a store's abilities from its type.
+type openedState struct {
+	store store.StateStore // tokens, provider and consumer side
+	// fleetNonces are the nonces a fleet shares (redis); nil where each
+	// instance keeps its own in memory.
+	fleetNonces oauth1.NonceStore
+	// journal keeps the nonces of requests stamped ahead of the clock
+	// beside the state file (file); nil otherwise.
+	journal *store.NonceJournal
+	key     string // the pool key, for releaseState
+}
+
+type pooledState struct {
+	openedState
 	closer func() error
 }
 
-func (p pooledStore) Destruct() error { return p.closer() }
+func (p pooledState) Destruct() error { return p.closer() }
 
-// openState returns the shared store for cfg and the pool key to release.
-func openState(cfg *StateConfig, repl *caddy.Replacer) (store.TokenStore, string, error) {
+// openState returns the shared stores for cfg.
+func openState(cfg *StateConfig, repl *caddy.Replacer) (openedState, error) {
 	backend := "file"
 	if cfg != nil && cfg.Backend != "" {
 		backend = cfg.Backend
 	}
 	switch backend {
 	case "memory":
-		return pooledState("applink.state.memory", func() (store.TokenStore, string, func() error, error) {
+		return poolState("applink.state.memory", func() (openedState, string, func() error, error) {
 			m := store.NewMemoryTokens()
-			return m, "memory", startSweeper("memory", m), nil
+			return openedState{store: m}, "memory", startSweeper("memory", m), nil
 		})
 	case "redis":
 		if cfg.URL == "" {
-			return nil, "", errors.New("state redis needs a URL, e.g. redis://127.0.0.1:6379/0")
+			return openedState{}, errors.New("state redis needs a URL, e.g. redis://127.0.0.1:6379/0")
 		}
 		url := repl.ReplaceKnown(cfg.URL, "")
 		prefix := repl.ReplaceKnown(cfg.KeyPrefix, "")
-		return pooledState("applink.state.redis:"+prefix+"\x00"+url, func() (store.TokenStore, string, func() error, error) {
+		return poolState("applink.state.redis:"+prefix+"\x00"+url, func() (openedState, string, func() error, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			r, err := store.OpenRedis(ctx, store.RedisConfig{URL: url, KeyPrefix: prefix})
 			if err != nil {
-				return nil, "", nil, err
+				return openedState{}, "", nil, err
 			}
-			return r, "redis " + r.Addr(), r.Close, nil
+			return openedState{store: r, fleetNonces: r}, "redis " + r.Addr(), r.Close, nil
 		})
 	case "file":
 		path := filepath.Join(caddy.AppDataDir(), "applink", "state.db")
@@ -82,31 +96,31 @@ func openState(cfg *StateConfig, repl *caddy.Replacer) (store.TokenStore, string
 		}
 		abs, err := filepath.Abs(path)
 		if err != nil {
-			return nil, "", err
+			return openedState{}, err
 		}
-		return pooledState("applink.state.file:"+abs, func() (store.TokenStore, string, func() error, error) {
+		return poolState("applink.state.file:"+abs, func() (openedState, string, func() error, error) {
 			b, err := store.OpenBolt(abs)
 			if err != nil {
-				return nil, "", nil, err
+				return openedState{}, "", nil, err
 			}
 			stop := startSweeper(abs, b)
-			return b, abs, func() error { stop(); return b.Close() }, nil
+			return openedState{store: b, journal: b.NonceJournal()}, abs, func() error { stop(); return b.Close() }, nil
 		})
 	}
-	return nil, "", fmt.Errorf("state must be file, redis or memory, not %q", backend)
+	return openedState{}, fmt.Errorf("state must be file, redis or memory, not %q", backend)
 }
 
-// pooledState shares the store under key: open runs only when no config
-// holds it yet, and the store is registered for the admin API (under the
+// poolState shares the stores under key: open runs only when no config
+// holds them yet, and the store is registered for the admin API (under the
 // name open returns) until the last config releases it.
-func pooledState(key string, open func() (s store.TokenStore, name string, closer func() error, err error)) (store.TokenStore, string, error) {
+func poolState(key string, open func() (st openedState, name string, closer func() error, err error)) (openedState, error) {
 	v, _, err := statePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		s, name, closer, err := open()
+		st, name, closer, err := open()
 		if err != nil {
 			return nil, err
 		}
-		registerStore(name, s)
-		return pooledStore{TokenStore: s, closer: func() error {
+		registerStore(name, st.store)
+		return pooledState{openedState: st, closer: func() error {
 			unregisterStore(name)
 			if closer != nil {
 				return closer()
@@ -115,9 +129,11 @@ func pooledState(key string, open func() (s store.TokenStore, name string, close
 		}}, nil
 	})
 	if err != nil {
-		return nil, "", err
+		return openedState{}, err
 	}
-	return v.(pooledStore).TokenStore, key, nil
+	st := v.(pooledState).openedState
+	st.key = key
+	return st, nil
 }
 
 // sweepEvery is how often the file and memory stores drop what can no
@@ -130,7 +146,7 @@ func init() { sweepEvery.Store(int64(time.Hour)) }
 // startSweeper deletes, every sweepEvery, the dead tokens of s and, as a
 // consumer, its lapsed dances and unrenewable tokens: without it they would
 // pile up in the state file. The returned func stops it and waits.
-func startSweeper(name string, s store.TokenStore) (stop func() error) {
+func startSweeper(name string, s store.StateStore) (stop func() error) {
 	log := caddy.Log().Named("applink.state")
 	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -146,9 +162,9 @@ func startSweeper(name string, s store.TokenStore) (stop func() error) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			now := time.Now()
 			n, err := s.Sweep(ctx, now)
-			if rs, ok := s.(store.RemoteStore); ok && err == nil {
+			if err == nil {
 				var m int
-				m, err = consumer.SweepHeld(ctx, rs, now)
+				m, err = consumer.SweepHeld(ctx, s, now)
 				n += m
 			}
 			cancel()
@@ -170,10 +186,10 @@ func startSweeper(name string, s store.TokenStore) (stop func() error) {
 // openStores lists the token stores in use, for the admin API.
 var (
 	openStoresMu sync.Mutex
-	openStores   = map[string]store.TokenStore{}
+	openStores   = map[string]store.StateStore{}
 )
 
-func registerStore(name string, s store.TokenStore) {
+func registerStore(name string, s store.StateStore) {
 	openStoresMu.Lock()
 	openStores[name] = s
 	openStoresMu.Unlock()
@@ -185,10 +201,10 @@ func unregisterStore(name string) {
 	openStoresMu.Unlock()
 }
 
-func storesInUse() map[string]store.TokenStore {
+func storesInUse() map[string]store.StateStore {
 	openStoresMu.Lock()
 	defer openStoresMu.Unlock()
-	out := make(map[string]store.TokenStore, len(openStores))
+	out := make(map[string]store.StateStore, len(openStores))
 	for k, v := range openStores {
 		out[k] = v
 	}
@@ -209,7 +225,7 @@ var processKey = sync.OnceValue(func() []byte {
 // acquireState opens (or shares) the token store cfg names, for other
 // modules (the signing transport, the consumer-side dance) that must use the
 // same store as the applink handler. Call releaseState(key) in Cleanup.
-func acquireState(cfg *StateConfig) (store.TokenStore, string, error) {
+func acquireState(cfg *StateConfig) (openedState, error) {
 	return openState(cfg, caddy.NewReplacer())
 }
 

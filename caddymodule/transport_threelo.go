@@ -15,7 +15,6 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"github.com/caddy-applink/caddy-applink/internal/provider"
 	"github.com/caddy-applink/caddy-applink/internal/signer"
-	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
 // provisionTokens checks the 3LO settings and, for mode 3lo without an
@@ -51,16 +50,12 @@ func (t *Transport) provisionTokens() error {
 			return fmt.Errorf("state encryption_key: %w", err)
 		}
 	}
-	st, key, err := acquireState(t.State)
+	st, err := acquireState(t.State)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	remote, ok := st.(store.RemoteStore)
-	if !ok {
-		_ = releaseState(key)
-		return fmt.Errorf("state: the %T store cannot hold consumer-side tokens", st)
-	}
-	t.stateKey = key
+	remote := st.store
+	t.stateKey = st.key
 	t.tokenSrc = &consumer.Tokens{
 		Store:       remote,
 		Sealer:      sealer,

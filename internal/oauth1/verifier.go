@@ -93,11 +93,11 @@ type NonceStore interface {
 	Since() time.Time
 }
 
-// AheadJournal is implemented by a NonceStore that forgets on restart but
-// can keep what Since does not cover: the nonces of requests stamped after
+// AheadJournal keeps, for a NonceStore that forgets on restart, what its
+// Since does not cover: the nonces of requests stamped after
 // the current second, which a client whose clock runs ahead sends. The
-// verifier journals each such nonce before it lets the request through; a
-// store that implements this must refuse journaled nonces after a restart.
+// verifier journals each such nonce before it lets the request through; the
+// NonceStore must refuse journaled nonces after a restart.
 type AheadJournal interface {
 	JournalAhead(ctx context.Context, key string, until time.Time) error
 }
@@ -154,13 +154,21 @@ type Signed struct {
 func (s *Signed) Param(name string) (string, bool) { return s.params.get(name) }
 
 // Verifier checks incoming OAuth 1.0a requests as an Atlassian service
-// provider does, stricter where Atlassian is lax (see design-notes.md).
+// provider does, stricter where Atlassian is lax (docs/protocol.md).
 type Verifier struct {
 	BaseURL   BaseURL
 	Consumers func(key string) *Consumer
 	Nonces    NonceStore
-	Window    time.Duration // timestamp tolerance both ways; 5 min if zero
-	Now       func() time.Time
+	// RecordOnly skips the Seen pre-check: for a store across the network
+	// the atomic Record after the signature check is the one round trip
+	// worth paying (a replay then costs a signature check, not every
+	// request a second trip).
+	RecordOnly bool
+	// Journal, if set, keeps the nonces of requests stamped after the
+	// current second, which Nonces.Since does not cover after a restart.
+	Journal AheadJournal
+	Window  time.Duration // timestamp tolerance both ways; 5 min if zero
+	Now     func() time.Time
 	// Tokens resolves oauth_token values; nil refuses every token
 	// (token_rejected), so only 2LO works.
 	Tokens TokenResolver
@@ -496,7 +504,7 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 	}
 
 	nonceKey := key + "\x00" + token + "\x00" + o.known[kTimestamp] + "\x00" + o.known[kNonce]
-	if _, remote := v.Nonces.(interface{ RecordOnly() bool }); known && !remote {
+	if known && !v.RecordOnly {
 		seen, err := v.Nonces.Seen(ctx, nonceKey, ts)
 		if err != nil {
 			return nil, nil, &Problem{Unavailable: true, Reason: "nonce store: " + err.Error()}
@@ -551,12 +559,10 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 	if !fresh {
 		return nil, nil, problem(NonceUsed, "", "replayed nonce (concurrent)")
 	}
-	if ts > now.Unix() {
+	if ts > now.Unix() && v.Journal != nil {
 		// A restart refuses what was stamped before it, but not this.
-		if j, ok := v.Nonces.(AheadJournal); ok {
-			if err := j.JournalAhead(ctx, nonceKey, until); err != nil {
-				return nil, nil, &Problem{Unavailable: true, Reason: "nonce journal: " + err.Error()}
-			}
+		if err := v.Journal.JournalAhead(ctx, nonceKey, until); err != nil {
+			return nil, nil, &Problem{Unavailable: true, Reason: "nonce journal: " + err.Error()}
 		}
 	}
 	return c, state, nil

@@ -782,7 +782,7 @@ func (s *journalingStore) JournalAhead(_ context.Context, key string, until time
 func TestVerifyJournalsNoncesStampedAhead(t *testing.T) {
 	v, st := newTestVerifier(t)
 	js := &journalingStore{fakeStore: st, journaled: map[string]time.Time{}}
-	v.Nonces = js
+	v.Nonces, v.Journal = js, js
 	for _, tc := range []struct {
 		ts      int
 		journal bool
@@ -1067,5 +1067,23 @@ func TestVerifyAllocs(t *testing.T) {
 	})
 	if allocs > 4 {
 		t.Errorf("Verify of a 2LO HMAC-SHA1 request: %v allocations, want at most 4", allocs)
+	}
+}
+
+// TestRecordOnlySkipsSeen: a verifier told its store is across the network
+// asks it once a request (the atomic Record), and a replay is still refused
+// by that Record.
+func TestRecordOnlySkipsSeen(t *testing.T) {
+	v, st := newTestVerifier(t)
+	v.RecordOnly = true
+	r := sign(t, spec{nonce: "record-only"})
+	if _, p := v.Verify(context.Background(), r); p != nil {
+		t.Fatalf("first: %v", p)
+	}
+	if st.seens.Load() != 0 || st.records.Load() != 1 {
+		t.Errorf("%d Seen, %d Record; want 0, 1", st.seens.Load(), st.records.Load())
+	}
+	if _, p := v.Verify(context.Background(), r); p == nil || p.Code != NonceUsed {
+		t.Errorf("replay: %v, want nonce_used", p)
 	}
 }

@@ -872,9 +872,3 @@ func (r *Redis) ListRemote(ctx context.Context, remote, user string) ([]*RemoteT
 }
 
 var _ RemoteStore = (*Redis)(nil)
-
-// RecordOnly tells the verifier to skip its Seen pre-check: for a network
-// store the atomic Record after the signature check is the one round trip
-// worth paying (a replay then costs a signature check, not a second trip
-// for every request).
-func (r *Redis) RecordOnly() bool { return true }

@@ -40,3 +40,16 @@ type RemoteStore interface {
 func matchRemote(t *RemoteToken, remote, user string) bool {
 	return (remote == "" || t.Remote == remote) && (user == "" || t.User == user)
 }
+
+// StateStore is what every `state` backend keeps: the provider's tokens
+// and the consumer-side ones.
+type StateStore interface {
+	TokenStore
+	RemoteStore
+}
+
+var (
+	_ StateStore = (*Bolt)(nil)
+	_ StateStore = (*MemoryTokens)(nil)
+	_ StateStore = (*Redis)(nil)
+)
