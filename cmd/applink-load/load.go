@@ -196,6 +196,7 @@ type phaseState struct {
 	exhausted  atomic.Int64
 	firstError atomic.Value
 	ok, failed atomic.Int64
+	cpu        *cpuMeter // the proxy's CPU time over the measured window
 }
 
 func (ps *phaseState) noteError(err error) {
@@ -225,45 +226,12 @@ func (r run) record(ps *phaseState, status int, err error, lat time.Duration, mi
 // closedLoop: each connection sends its next request as soon as the last
 // one was answered.
 func (r run) closedLoop() *summary {
-	ps := &phaseState{}
-	begin := time.Now()
-	ps.start = begin.Add(r.warmup)
-	ps.end = ps.start.Add(r.measure)
-	cpu := &cpuMeter{pid: r.pid}
-	cpu.begin(ps.start)
-	lats := make([][]time.Duration, r.conns)
-	var wg sync.WaitGroup
-	for w := range r.conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cl := &client{addr: r.addr}
-			defer cl.close()
-			mine := make([]time.Duration, 0, 4096)
-			defer func() { lats[w] = mine }()
-			for {
-				req := r.src.next()
-				if req == nil {
-					ps.exhausted.CompareAndSwap(0, time.Now().UnixNano())
-					return
-				}
-				t0 := time.Now()
-				if !t0.Before(ps.end) {
-					return
-				}
-				status, err := cl.do(req)
-				lat := time.Since(t0)
-				if t0.Before(ps.start) {
-					continue
-				}
-				mine = r.record(ps, status, err, lat, mine)
-			}
-		}()
-	}
-	wg.Wait()
-	s := r.summarize(ps, lats)
-	s.cpu = cpu.finish()
-	return s
+	ps := r.phase(time.Now())
+	lats := r.drive(ps, func() (time.Time, bool) {
+		t0 := time.Now()
+		return t0, t0.Before(ps.end)
+	})
+	return r.summarize(ps, lats)
 }
 
 // openLoop offers requests at a fixed rate, whatever the answers do.
@@ -271,14 +239,41 @@ func (r run) closedLoop() *summary {
 // that a stalled proxy shows up in the percentiles (no coordinated
 // omission).
 func (r run) openLoop() *summary {
-	ps := &phaseState{}
 	begin := time.Now().Add(10 * time.Millisecond)
-	ps.start = begin.Add(r.warmup)
-	ps.end = ps.start.Add(r.measure)
-	cpu := &cpuMeter{pid: r.pid}
-	cpu.begin(ps.start)
+	ps := r.phase(begin)
 	interval := time.Duration(float64(time.Second) / r.rate)
 	var seq atomic.Int64
+	lats := r.drive(ps, func() (time.Time, bool) {
+		due := begin.Add(time.Duration(seq.Add(1)-1) * interval)
+		if !due.Before(ps.end) {
+			return due, false
+		}
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		return due, true
+	})
+	s := r.summarize(ps, lats)
+	s.target = r.rate
+	return s
+}
+
+// phase is the state of a phase that begins now: measured after the
+// warm-up, for r.measure, the proxy's CPU time counted from then.
+func (r run) phase(begin time.Time) *phaseState {
+	ps := &phaseState{}
+	ps.start = begin.Add(r.warmup)
+	ps.end = ps.start.Add(r.measure)
+	ps.cpu = &cpuMeter{pid: r.pid}
+	ps.cpu.begin(ps.start)
+	return ps
+}
+
+// drive runs r.conns connections through the phase ps, each sending
+// request after request: pace says when the next one is due (its latency
+// runs from then), false when the phase is over. It returns the measured
+// latencies of each connection.
+func (r run) drive(ps *phaseState, pace func() (time.Time, bool)) [][]time.Duration {
 	lats := make([][]time.Duration, r.conns)
 	var wg sync.WaitGroup
 	for w := range r.conns {
@@ -290,12 +285,9 @@ func (r run) openLoop() *summary {
 			mine := make([]time.Duration, 0, 4096)
 			defer func() { lats[w] = mine }()
 			for {
-				due := begin.Add(time.Duration(seq.Add(1)-1) * interval)
-				if !due.Before(ps.end) {
+				due, ok := pace()
+				if !ok {
 					return
-				}
-				if d := time.Until(due); d > 0 {
-					time.Sleep(d)
 				}
 				req := r.src.next()
 				if req == nil {
@@ -312,10 +304,7 @@ func (r run) openLoop() *summary {
 		}()
 	}
 	wg.Wait()
-	s := r.summarize(ps, lats)
-	s.cpu = cpu.finish()
-	s.target = r.rate
-	return s
+	return lats
 }
 
 // showTurns prints each turn's figures (-turns), to tell a stall of the
@@ -378,5 +367,6 @@ func (r run) summarize(ps *phaseState, lats [][]time.Duration) *summary {
 		}
 		s.note += "first failure: " + e
 	}
+	s.cpu = ps.cpu.finish()
 	return s
 }
