@@ -117,6 +117,17 @@ func call3LO(t *testing.T, rec *recorder, api *http.Client, name string) (int, s
 	return resp.StatusCode, problemOf(resp), find(rec, mark, name)
 }
 
+// reachesAs makes a 3LO request with api and checks that it succeeded and
+// reached the product exactly once, as user.
+func reachesAs(t *testing.T, rec *recorder, api *http.Client, name, user string) {
+	t.Helper()
+	status, problem, reached := call3LO(t, rec, api, name)
+	if status != http.StatusOK || len(reached) != 1 {
+		t.Fatalf("3LO request: %d %s, reached the product %d times", status, problem, len(reached))
+	}
+	checkUpstream(t, reached[0], user)
+}
+
 // TestApprovalPageInRealBrowser: a user approves a linked application in
 // headless Chromium (driven through chromedriver's WebDriver API). The
 // proxy's `login ldap` form binds to a real slapd; the approval page names
@@ -162,15 +173,11 @@ func TestApprovalPageInRealBrowser(t *testing.T) {
 			t.Errorf("login page: title %q, %d scripts", title, b.scripts())
 		}
 		// A wrong password first: refused by the directory, form shown again.
-		b.typeInto(user, "alice")
-		b.typeInto(b.waitFor("input#password", time.Second), "not-her-password")
-		b.click(b.waitFor("button[type=submit]", time.Second))
+		b.logIn(user, "alice", "not-her-password")
 		if msg := b.textOf("p.error"); !strings.Contains(msg, "Wrong user name or password") {
 			t.Errorf("wrong password: %q", msg)
 		}
-		b.typeInto(b.waitFor("input#username", 5*time.Second), "alice")
-		b.typeInto(b.waitFor("input#password", time.Second), ldapUsers["alice"])
-		b.click(b.waitFor("button[type=submit]", time.Second))
+		b.logIn(b.waitFor("input#username", 5*time.Second), "alice", ldapUsers["alice"])
 
 		// Back on the approval page, logged in as alice.
 		allow := checkApprovalPage(t, b, token, secret)
@@ -201,11 +208,7 @@ func TestApprovalPageInRealBrowser(t *testing.T) {
 
 		// The application exchanges the request token and calls the product.
 		api := app.accessClient(t, token, secret, q.Get("oauth_verifier"))
-		status, problem, reached := call3LO(t, rec, api, "callback-approved")
-		if status != http.StatusOK || len(reached) != 1 {
-			t.Fatalf("3LO request: %d %s, reached the product %d times", status, problem, len(reached))
-		}
-		checkUpstream(t, reached[0], "alice")
+		reachesAs(t, rec, api, "callback-approved", "alice")
 		apis = append(apis, api)
 	})
 
@@ -215,9 +218,7 @@ func TestApprovalPageInRealBrowser(t *testing.T) {
 		token, secret, authURL := app.requestToken(t)
 		b.open(authURL)
 		if ids, _ := b.findAll("input#username"); len(ids) > 0 { // the first subtest did not log in
-			b.typeInto(ids[0], "alice")
-			b.typeInto(b.waitFor("input#password", time.Second), ldapUsers["alice"])
-			b.click(b.waitFor("button[type=submit]", time.Second))
+			b.logIn(ids[0], "alice", ldapUsers["alice"])
 		}
 		allow := checkApprovalPage(t, b, token, secret)
 		b.click(allow)
@@ -229,11 +230,7 @@ func TestApprovalPageInRealBrowser(t *testing.T) {
 			t.Errorf("after Allow the browser is at %s", u)
 		}
 		api := app.accessClient(t, token, secret, verifier)
-		status, problem, reached := call3LO(t, rec, api, "oob-approved")
-		if status != http.StatusOK || len(reached) != 1 {
-			t.Fatalf("3LO request: %d %s, reached the product %d times", status, problem, len(reached))
-		}
-		checkUpstream(t, reached[0], "alice")
+		reachesAs(t, rec, api, "oob-approved", "alice")
 		apis = append(apis, api)
 	})
 

@@ -264,22 +264,25 @@ func (b *browser) open(u string) {
 	b.must(b.call(http.MethodPost, "/url", map[string]string{"url": u}, nil), "navigate to "+u)
 }
 
-func (b *browser) currentURL() string {
+// getString GETs the session's path and returns its string value; what
+// names it in a failure.
+func (b *browser) getString(path, what string) string {
 	b.t.Helper()
 	var out struct {
 		Value string `json:"value"`
 	}
-	b.must(b.call(http.MethodGet, "/url", nil, &out), "current URL")
+	b.must(b.call(http.MethodGet, path, nil, &out), what)
 	return out.Value
+}
+
+func (b *browser) currentURL() string {
+	b.t.Helper()
+	return b.getString("/url", "current URL")
 }
 
 func (b *browser) source() string {
 	b.t.Helper()
-	var out struct {
-		Value string `json:"value"`
-	}
-	b.must(b.call(http.MethodGet, "/source", nil, &out), "page source")
-	return out.Value
+	return b.getString("/source", "page source")
 }
 
 // findAll returns the elements matching a CSS selector, now.
@@ -340,6 +343,15 @@ func (b *browser) typeInto(elem, text string) {
 	b.must(b.call(http.MethodPost, "/element/"+elem+"/value", map[string]string{"text": text}, nil), "type")
 }
 
+// logIn fills the login form, whose user name field is userField, with
+// user and password, and submits it.
+func (b *browser) logIn(userField, user, password string) {
+	b.t.Helper()
+	b.typeInto(userField, user)
+	b.typeInto(b.waitFor("input#password", time.Second), password)
+	b.click(b.waitFor("button[type=submit]", time.Second))
+}
+
 func (b *browser) click(elem string) {
 	b.t.Helper()
 	b.must(b.call(http.MethodPost, "/element/"+elem+"/click", map[string]any{}, nil), "click")
@@ -347,11 +359,7 @@ func (b *browser) click(elem string) {
 
 func (b *browser) text(elem string) string {
 	b.t.Helper()
-	var out struct {
-		Value string `json:"value"`
-	}
-	b.must(b.call(http.MethodGet, "/element/"+elem+"/text", nil, &out), "element text")
-	return out.Value
+	return b.getString("/element/"+elem+"/text", "element text")
 }
 
 // textOf waits for css and returns its text.
@@ -362,21 +370,13 @@ func (b *browser) textOf(css string) string {
 
 func (b *browser) title() string {
 	b.t.Helper()
-	var out struct {
-		Value string `json:"value"`
-	}
-	b.must(b.call(http.MethodGet, "/title", nil, &out), "title")
-	return out.Value
+	return b.getString("/title", "title")
 }
 
 // screenshot returns a PNG of the viewport.
 func (b *browser) screenshot() []byte {
 	b.t.Helper()
-	var out struct {
-		Value string `json:"value"`
-	}
-	b.must(b.call(http.MethodGet, "/screenshot", nil, &out), "screenshot")
-	png, err := base64.StdEncoding.DecodeString(out.Value)
+	png, err := base64.StdEncoding.DecodeString(b.getString("/screenshot", "screenshot"))
 	if err != nil {
 		b.t.Fatalf("screenshot: %v", err)
 	}
