@@ -67,12 +67,8 @@ func (h *Handler) serveTokenEndpoint(w http.ResponseWriter, r *http.Request, for
 	if at == oauth1.RequestTokenEndpoint {
 		cb, hasCB := signed.Param("oauth_callback")
 		out, p = h.provider.IssueRequestToken(r.Context(), c, cb, hasCB)
-	} else if t, _ := signed.State.(*store.Token); t != nil && t.Kind == store.RequestToken {
-		v, hasV := signed.Param("oauth_verifier")
-		out, p = h.provider.Exchange(r.Context(), c, signed.Token, v, hasV)
 	} else {
-		sh, hasSH := signed.Param("oauth_session_handle")
-		out, p = h.provider.Renew(r.Context(), c, signed.Token, sh, hasSH)
+		out, p = h.provider.AccessToken(r.Context(), signed)
 	}
 	if p != nil {
 		p.Consumer = c.Key

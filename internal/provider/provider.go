@@ -338,6 +338,20 @@ func (p *Provider) Decide(ctx context.Context, token, user string, approve bool,
 
 var errProblem = errors.New("problem")
 
+// AccessToken answers the access-token endpoint for a verified request:
+// with a request token it is an exchange, with an access token a renewal
+// (Atlassian's oauth_session_handle extension), as the token the request
+// was signed with says.
+func (p *Provider) AccessToken(ctx context.Context, signed *oauth1.Signed) ([]oauth1.Param, *oauth1.Problem) {
+	c := signed.Consumer
+	if t, _ := signed.State.(*store.Token); t != nil && t.Kind == store.RequestToken {
+		v, hasV := signed.Param("oauth_verifier")
+		return p.Exchange(ctx, c, signed.Token, v, hasV)
+	}
+	sh, hasSH := signed.Param("oauth_session_handle")
+	return p.Renew(ctx, c, signed.Token, sh, hasSH)
+}
+
 // Exchange swaps an approved request token for an access token (after the
 // signature was verified with TokenSecret's secret). The request token is
 // consumed: a second exchange gets token_rejected.
