@@ -41,15 +41,11 @@ http://localhost:%d {
 }
 `
 
-const fleetUpstream = `{
+var fleetUpstream = `{
 	admin off
 	auto_https off
 }
-http://:8077 {
-	bind 127.0.0.1
-	respond "user={http.request.header.X-Forwarded-User}"
-}
-`
+` + productStandIn(8077)
 
 // startRedis runs a real redis-server on port until the test ends.
 func startRedis(t *testing.T, port int) *testproc.Proc {

@@ -29,7 +29,7 @@ func (f *stateFixture) reload() error {
 // stateCaddyfile is a proxy with a state file on :8083 (admin :2023), for
 // the reload, crash-replay and window tests; the last %s takes more
 // applink options.
-const stateCaddyfile = `{
+var stateCaddyfile = `{
 	admin localhost:2023
 	auto_https off
 }
@@ -47,12 +47,7 @@ http://localhost:8083 {
 	}
 	reverse_proxy 127.0.0.1:8084
 }
-
-http://:8084 {
-	bind 127.0.0.1
-	respond "user={http.request.header.X-Forwarded-User}"
-}
-`
+` + productStandIn(8084)
 
 // TestReloadUnderLoad: `applink reload` three times while signed requests
 // run; no request fails, and the bbolt state file is never opened twice (a

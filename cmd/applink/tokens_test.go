@@ -17,7 +17,7 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/testproc"
 )
 
-const tokenTestCaddyfile = `{
+var tokenTestCaddyfile = `{
 	admin localhost:2022
 	auto_https off
 	servers {
@@ -37,12 +37,7 @@ http://localhost:8087 {
 	}
 	reverse_proxy 127.0.0.1:8088
 }
-
-http://:8088 {
-	bind 127.0.0.1
-	respond "user={http.request.header.X-Forwarded-User}"
-}
-`
+` + productStandIn(8088)
 
 // TestTokensOutliveCrashAndRevokeFromCLI: a dghubble/oauth1 client does the
 // 3LO dance against the real binary; the proxy is killed with SIGKILL and
