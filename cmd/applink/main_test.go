@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -162,12 +161,6 @@ func startApplink(t *testing.T, bin, dir, home, cfg, url string) *testproc.Proc 
 	// The in-memory nonce store refuses the second it started in.
 	time.Sleep(1100 * time.Millisecond)
 	return p
-}
-
-// productStandIn is a site of a Caddyfile on 127.0.0.1:port, the product
-// behind the proxy: it answers with the identity it got.
-func productStandIn(port int) string {
-	return fmt.Sprintf("\nhttp://:%d {\n\tbind 127.0.0.1\n\trespond \"user={http.request.header.X-Forwarded-User}\"\n}\n", port)
 }
 
 // demoClient is a dghubble/oauth1 2LO client signing with the demo key.

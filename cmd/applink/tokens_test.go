@@ -93,6 +93,12 @@ func TestTokensOutliveCrashAndRevokeFromCLI(t *testing.T) {
 	}
 }
 
+// productStandIn is a site of a Caddyfile on 127.0.0.1:port, the product
+// behind the proxy: it answers with the identity it got.
+func productStandIn(port int) string {
+	return fmt.Sprintf("\nhttp://:%d {\n\tbind 127.0.0.1\n\trespond \"user={http.request.header.X-Forwarded-User}\"\n}\n", port)
+}
+
 // stateFixture is what the tests of a proxy with a state file share: the
 // binary, a directory for the Caddyfile and the state file, and the demo
 // consumer's private key.
