@@ -126,7 +126,7 @@ func parserKeywords(t *testing.T) (map[string][]string, map[string][]string) {
 	return keywords, callers
 }
 
-// referenceSections returns, for each `## `directive“ section of the
+// referenceSections returns, for each "## `directive`" section of the
 // reference, the names in the first cells of its table rows.
 func referenceSections(t *testing.T) map[string]map[string]bool {
 	t.Helper()
