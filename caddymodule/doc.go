@@ -1,4 +1,20 @@
-// Package caddymodule holds the Caddy glue of caddy-applink: the modules,
-// their Caddyfile parsing and CLI subcommands. The OAuth protocol itself lives
-// in the Caddy-free subpackages.
+// Package caddymodule is caddy-applink's one Caddy-facing package: importing
+// it (xcaddy build --with github.com/caddy-applink/caddy-applink/caddymodule)
+// registers every module, Caddyfile directive and subcommand:
+//
+//   - http.handlers.applink (directive applink): verifies incoming
+//     application-link requests and hands the one user upstream; also the
+//     3-legged OAuth provider endpoints;
+//   - http.reverse_proxy.transport.applink (transport applink inside
+//     reverse_proxy): signs outgoing requests as an application-link
+//     consumer;
+//   - http.handlers.applink_dance (directive applink_dance): the
+//     consumer-side 3-legged dance for local users;
+//   - http.handlers.applink_publish (directive applink_publish): serves our
+//     consumer-info and applinks manifest;
+//   - admin.api.applink: token administration on Caddy's admin endpoint;
+//   - the subcommands keygen, sign, check, dance, tokens and remote-tokens.
+//
+// The protocol and everything else that needs no Caddy type lives under
+// internal/. docs/configuration.md lists every subdirective.
 package caddymodule
