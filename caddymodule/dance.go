@@ -1,4 +1,4 @@
-// Package caddydance is the Caddy glue of the consumer-side login dance:
+// The Caddy glue of the consumer-side login dance:
 // the handler `applink_dance` (http.handlers.applink_dance) serves
 //
 //	GET <base_url>/plugins/servlet/applinks/oauth/login-dance/authorize?applicationLinkID=<id>[&redirectUrl=<local path>]
@@ -9,6 +9,7 @@
 // applink handler and the applink transport (mode 3lo), which uses them.
 // Every other request goes to the next handler. The work is done by
 // package consumer (consumer.Dance, consumer.Tokens).
+
 package caddymodule
 
 import (

@@ -1,4 +1,4 @@
-// Package publish is the `applink_publish` handler
+// The `applink_publish` handler
 // (http.handlers.applink_publish): it publishes our own application-link
 // identity the way an Atlassian application does, so that a Jira admin can
 // create a link to us with Jira's own wizard:
@@ -10,6 +10,7 @@
 //
 // Both are anonymous, never redirect, and are rendered once at load time.
 // Every other request goes to the next handler.
+
 package caddymodule
 
 import (

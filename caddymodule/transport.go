@@ -1,4 +1,4 @@
-// Package transport is the outgoing half of an application link: the
+// The outgoing half of an application link: the
 // reverse_proxy transport `applink` (http.reverse_proxy.transport.applink)
 // signs every request Caddy proxies to a remote Atlassian application
 // (Jira, Confluence, Bamboo, Bitbucket) with our consumer key and RSA key,
@@ -7,6 +7,7 @@
 // It wraps Caddy's own HTTP transport (reverseproxy.HTTPTransport), so every
 // option of `transport http` (tls, dial_timeout, keepalive, versions, ...)
 // keeps working; the signing itself is done by package signer.
+
 package caddymodule
 
 import (
