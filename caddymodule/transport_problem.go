@@ -5,7 +5,7 @@ import (
 )
 
 // knownProblems are the oauth_problem values of net.oauth's table
-// (protocol doc section 3.2). Anything else is counted as "other", so that
+// (docs/protocol.md). Anything else is counted as "other", so that
 // a remote cannot grow the metric's label set.
 var knownProblems = map[string]bool{
 	oauth1.VersionRejected:              true,

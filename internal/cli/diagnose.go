@@ -14,7 +14,7 @@ import (
 )
 
 // problemText is the one-line cause of every oauth_problem of net.oauth's
-// table (protocol doc section 3.2), in the words an admin needs.
+// table (docs/protocol.md), in the words an admin needs.
 var problemText = map[string]string{
 	oauth1.VersionRejected:              "the remote does not accept oauth_version 1.0 as sent (something in between altered the OAuth parameters)",
 	oauth1.ParameterAbsent:              "the remote did not get all OAuth parameters (a proxy in between strips the Authorization header or parameters)",

@@ -27,7 +27,7 @@ import (
 
 // The remote's service-provider endpoints (relative to its base URL), and
 // our own login-dance endpoints (relative to ours), where Atlassian serves
-// them (applinks-protocol.md section 1.2).
+// them (docs/protocol.md).
 const (
 	RequestTokenPath = "/plugins/servlet/oauth/request-token"
 	AuthorizePath    = "/plugins/servlet/oauth/authorize"

@@ -9,7 +9,7 @@ import (
 )
 
 func TestStatusOf(t *testing.T) {
-	// The table of applinks-protocol.md section 3.2 (net.oauth TO_HTTP_CODE).
+	// net.oauth's table (TO_HTTP_CODE), as docs/protocol.md gives it.
 	tests := []struct {
 		code string
 		want int

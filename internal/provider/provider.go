@@ -1,7 +1,7 @@
 // Package provider is the 3-legged side of the OAuth service provider:
 // request tokens, the user's decision, access tokens, renewal, and access
 // token lookup for 3LO requests. It keeps Atlassian's lifetimes and problem
-// codes (applinks-protocol.md sections 1.2, 1.3, 2.4) and has no Caddy
+// codes (docs/protocol.md) and has no Caddy
 // dependency; the handler glue supplies HTTP and the approval page.
 package provider
 
