@@ -15,11 +15,12 @@ import (
 var caddyfileBlock = regexp.MustCompile("(?s)```caddyfile\n(.*?)```")
 
 // TestDocumentedCaddyfilesAdapt adapts every ```caddyfile block of the
-// README and docs/, as a user pasting it would. (Directive syntax and
+// README, docs/ and the examples' READMEs, as a user pasting it would. (Directive syntax and
 // fragments of a site are fenced as ```caddy-d, as in Caddy's own docs.)
 func TestDocumentedCaddyfilesAdapt(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("..", "docs", "*.md"))
-	files = append(files, filepath.Join("..", "README.md"))
+	examples, _ := filepath.Glob(filepath.Join("..", "examples", "*", "README.md"))
+	files = append(append(files, examples...), filepath.Join("..", "README.md"))
 	adapter := caddyconfig.GetAdapter("caddyfile")
 	n := 0
 	for _, f := range files {
