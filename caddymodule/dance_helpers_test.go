@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -346,28 +345,4 @@ func accessTokenIDs(t *testing.T, user string) []string {
 		ids = append(ids, e.ID)
 	}
 	return ids
-}
-
-// logged returns the JSON log entries whose msg contains msg.
-func logged(t *testing.T, logFile, msg string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		data, _ := os.ReadFile(logFile)
-		out = out[:0]
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			var e map[string]any
-			if json.Unmarshal(line, &e) != nil {
-				continue
-			}
-			if m, _ := e["msg"].(string); strings.Contains(m, msg) {
-				out = append(out, e)
-			}
-		}
-		if len(out) > 0 || time.Now().After(deadline) {
-			return out
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/consumer"
 	"github.com/caddy-applink/caddy-applink/internal/provider"
 	"github.com/caddy-applink/caddy-applink/internal/store"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // dance runs the danceBrowser dance from the Link header of a refused request
@@ -88,7 +89,7 @@ func TestBrowserDance(t *testing.T) {
 	if h.Get("Authorization") != "" || h.Get("X-Forwarded-User") != "alice" {
 		t.Errorf("upstream headers %v", h)
 	}
-	if es := logged(t, logFile, "login dance finished"); len(es) != 1 || es[0]["user"] != "alice" || es[0]["link"] != "jira" {
+	if es := testkit.LogEntries(t, logFile, "login dance finished"); len(es) != 1 || es[0]["user"] != "alice" || es[0]["link"] != "jira" {
 		t.Errorf("log: %v", es)
 	}
 
@@ -147,7 +148,7 @@ func TestBrowserDance(t *testing.T) {
 	if p.status != 401 || !strings.Contains(p.header.Get("WWW-Authenticate"), `oauth_problem="token_rejected"`) {
 		t.Errorf("after the revocation: %d %v %s", p.status, p.header, p.body)
 	}
-	if es := logged(t, logFile, "remote rejected the user's access token"); len(es) != 1 || es[0]["user"] != "alice" {
+	if es := testkit.LogEntries(t, logFile, "remote rejected the user's access token"); len(es) != 1 || es[0]["user"] != "alice" {
 		t.Errorf("log: %v", es)
 	}
 	p = alice.get(t, appBase+target)
@@ -211,7 +212,7 @@ func TestBrowserDanceRenewal(t *testing.T) {
 	if len(second) != 1 || second[0] == first[0] {
 		t.Fatalf("not renewed within the window: %v then %v", first, second)
 	}
-	if es := logged(t, logFile, "access token renewed"); len(es) != 1 || es[0]["user"] != "alice" {
+	if es := testkit.LogEntries(t, logFile, "access token renewed"); len(es) != 1 || es[0]["user"] != "alice" {
 		t.Errorf("renewal log: %v", es)
 	}
 

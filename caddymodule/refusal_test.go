@@ -1,10 +1,6 @@
 package caddymodule
 
 import (
-	"bufio"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +9,7 @@ import (
 
 	"github.com/caddy-applink/caddy-applink/internal/hygiene"
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // TestBadInputGetsItsErrorAndNothingElse drives every bad input of issue 2
@@ -152,26 +149,13 @@ func withHeader(name, value string) func(t *testing.T) *http.Request {
 	}
 }
 
-// rawRequest writes bytes to the proxy as they are: no client library
-// canonicalises the header names.
-func rawRequest(t *testing.T, raw string) (int, string) {
+// rawGet sends a GET of target with the header lines given to the proxy
+// as bytes, as they are: no client library canonicalises the header
+// names. It returns the status.
+func rawGet(t *testing.T, target string, headers ...string) int {
 	t.Helper()
-	conn, err := net.Dial("tcp", "127.0.0.1:9080")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(conn, raw); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	status, _ := testkit.SendRaw(t, "127.0.0.1:9080", testkit.RawRequest("localhost:9080", http.MethodGet, target, headers, "", false))
+	return status
 }
 
 func TestSpoofedIdentityNeverReachesUpstream(t *testing.T) {
@@ -179,7 +163,7 @@ func TestSpoofedIdentityNeverReachesUpstream(t *testing.T) {
 	startProxy(t, rec, "", "")
 	for _, name := range []string{"X-Forwarded-User", "x-forwarded-user", "X_Forwarded_User", "x_forwarded_user", "X-FORWARDED-USER", "X_Forwarded-User"} {
 		t.Run(name, func(t *testing.T) {
-			status, _ := rawRequest(t, fmt.Sprintf("GET /rest/api/2/myself HTTP/1.1\r\nHost: localhost:9080\r\n%s: admin\r\nConnection: close\r\n\r\n", name))
+			status := rawGet(t, "/rest/api/2/myself", name+": admin")
 			if status != 200 {
 				t.Fatalf("anonymous request: status %d", status)
 			}
@@ -190,7 +174,7 @@ func TestSpoofedIdentityNeverReachesUpstream(t *testing.T) {
 	}
 	// Anonymous requests also lose Seraph's login and the impersonation
 	// selectors; everything else of the query stays.
-	status, _ := rawRequest(t, "GET /rest/a?os_username=admin&os_password=x&OS_AUTHTYPE=basic&os_cookie=true&keep=1&xoauth_requestor_id=admin&user_id=admin HTTP/1.1\r\nHost: localhost:9080\r\nConnection: close\r\n\r\n")
+	status := rawGet(t, "/rest/a?os_username=admin&os_password=x&OS_AUTHTYPE=basic&os_cookie=true&keep=1&xoauth_requestor_id=admin&user_id=admin")
 	if status != 200 {
 		t.Fatalf("status %d", status)
 	}
@@ -206,7 +190,7 @@ func TestSpoofedIdentityNeverReachesUpstream(t *testing.T) {
 func TestUnderscoredTrustedAppHeadersNeverReachUpstream(t *testing.T) {
 	rec := newRecorder(t)
 	startProxy(t, rec, "", "")
-	status, _ := rawRequest(t, "GET /rest/a HTTP/1.1\r\nHost: localhost:9080\r\nX_Seraph_Trusted_App_Cert: c\r\nx_seraph_trusted_app_id: jira\r\nConnection: close\r\n\r\n")
+	status := rawGet(t, "/rest/a", "X_Seraph_Trusted_App_Cert: c", "x_seraph_trusted_app_id: jira")
 	if status != 200 && status != 401 {
 		t.Fatalf("status %d", status)
 	}
@@ -276,7 +260,7 @@ func TestIconURIServletIsBlocked(t *testing.T) {
 		"/plugins/servlet/x/%2e%2e/oauth/users/icon-uri",
 		"/PLUGINS/servlet/oauth/users/ICON-URI",
 	} {
-		status, _ := rawRequest(t, "GET "+target+" HTTP/1.1\r\nHost: localhost:9080\r\nConnection: close\r\n\r\n")
+		status := rawGet(t, target)
 		if status != http.StatusForbidden && status != http.StatusBadRequest {
 			t.Errorf("%s: status %d, want 403", target, status)
 		}
@@ -285,7 +269,7 @@ func TestIconURIServletIsBlocked(t *testing.T) {
 		t.Errorf("%d blocked requests reached the upstream", n)
 	}
 	// Neighbouring paths are not blocked.
-	if status, _ := rawRequest(t, "GET /plugins/servlet/oauth/users/icon-uri-list HTTP/1.1\r\nHost: localhost:9080\r\nConnection: close\r\n\r\n"); status != 200 {
+	if status := rawGet(t, "/plugins/servlet/oauth/users/icon-uri-list"); status != 200 {
 		t.Errorf("icon-uri-list: status %d", status)
 	}
 }

@@ -356,7 +356,7 @@ func TestLoginHeaderOnlyFromTrustedProxies(t *testing.T) {
 	// From 127.0.0.1 (trusted) the header reaches the product; the test
 	// cannot send from an untrusted address, so check the stripping rule
 	// directly below and the pass-through here.
-	status, _ := rawRequest(t, "GET /rest/a HTTP/1.1\r\nHost: localhost:9080\r\nX-Remote-User: sso-user\r\nConnection: close\r\n\r\n")
+	status := rawGet(t, "/rest/a", "X-Remote-User: sso-user")
 	if status != 200 || rec.Last(t).Header.Get("X-Remote-User") != "sso-user" {
 		t.Errorf("trusted SSO header: %d %q", status, rec.Last(t).Header.Get("X-Remote-User"))
 	}

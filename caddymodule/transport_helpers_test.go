@@ -104,30 +104,6 @@ func caddyRun(t *testing.T, sites string) (*caddytest.Tester, string) {
 	return tester, logFile
 }
 
-// logEntries returns the JSON log entries of logFile whose msg contains msg.
-func logEntries(t *testing.T, logFile, msg string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		data, _ := os.ReadFile(logFile)
-		out = out[:0]
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			var e map[string]any
-			if json.Unmarshal(line, &e) != nil {
-				continue
-			}
-			if m, _ := e["msg"].(string); strings.Contains(m, msg) {
-				out = append(out, e)
-			}
-		}
-		if len(out) > 0 || time.Now().After(deadline) {
-			return out
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // transportDo sends req and returns the response and its body.
 func transportDo(t *testing.T, tester *caddytest.Tester, req *http.Request) (*http.Response, string) {
 	t.Helper()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddy-applink/caddy-applink/internal/signer"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // transportBlock renders a `transport applink` block with our key.
@@ -140,7 +141,7 @@ http://localhost:%d {
 			}
 		})
 	}
-	if es := logEntries(t, logFile, "remote refused"); len(es) != 0 {
+	if es := testkit.LogEntries(t, logFile, "remote refused"); len(es) != 0 {
 		t.Errorf("unexpected refusal logged: %v", es)
 	}
 }
@@ -358,7 +359,7 @@ http://localhost:%d {
 	if n := rec.count.Load(); n != 0 {
 		t.Errorf("the remote was contacted %d times", n)
 	}
-	es := logEntries(t, logFile, "request refused locally")
+	es := testkit.LogEntries(t, logFile, "request refused locally")
 	if len(es) < 6 || es[0]["reason"] != "no_user" || es[0]["consumer"] != testConsumerKey {
 		t.Errorf("refusal log entries: %v", es)
 	}
@@ -428,7 +429,7 @@ http://localhost:%d {
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Errorf("status %d %q, want 502", resp.StatusCode, body)
 	}
-	es := logEntries(t, logFile, "remote unreachable")
+	es := testkit.LogEntries(t, logFile, "remote unreachable")
 	if len(es) == 0 || es[0]["level"] != "error" || es[0]["remote"] != "127.0.0.1:1" || !strings.Contains(fmt.Sprint(es[0]["error"]), "connection refused") {
 		t.Errorf("log entries: %v", es)
 	}
@@ -492,7 +493,7 @@ http://localhost:%d {
 		t.Errorf("unbounded or wrong label:\n%s", grep(after, "applink"))
 	}
 
-	es := logEntries(t, logFile, "remote refused the signed request")
+	es := testkit.LogEntries(t, logFile, "remote refused the signed request")
 	byProblem := map[string]map[string]any{}
 	for _, e := range es {
 		if e["level"] != "warn" {
