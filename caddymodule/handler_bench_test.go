@@ -99,7 +99,7 @@ func benchAuthorizations(b *testing.B, consumer string) []string {
 			defer wg.Done()
 			for i := w; i < len(auth); i += workers {
 				s := signSpec{Target: benchTarget, Consumer: consumer, Timestamp: ts,
-					Nonce: "bench-" + strconv.Itoa(i)}
+					Nonce: strptr("bench-" + strconv.Itoa(i))}
 				if consumer == hmacKey {
 					s.Secret = hmacSecret
 				}

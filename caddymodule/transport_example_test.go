@@ -20,7 +20,7 @@ import (
 // collide with the binary tests of cmd/applink) and sends it what its
 // README shows: linked apps signed with their own keys reach the stand-in
 // Jira as the user the gateway mapped, re-signed with the gateway's key;
-// anonymous callers transportDo not; the gateway's identity is published anonymously.
+// anonymous callers do not; the gateway's identity is published anonymously.
 func TestGatewayExample(t *testing.T) {
 	root, _ := filepath.Abs("..")
 	data, err := os.ReadFile(filepath.Join(root, "examples/gateway/Caddyfile"))
@@ -66,7 +66,7 @@ func TestGatewayExample(t *testing.T) {
 		if err := client(c.consumer).Sign(req, mode, c.user, nil); err != nil {
 			t.Fatal(err)
 		}
-		resp, body := transportDo(t, tester, req)
+		resp, body := do(t, tester, req)
 		if resp.StatusCode != 200 || strings.TrimSpace(body) != c.want {
 			t.Errorf("%s as %q: %d %s %q, want %s", c.consumer, c.user, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body, c.want)
 		}
@@ -77,15 +77,15 @@ func TestGatewayExample(t *testing.T) {
 	if err := client("confluence:7c1e").Sign(req, signer.ModeImpersonation, "admin", nil); err != nil {
 		t.Fatal(err)
 	}
-	if resp, body := transportDo(t, tester, req); resp.StatusCode != 401 || strings.Contains(body, "admin") {
+	if resp, body := do(t, tester, req); resp.StatusCode != 401 || strings.Contains(body, "admin") {
 		t.Errorf("confluence impersonating: %d %q", resp.StatusCode, body)
 	}
-	if resp, body := transportDo(t, tester, newReq(t, "GET", "http://localhost:8095/rest/api/2/myself", "", "", "X-Forwarded-User", "admin")); resp.StatusCode != 401 {
+	if resp, body := do(t, tester, newReq(t, "GET", "http://localhost:8095/rest/api/2/myself", "", "", "X-Forwarded-User", "admin")); resp.StatusCode != 401 {
 		t.Errorf("anonymous: %d %q", resp.StatusCode, body)
 	}
 
 	// The gateway's identity, for Jira's link wizard, anonymously.
-	resp, body := transportDo(t, tester, newReq(t, "GET", "http://localhost:8095/plugins/servlet/oauth/consumer-info", "", ""))
+	resp, body := do(t, tester, newReq(t, "GET", "http://localhost:8095/plugins/servlet/oauth/consumer-info", "", ""))
 	var ci struct {
 		Key       string `xml:"key"`
 		PublicKey string `xml:"publicKey"`
@@ -98,7 +98,7 @@ func TestGatewayExample(t *testing.T) {
 	if err != nil || err2 != nil || !pub.Equal(gwPub) {
 		t.Errorf("consumer-info key is not the gateway's: %v %v", err, err2)
 	}
-	if resp, body := transportDo(t, tester, newReq(t, "GET", "http://localhost:8095/rest/applinks/1.0/manifest", "", "")); resp.StatusCode != 200 || !strings.Contains(body, "<url>http://localhost:8095</url>") {
+	if resp, body := do(t, tester, newReq(t, "GET", "http://localhost:8095/rest/applinks/1.0/manifest", "", "")); resp.StatusCode != 200 || !strings.Contains(body, "<url>http://localhost:8095</url>") {
 		t.Errorf("manifest: %d %q", resp.StatusCode, body)
 	}
 }

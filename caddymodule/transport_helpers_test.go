@@ -1,9 +1,7 @@
 package caddymodule
 
 import (
-	"bytes"
 	"crypto/rsa"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -102,18 +100,6 @@ func caddyRun(t *testing.T, sites string) (*caddytest.Tester, string) {
 		t.FailNow()
 	}
 	return tester, logFile
-}
-
-// transportDo sends req and returns the response and its body.
-func transportDo(t *testing.T, tester *caddytest.Tester, req *http.Request) (*http.Response, string) {
-	t.Helper()
-	resp, err := tester.Client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
 }
 
 func newReq(t *testing.T, method, url, ctype, body string, hdr ...string) *http.Request {
@@ -226,55 +212,23 @@ func (nonces) Since() time.Time { return time.Time{} }
 
 // --- python-oauthlib as an independent verifier ---
 
-// requireOauthlib is the oracle's own check.
-func requireOauthlib(t *testing.T) { testoracle.Require(t) }
-
-type oracle struct {
-	port   int
-	stderr *bytes.Buffer
-}
-
-func (o *oracle) addr() string { return fmt.Sprintf("127.0.0.1:%d", o.port) }
-
 // startOracle runs internal/testoracle (python-oauthlib) as a provider whose Tomcat
 // believes it is at origin (plus prefix), trusting the gateway key under
 // testConsumerKey, with testToken as the one valid 3LO access token.
-func startOracle(t *testing.T, origin, prefix string) *oracle {
+func startOracle(t *testing.T, origin, prefix string) *testoracle.Oracle {
 	t.Helper()
-	requireOauthlib(t)
 	transportTestKeys(t)
-	to := testoracle.Start(t, testoracle.Options{PublicKeyFile: pubFile(), ConsumerKey: testConsumerKey,
+	return testoracle.Start(t, testoracle.Options{PublicKeyFile: pubFile(), ConsumerKey: testConsumerKey,
 		Token: testToken, Origin: origin, Prefix: prefix})
-	o := &oracle{port: to.Port, stderr: to.Stderr}
-	return o
 }
 
-// verdict is the oracle's answer.
-type verdict struct {
-	OK         bool   `json:"ok"`
-	Mode       string `json:"mode"`
-	User       string `json:"user"`
-	Reason     string `json:"reason"`
-	BaseString string `json:"base_string"`
-	Received   struct {
-		Method        string   `json:"method"`
-		Path          string   `json:"path"`
-		Query         string   `json:"query"`
-		Body          string   `json:"body"`
-		ContentType   string   `json:"content_type"`
-		Authorization []string `json:"authorization"`
-	} `json:"received"`
-}
-
-func parseVerdict(t *testing.T, resp *http.Response, body string) verdict {
+// parseVerdict is the oracle's answer resp (with its body); it stops t if
+// there is none.
+func parseVerdict(t *testing.T, resp *http.Response, body string) testoracle.Verdict {
 	t.Helper()
-	raw := resp.Header.Get("X-Oracle-Verdict") // HEAD answers have no body
-	if raw == "" {
-		raw = body
-	}
-	var v verdict
-	if err := json.Unmarshal([]byte(raw), &v); err != nil {
-		t.Fatalf("oracle answer %d %q: %v", resp.StatusCode, raw, err)
+	v, err := testoracle.ParseVerdict(resp, body)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return v
 }

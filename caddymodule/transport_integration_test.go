@@ -58,10 +58,10 @@ http://localhost:%d {
 	}
 }
 `, frontPort,
-		derived.addr(), transportBlock("mode 2lo"),
-		derived.addr(), transportBlock("mode impersonation\n"+userFromHeader),
-		derived.addr(), transportBlock("mode impersonation\nuser {http.vars.applink_user}"),
-		ctxOracle.addr(), transportBlock("mode impersonation\n"+userFromHeader+"\nremote_base_url HTTPS://Jira.Example.COM:443/jira/")))
+		derived.Addr(), transportBlock("mode 2lo"),
+		derived.Addr(), transportBlock("mode impersonation\n"+userFromHeader),
+		derived.Addr(), transportBlock("mode impersonation\nuser {http.vars.applink_user}"),
+		ctxOracle.Addr(), transportBlock("mode impersonation\n"+userFromHeader+"\nremote_base_url HTTPS://Jira.Example.COM:443/jira/")))
 
 	front := fmt.Sprintf("http://localhost:%d", frontPort)
 	const form = "application/x-www-form-urlencoded"
@@ -82,19 +82,19 @@ http://localhost:%d {
 			wantMode: "impersonation", wantUser: "alice"},
 		{name: "impersonation unicode user", method: "GET", target: "/a/imp/rest/api/2/myself", user: "jürgen o'brien+1@example.com",
 			wantMode: "impersonation", wantUser: "jürgen o'brien+1@example.com",
-			wantQuery: strp("xoauth_requestor_id=j%C3%BCrgen%20o%27brien%2B1%40example.com")},
+			wantQuery: strptr("xoauth_requestor_id=j%C3%BCrgen%20o%27brien%2B1%40example.com")},
 		{name: "impersonation, client credentials stripped", method: "GET",
 			target: "/a/imp/rest/x?xoauth_requestor_id=admin&oauth_token=evil&user_id=root&os_username=admin&os_password=pw&keep=1",
 			hdr:    []string{"Authorization", "Basic YWRtaW46YWRtaW4=", "Cookie", "JSESSIONID=abc", "X-Seraph-Trusted-App-ID", "x"},
-			user:   "alice", wantMode: "impersonation", wantUser: "alice", wantQuery: strp("keep=1&xoauth_requestor_id=alice")},
+			user:   "alice", wantMode: "impersonation", wantUser: "alice", wantQuery: strptr("keep=1&xoauth_requestor_id=alice")},
 		{name: "impersonation form with charset", method: "POST", target: "/a/imp/secure/Action.jspa?x=1", ctype: form + "; charset=UTF-8",
 			body: "name=J%C3%BCrgen&x=a+b&x=%2B&os_password=pw&user_id=root&oauth_nonce=x", user: "bob",
-			wantMode: "impersonation", wantUser: "bob", wantBody: strp("name=J%C3%BCrgen&x=a+b&x=%2B")},
+			wantMode: "impersonation", wantUser: "bob", wantBody: strptr("name=J%C3%BCrgen&x=a+b&x=%2B")},
 		{name: "impersonation JSON body", method: "POST", target: "/a/imp/rest/api/2/issue?x=1", ctype: "application/json",
 			body: `{"fields":{"summary":"a=b&oauth_token=c"}}`, user: "alice", wantMode: "impersonation", wantUser: "alice"},
 		{name: "impersonation HEAD", method: "HEAD", target: "/a/imp/rest/api/2/myself?a=1", user: "alice", wantMode: "impersonation", wantUser: "alice"},
 		{name: "impersonation, user from vars", method: "GET", target: "/a/vars/rest/api/2/myself", wantMode: "impersonation", wantUser: "carol",
-			wantQuery: strp("xoauth_requestor_id=carol")},
+			wantQuery: strptr("xoauth_requestor_id=carol")},
 		{name: "remote_base_url with context path", method: "GET", target: "/b/rest/api/2/search?expand=a&expand=b&q=x+y", user: "dave",
 			wantMode: "impersonation", wantUser: "dave"},
 	}
@@ -104,7 +104,7 @@ http://localhost:%d {
 			if c.user != "" {
 				hdr = append(hdr, "X-Test-User", c.user)
 			}
-			resp, body := transportDo(t, tester, newReq(t, c.method, front+c.target, c.ctype, c.body, hdr...))
+			resp, body := do(t, tester, newReq(t, c.method, front+c.target, c.ctype, c.body, hdr...))
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
@@ -121,32 +121,13 @@ http://localhost:%d {
 			if len(v.Received.Authorization) != 1 || !strings.HasPrefix(v.Received.Authorization[0], "OAuth ") {
 				t.Errorf("remote received Authorization %q, want exactly our OAuth header", v.Received.Authorization)
 			}
-			wantQuery := c.wantQuery
-			if wantQuery == nil {
-				_, q, _ := strings.Cut(c.target, "?")
-				if c.wantMode == "impersonation" {
-					q = strings.TrimPrefix(q+"&xoauth_requestor_id="+c.user, "&")
-				}
-				wantQuery = &q
-			}
-			if v.Received.Query != *wantQuery {
-				t.Errorf("remote received query %q, want %q", v.Received.Query, *wantQuery)
-			}
-			wantBody := c.wantBody
-			if wantBody == nil {
-				wantBody = &c.body
-			}
-			if v.Received.Body != *wantBody {
-				t.Errorf("remote received body %q, want %q", v.Received.Body, *wantBody)
-			}
+			v.CheckReceived(t, c.target, c.body, c.wantMode == "impersonation", c.user, c.wantQuery, c.wantBody)
 		})
 	}
 	if es := testkit.LogEntries(t, logFile, "remote refused"); len(es) != 0 {
 		t.Errorf("unexpected refusal logged: %v", es)
 	}
 }
-
-func strp(s string) *string { return &s }
 
 // TestThreeLeggedOauthlib: with a token source, 3lo requests carry the
 // user's access token and verify in oauthlib; a user without one is refused
@@ -160,7 +141,7 @@ func TestThreeLeggedOauthlib(t *testing.T) {
 		{"GET", "/rest/api/2/myself?expand=a&expand=b&q=a+b", "", ""},
 		{"POST", "/rest/x?a=2&a=1", "application/x-www-form-urlencoded", "a=0&b=x+y&os_username=admin"},
 	} {
-		req := clientRequest(t, c.method, "http://"+o.addr()+c.target, c.ctype, c.body, "X-Test-User", "erin")
+		req := clientRequest(t, c.method, "http://"+o.Addr()+c.target, c.ctype, c.body, "X-Test-User", "erin")
 		resp, err := tr.RoundTrip(req)
 		if err != nil {
 			t.Fatal(err)
@@ -177,7 +158,7 @@ func TestThreeLeggedOauthlib(t *testing.T) {
 	}
 
 	for user, want := range map[string]int{"frank": 401, "": 401, "broken": 503} {
-		req := clientRequest(t, "GET", "http://"+o.addr()+"/rest/x", "", "", "X-Test-User", user)
+		req := clientRequest(t, "GET", "http://"+o.Addr()+"/rest/x", "", "", "X-Test-User", user)
 		resp, err := tr.RoundTrip(req)
 		if err != nil {
 			t.Fatal(err)
@@ -262,7 +243,7 @@ http://localhost:%[3]d {
 			if c.user != "" {
 				hdr = []string{"X-Test-User", c.user}
 			}
-			resp, body := transportDo(t, tester, newReq(t, c.method, front+c.target, c.ctype, c.body, hdr...))
+			resp, body := do(t, tester, newReq(t, c.method, front+c.target, c.ctype, c.body, hdr...))
 			if resp.StatusCode != 200 || !strings.HasPrefix(body, c.want) {
 				t.Errorf("%d %q (%s), want %q", resp.StatusCode, body, resp.Header.Get("WWW-Authenticate"), c.want)
 			}
@@ -283,14 +264,14 @@ http://localhost:%[3]d {
 			if err := s.Sign(req, mode, user, nil); err != nil {
 				t.Fatal(err)
 			}
-			resp, body := transportDo(t, tester, req)
+			resp, body := do(t, tester, req)
 			if resp.StatusCode != 200 || !strings.HasPrefix(body, want) {
 				t.Errorf("client as %q: %d %q, want %q", user, resp.StatusCode, body, want)
 			}
 		}
 		// An anonymous client has no user: the transport refuses locally,
 		// it never calls the remote as the service user.
-		resp, body := transportDo(t, tester, newReq(t, "GET", fmt.Sprintf("http://localhost:%d/rest/api/2/myself", gwPort), "", ""))
+		resp, body := do(t, tester, newReq(t, "GET", fmt.Sprintf("http://localhost:%d/rest/api/2/myself", gwPort), "", ""))
 		if resp.StatusCode != 401 || resp.Header.Get("X-Applink-Refused") != "no_user" {
 			t.Errorf("anonymous through the gateway: %d %q", resp.StatusCode, body)
 		}
@@ -345,7 +326,7 @@ http://localhost:%d {
 			if c.user != "" {
 				req.Header["X-Test-User"] = []string{c.user}
 			}
-			resp, body := transportDo(t, tester, req)
+			resp, body := do(t, tester, req)
 			if resp.StatusCode != 401 || resp.Header.Get("X-Applink-Refused") != c.reason || !strings.Contains(body, c.text) {
 				t.Errorf("%d %s %q, want 401 %s containing %q", resp.StatusCode, resp.Header.Get("X-Applink-Refused"), body, c.reason, c.text)
 			}
@@ -390,7 +371,7 @@ http://localhost:%d {
 		"Cookie", "JSESSIONID=abc; seraph.rememberme.cookie=x",
 		"X-Seraph-Trusted-App-ID", "jira:1",
 		"X-Seraph-Trusted-App-Cert", "cert")
-	resp, body := transportDo(t, tester, req)
+	resp, body := do(t, tester, req)
 	if resp.StatusCode != 200 || body != "mode=2lo-impersonation user=alice" {
 		t.Fatalf("%d %q %s", resp.StatusCode, body, resp.Header.Get("WWW-Authenticate"))
 	}
@@ -425,7 +406,7 @@ http://localhost:%d {
 	}
 }
 `, frontPort, transportBlock("mode 2lo\ndial_timeout 2s")))
-	resp, body := transportDo(t, tester, newReq(t, "GET", fmt.Sprintf("http://localhost:%d/rest/x", frontPort), "", ""))
+	resp, body := do(t, tester, newReq(t, "GET", fmt.Sprintf("http://localhost:%d/rest/x", frontPort), "", ""))
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Errorf("status %d %q, want 502", resp.StatusCode, body)
 	}
@@ -473,7 +454,7 @@ http://localhost:%d {
 	sends := map[string]int{"timestamp_refused": 2, "signature_invalid": 1, "made_up_problem": 1, "bare": 1, "login": 1}
 	for problem, n := range sends {
 		for range n {
-			resp, body := transportDo(t, tester, newReq(t, "GET", front+"?problem="+problem, "", ""))
+			resp, body := do(t, tester, newReq(t, "GET", front+"?problem="+problem, "", ""))
 			if resp.StatusCode != oauthStatus(problem) {
 				t.Errorf("%s: status %d %q", problem, resp.StatusCode, body)
 			}
@@ -561,7 +542,7 @@ http://localhost:%d {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no health check reached the remote")
 	}
-	resp, body := transportDo(t, tester, newReq(t, "GET", fmt.Sprintf("http://localhost:%d/rest/x", frontPort), "", "", "X-Test-User", "alice"))
+	resp, body := do(t, tester, newReq(t, "GET", fmt.Sprintf("http://localhost:%d/rest/x", frontPort), "", "", "X-Test-User", "alice"))
 	if resp.StatusCode != 200 || body != "mode=2lo-impersonation user=alice" {
 		t.Errorf("after health checks: %d %q", resp.StatusCode, body)
 	}
