@@ -48,7 +48,6 @@ func TestCaddyfileErrors(t *testing.T) {
 // TestProvisionErrors loads JSON configs into real Caddy (validate only) and
 // checks that each mistake is refused with an error naming it.
 func TestProvisionErrors(t *testing.T) {
-	testKeys(t)
 	dir := t.TempDir()
 	ecKey := filepath.Join(dir, "ec.pem")
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -64,7 +63,7 @@ func TestProvisionErrors(t *testing.T) {
 	if err := os.WriteFile(store.JournalPathFor(foreignJournal), []byte("my notes\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pub := filepath.Join(keyDir, "consumer.pub.pem")
+	pub := consumerKeys().PubFile
 	t.Setenv("APPLINK_TEST_KEY", pub)
 	for _, tc := range []struct {
 		handler map[string]any

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -46,8 +45,7 @@ func TestDanceCaddyfileErrors(t *testing.T) {
 }
 
 func TestDanceProvisionErrors(t *testing.T) {
-	danceTestKeys(t)
-	key := filepath.Join(danceKeyDir, "app.pem")
+	key := danceKeys().PrivFile
 	link := func(mod func(*LinkConfig)) []LinkConfig {
 		l := LinkConfig{ID: "jira", RemoteBaseURL: "https://jira.example.com"}
 		if mod != nil {

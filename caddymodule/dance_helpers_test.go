@@ -8,33 +8,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"golang.org/x/crypto/bcrypt"
 
-	// The remote Jira is our own applink handler; the local app proxies to
-	// it through the applink transport.
-	"github.com/caddy-applink/caddy-applink/internal/rsakey"
-)
-
-// Ports of this package's in-process Caddy. Every package with caddytest
-// tests has its own (caddymodule 2999/9080, transport 2998/9180-9182,
-// publish 2997/9280, cli 2996/9380, e2e 2995/9480/9843, adversarial
-// 2994/9580, cmd/applink 2019-2023/8080-8099).
-const (
-	danceAdminPort = 2993
-	danceHTTPPort  = 9680
-	danceHTTPSPort = 9943
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // The two sites of the test, on one port: the remote Jira (our applink
@@ -52,150 +36,92 @@ const (
 )
 
 var (
-	danceKeysOnce sync.Once
-	danceKeyDir   string
-	pwHash        string
-)
-
-func danceTestKeys(t testing.TB) {
-	t.Helper()
-	danceKeysOnce.Do(func() {
-		k, err := rsakey.Generate(2048)
-		if err != nil {
-			panic(err)
-		}
-		if danceKeyDir, err = os.MkdirTemp("", "applink-dance-keys"); err != nil {
-			panic(err)
-		}
-		priv, _ := rsakey.EncodePrivatePEM(k)
-		pub, _ := rsakey.EncodePublicPEM(&k.PublicKey)
-		_ = os.WriteFile(filepath.Join(danceKeyDir, "app.pem"), priv, 0o600)
-		_ = os.WriteFile(filepath.Join(danceKeyDir, "app.pub.pem"), pub, 0o644)
+	// danceKeys is the local app's key pair (app.pem, app.pub.pem).
+	danceKeys = testkit.SharedKeyPair("app")
+	// pwHash is password's bcrypt hash, for basic_auth.
+	pwHash = sync.OnceValue(func() string {
 		h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 		if err != nil {
 			panic(err)
 		}
-		pwHash = string(h)
+		return string(h)
 	})
-}
+)
 
-// danceRecorder is the remote Jira's product: it records who each request
-// reached it as.
-type danceRecorder struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	seen  []http.Header
-	count atomic.Int64
-}
-
-func newDanceRecorder(t *testing.T) *danceRecorder {
-	rec := &danceRecorder{}
-	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec.mu.Lock()
-		rec.seen = append(rec.seen, r.Header.Clone())
-		rec.mu.Unlock()
-		rec.count.Add(1)
-		fmt.Fprintf(w, "user=%s mode=%s", r.Header.Get("X-Forwarded-User"), r.Header.Get("X-Applink-Mode"))
-	}))
-	t.Cleanup(rec.srv.Close)
-	return rec
-}
-
-func (rec *danceRecorder) addr() string { return strings.TrimPrefix(rec.srv.URL, "http://") }
-
-func (rec *danceRecorder) last() http.Header {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.seen) == 0 {
-		return nil
-	}
-	return rec.seen[len(rec.seen)-1]
-}
+// The remote Jira's product is a testkit.Recorder; the remote's applink
+// handler tells it the mode in X-Applink-Mode.
 
 // config is the whole Caddyfile: the remote Jira (provider, header login
 // from the SSO in front, trusted from 127.0.0.1) in front of rec, and the
 // local app, where basic_auth establishes the local user, applink_dance
 // obtains tokens and the transport uses them. jiraExtra goes into the
 // applink block, transportExtra into the transport's.
-func config(dir string, rec *danceRecorder, jiraExtra, transportExtra string) string {
+func config(dir string, rec *recorder, jiraExtra, transportExtra string) string {
 	state := fmt.Sprintf("state file %s {\n\t\t\tencryption_key %s\n\t\t}", filepath.Join(dir, "app.db"), stateKey)
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:%[1]d
-	http_port %[2]d
-	https_port %[3]d
-	grace_period 1ns
-	servers {
-		trusted_proxies static 127.0.0.1/32
-	}
-	log {
-		output file %[4]s
-		format json
-		level DEBUG
-	}
-}
-
-%[5]s {
+	return testkit.CaddyGlobals(danceAdminPort, danceHTTPPort, danceHTTPSPort, testkit.NoGrace, testkit.TrustLoopback,
+		jsonLog(filepath.Join(dir, "caddy.log"))) + fmt.Sprintf(`
+%[1]s {
 	applink {
-		base_url %[5]s
+		base_url %[1]s
 		login header X-Remote-User
-		state file %[6]s
-		consumer %[7]s {
+		state file %[2]s
+		consumer %[3]s {
 			name "Local app"
 			description "The local app of the dance tests"
-			public_key_file %[8]s/app.pub.pem
+			public_key_file %[4]s
 		}
-		%[9]s
+		%[5]s
 	}
 	request_header X-Applink-Mode {applink.mode}
-	reverse_proxy %[10]s
+	reverse_proxy %[6]s
 }
 
-%[11]s {
+%[7]s {
 	basic_auth {
-		alice %[12]s
-		bob %[12]s
+		alice %[8]s
+		bob %[8]s
 	}
 	applink_dance {
-		base_url %[11]s
-		consumer_key %[7]s
-		private_key_file %[8]s/app.pem
+		base_url %[7]s
+		consumer_key %[3]s
+		private_key_file %[9]s
 		link jira {
-			remote_base_url %[5]s
+			remote_base_url %[1]s
 		}
-		%[13]s
+		%[10]s
 	}
-	reverse_proxy localhost:%[2]d {
+	reverse_proxy localhost:%[11]d {
 		transport applink {
-			consumer_key %[7]s
-			private_key_file %[8]s/app.pem
-			remote_base_url %[5]s
+			consumer_key %[3]s
+			private_key_file %[9]s
+			remote_base_url %[1]s
 			mode 3lo
 			user {http.auth.user.id}
 			link_id jira
-			%[13]s
-			%[14]s
+			%[10]s
+			%[12]s
 		}
 	}
 }
-`, danceAdminPort, danceHTTPPort, danceHTTPSPort, filepath.Join(dir, "caddy.log"),
-		jiraBase, filepath.Join(dir, "jira.db"), danceConsumerKey, danceKeyDir, jiraExtra,
-		rec.addr(), appBase, pwHash, state, transportExtra)
+`, jiraBase, filepath.Join(dir, "jira.db"), danceConsumerKey, danceKeys().PubFile, jiraExtra,
+		rec.Addr(), appBase, pwHash(), danceKeys().PrivFile, state, danceHTTPPort, transportExtra)
 }
 
-// start loads the config and waits for the next second (the applink
-// handler's nonce store refuses the second it was created in).
-func start(t *testing.T, rec *danceRecorder, jiraExtra, transportExtra string) string {
+// start loads the config and waits until the applink handler's nonce
+// store takes requests stamped now.
+func start(t *testing.T, rec *recorder, jiraExtra, transportExtra string) string {
 	t.Helper()
-	danceTestKeys(t)
 	dir := t.TempDir()
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: danceAdminPort, LoadRequestTimeout: 20 * time.Second})
-	tester.InitServer(config(dir, rec, jiraExtra, transportExtra), "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
+	testkit.LoadCaddy(t, danceAdminPort, 20*time.Second, config(dir, rec, jiraExtra, transportExtra))
 	waitForNonceFloor()
 	return filepath.Join(dir, "caddy.log")
+}
+
+// reachedAs reports whether p is the remote product's answer to a request
+// that reached it as user, in 3LO.
+func reachedAs(t *testing.T, rec *recorder, p page, user string) bool {
+	t.Helper()
+	return p.status == 200 && p.body == "user="+user && rec.Last(t).Header.Get("X-Applink-Mode") == "3lo"
 }
 
 // danceBrowser is one person: a cookie jar, the local app's password (basic

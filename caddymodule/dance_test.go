@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
-
 	"github.com/caddy-applink/caddy-applink/internal/consumer"
 	"github.com/caddy-applink/caddy-applink/internal/provider"
 	"github.com/caddy-applink/caddy-applink/internal/store"
@@ -62,7 +60,7 @@ func dance(t *testing.T, b *danceBrowser, refused page) string {
 // after the remote's token_rejected, and the user is sent to the dance
 // again.
 func TestBrowserDance(t *testing.T) {
-	rec := newDanceRecorder(t)
+	rec := newRecorder(t)
 	logFile := start(t, rec, "", "")
 	const target = "/rest/api/2/myself?expand=groups"
 
@@ -74,7 +72,7 @@ func TestBrowserDance(t *testing.T) {
 	if got, want := p.header.Get("Link"), `</plugins/servlet/applinks/oauth/login-dance/authorize?applicationLinkID=jira&redirectUrl=%2Frest%2Fapi%2F2%2Fmyself%3Fexpand%3Dgroups>; rel="authenticate"`; got != want {
 		t.Errorf("Link %s\nwant %s", got, want)
 	}
-	if rec.count.Load() != 0 {
+	if rec.Count.Load() != 0 {
 		t.Fatal("the remote was contacted without a token")
 	}
 
@@ -82,10 +80,10 @@ func TestBrowserDance(t *testing.T) {
 		t.Fatalf("returned to %s, want %s", ret, appBase+target)
 	}
 	p = alice.get(t, appBase+target)
-	if p.status != 200 || p.body != "user=alice mode=3lo" {
+	if !reachedAs(t, rec, p, "alice") {
 		t.Fatalf("after the dance: %d %s", p.status, p.body)
 	}
-	h := rec.last()
+	h := rec.Last(t).Header
 	if h.Get("Authorization") != "" || h.Get("X-Forwarded-User") != "alice" {
 		t.Errorf("upstream headers %v", h)
 	}
@@ -143,7 +141,7 @@ func TestBrowserDance(t *testing.T) {
 	if out["revoked"] != 1 {
 		t.Fatalf("revoke: %v", out)
 	}
-	before := rec.count.Load()
+	before := rec.Count.Load()
 	p = alice.get(t, appBase+target)
 	if p.status != 401 || !strings.Contains(p.header.Get("WWW-Authenticate"), `oauth_problem="token_rejected"`) {
 		t.Errorf("after the revocation: %d %v %s", p.status, p.header, p.body)
@@ -155,18 +153,17 @@ func TestBrowserDance(t *testing.T) {
 	if p.status != 401 || p.header.Get("X-Applink-Refused") != "no_token" || p.header.Get("Link") == "" {
 		t.Errorf("next request: %d %v %s", p.status, p.header, p.body)
 	}
-	if rec.count.Load() != before {
+	if rec.Count.Load() != before {
 		t.Error("a refused request reached the remote's product")
 	}
 	// A new dance restores access.
 	dance(t, alice, p)
-	if p = alice.get(t, appBase+target); p.status != 200 || p.body != "user=alice mode=3lo" {
+	if p = alice.get(t, appBase+target); !reachedAs(t, rec, p, "alice") {
 		t.Errorf("after a second dance: %d %s", p.status, p.body)
 	}
 
 	// At rest, the token is sealed under the state's encryption key.
-	caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: danceAdminPort}).
-		InitServer(fmt.Sprintf("{\n\tadmin localhost:%d\n\thttp_port %d\n\thttps_port %d\n}\n", danceAdminPort, danceHTTPPort, danceHTTPSPort), "caddyfile")
+	testkit.LoadCaddy(t, danceAdminPort, 20*time.Second, testkit.CaddyGlobals(danceAdminPort, danceHTTPPort, danceHTTPSPort))
 	db, err := store.OpenBolt(filepath.Join(filepath.Dir(logFile), "app.db"))
 	if err != nil {
 		t.Fatalf("the state file is still in use after unloading: %v", err)
@@ -187,7 +184,7 @@ func TestBrowserDance(t *testing.T) {
 // the transport renews through the session handle before expiry and after
 // it, and requests keep passing as the user.
 func TestBrowserDanceRenewal(t *testing.T) {
-	rec := newDanceRecorder(t)
+	rec := newRecorder(t)
 	logFile := start(t, rec, "access_token_ttl 3s\n\t\tsession_ttl 1h", "renew_before 2s")
 	alice := newBrowser("alice", "alice")
 	dance(t, alice, alice.get(t, appBase+"/rest/x"))
@@ -196,7 +193,7 @@ func TestBrowserDanceRenewal(t *testing.T) {
 	if len(first) != 1 {
 		t.Fatalf("remote tokens after the dance: %v", first)
 	}
-	if p := alice.get(t, appBase+"/rest/x"); p.status != 200 || p.body != "user=alice mode=3lo" {
+	if p := alice.get(t, appBase+"/rest/x"); !reachedAs(t, rec, p, "alice") {
 		t.Fatalf("fresh token: %d %s", p.status, p.body)
 	}
 	if ids := accessTokenIDs(t, "alice"); len(ids) != 1 || ids[0] != first[0] {
@@ -205,7 +202,7 @@ func TestBrowserDanceRenewal(t *testing.T) {
 
 	// Within the window: renewed before use.
 	time.Sleep(time.Until(issued.Add(1500 * time.Millisecond)))
-	if p := alice.get(t, appBase+"/rest/x"); p.status != 200 || p.body != "user=alice mode=3lo" {
+	if p := alice.get(t, appBase+"/rest/x"); !reachedAs(t, rec, p, "alice") {
 		t.Fatalf("within the window: %d %s", p.status, p.body)
 	}
 	second := accessTokenIDs(t, "alice")
@@ -218,7 +215,7 @@ func TestBrowserDanceRenewal(t *testing.T) {
 
 	// Expired at both ends, the session alive: renewed on use.
 	time.Sleep(3500 * time.Millisecond)
-	if p := alice.get(t, appBase+"/rest/x"); p.status != 200 || p.body != "user=alice mode=3lo" {
+	if p := alice.get(t, appBase+"/rest/x"); !reachedAs(t, rec, p, "alice") {
 		t.Fatalf("after expiry: %d %s", p.status, p.body)
 	}
 	third := accessTokenIDs(t, "alice")
@@ -232,7 +229,7 @@ func TestBrowserDanceRenewal(t *testing.T) {
 // dance as pending, and forgetting a user's token sends that user back to
 // the dance without contacting the remote. An empty forget is refused.
 func TestAdminListsAndForgetsConsumerSideTokens(t *testing.T) {
-	rec := newDanceRecorder(t)
+	rec := newRecorder(t)
 	start(t, rec, "", "")
 	const target = "/rest/api/2/myself"
 
@@ -286,11 +283,11 @@ func TestAdminListsAndForgetsConsumerSideTokens(t *testing.T) {
 	if out["forgotten"] != 1 {
 		t.Fatalf("forget: %v", out)
 	}
-	before := rec.count.Load()
+	before := rec.Count.Load()
 	if p := alice.get(t, appBase+target); p.status != 401 || p.header.Get("X-Applink-Refused") != "no_token" || p.header.Get("Link") == "" {
 		t.Errorf("after forgetting: %d %v %s", p.status, p.header, p.body)
 	}
-	if rec.count.Load() != before {
+	if rec.Count.Load() != before {
 		t.Error("a request without a token reached the remote")
 	}
 	// Forgetting is local: the remote still lists the access token it issued.

@@ -52,13 +52,12 @@ const (
 
 func provisionBenchHandler(b *testing.B) *Handler {
 	b.Helper()
-	testKeys(b)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	b.Cleanup(cancel)
 	h := &Handler{
 		BaseURL: proxyBase,
 		Consumers: []*ConsumerConfig{
-			{Key: rsaKey, PublicKeyFile: keyDir + "/consumer.pub.pem", TwoLegged: "svc-bamboo", Impersonation: true},
+			{Key: rsaKey, PublicKeyFile: consumerKeys().PubFile, TwoLegged: "svc-bamboo", Impersonation: true},
 			{Key: hmacKey, Secret: hmacSecret, TwoLegged: "svc-ci", ThreeLegged: new(false)},
 		},
 		State: &StateConfig{Backend: "memory"},

@@ -1,14 +1,11 @@
 package caddymodule
 
 import (
-	"crypto/rsa"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
@@ -19,10 +16,8 @@ import (
 
 // Test keys, generated once per test binary.
 var (
-	testKeysOnce sync.Once
-	consumerKey  *rsa.PrivateKey // the configured consumer's key
-	strangerKey  *rsa.PrivateKey // a key no consumer has
-	keyDir       string
+	consumerKeys = testkit.SharedKeyPair("consumer") // the configured consumer's
+	strangerKeys = testkit.SharedKeyPair("stranger") // no consumer's
 )
 
 const (
@@ -33,30 +28,6 @@ const (
 	hmacKey    = "ci-bot"       // HMAC-SHA1 with a secret, 2LO
 	hmacSecret = "s3cr3t/with spaces&stuff"
 )
-
-func testKeys(t testing.TB) {
-	testKeysOnce.Do(func() {
-		var err error
-		if consumerKey, err = rsakey.Generate(2048); err != nil {
-			panic(err)
-		}
-		if strangerKey, err = rsakey.Generate(2048); err != nil {
-			panic(err)
-		}
-		keyDir, err = os.MkdirTemp("", "applink-keys")
-		if err != nil {
-			panic(err)
-		}
-		pub, _ := rsakey.EncodePublicPEM(&consumerKey.PublicKey)
-		if err := os.WriteFile(filepath.Join(keyDir, "consumer.pub.pem"), pub, 0o644); err != nil {
-			panic(err)
-		}
-		priv, _ := rsakey.EncodePrivatePEM(consumerKey)
-		if err := os.WriteFile(filepath.Join(keyDir, "consumer.pem"), priv, 0o600); err != nil {
-			panic(err)
-		}
-	})
-}
 
 // recorder is the test upstream: it stores every request that reached it.
 type (
@@ -78,29 +49,16 @@ func identityHeaders(r recorded) []string {
 	return out
 }
 
-const globalOptions = `{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	grace_period 1ns
-	servers {
-		trusted_proxies static 127.0.0.1/32
-	}
-}
-`
-
 // startProxy loads a Caddyfile site block for localhost:9080 whose
 // applink block is extra + the standard consumers, proxying to rec.
 func startProxy(t *testing.T, rec *recorder, applinkExtra string, siteExtra string) *caddytest.Tester {
 	t.Helper()
-	testKeys(t)
-	pubFile := filepath.Join(keyDir, "consumer.pub.pem")
-	pubDER, err := rsakey.ConsumerInfoString(&consumerKey.PublicKey)
+	pubFile := consumerKeys().PubFile
+	pubDER, err := rsakey.ConsumerInfoString(consumerKeys().Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := globalOptions + fmt.Sprintf(`
+	cfg := testkit.CaddyGlobals(handlerAdminPort, handlerHTTPPort, handlerHTTPSPort, testkit.NoGrace, testkit.TrustLoopback) + fmt.Sprintf(`
 http://localhost:9080 {
 	applink {
 		base_url %s
@@ -128,8 +86,7 @@ http://localhost:9080 {
 	reverse_proxy %s
 }
 `, proxyBase, rsaKey, pubFile, noImpKey, pubDER, impOnlyKey, pubFile, hmacKey, hmacSecret, applinkExtra, siteExtra, rec.Addr())
-	tester := caddytest.NewTester(t)
-	tester.InitServer(cfg, "caddyfile")
+	tester := testkit.LoadCaddy(t, handlerAdminPort, 20*time.Second, cfg)
 	waitForNonceFloor()
 	return tester
 }
@@ -138,7 +95,7 @@ http://localhost:9080 {
 // tamper with any part of it; build fills in this package's defaults.
 type signSpec testkit.OAuth
 
-// build signs s (by default as consumer rsaKey with consumerKey, against
+// build signs s (by default as consumer rsaKey with consumerKeys, against
 // proxyBase) and returns it as a request to the proxy.
 func (s signSpec) build(t testing.TB) *http.Request {
 	t.Helper()
@@ -146,7 +103,7 @@ func (s signSpec) build(t testing.TB) *http.Request {
 		s.Consumer = rsaKey
 	}
 	if s.Key == nil && s.Secret == "" {
-		s.Key = consumerKey
+		s.Key = consumerKeys().Key
 	}
 	if s.Base == "" {
 		s.Base = proxyBase

@@ -149,7 +149,7 @@ func TestReplayIsRefusedAndNeverForwarded(t *testing.T) {
 func TestDghubbleClientInterop(t *testing.T) {
 	rec := newRecorder(t)
 	tester := startProxy(t, rec, "", "")
-	cfg := &dghubble.Config{ConsumerKey: rsaKey, Signer: &dghubble.RSASigner{PrivateKey: consumerKey}}
+	cfg := &dghubble.Config{ConsumerKey: rsaKey, Signer: &dghubble.RSASigner{PrivateKey: consumerKeys().Key}}
 	ctx := context.WithValue(context.Background(), dghubble.HTTPClient, tester.Client)
 	client := cfg.Client(ctx, dghubble.NewToken("", ""))
 
@@ -172,7 +172,7 @@ func TestDghubbleClientInterop(t *testing.T) {
 	}
 
 	// A dghubble client with a key the consumer does not have.
-	bad := (&dghubble.Config{ConsumerKey: rsaKey, Signer: &dghubble.RSASigner{PrivateKey: strangerKey}}).Client(ctx, dghubble.NewToken("", ""))
+	bad := (&dghubble.Config{ConsumerKey: rsaKey, Signer: &dghubble.RSASigner{PrivateKey: strangerKeys().Key}}).Client(ctx, dghubble.NewToken("", ""))
 	n := rec.Count.Load()
 	resp, err := bad.Get(proxyBase + "/rest/api/2/myself")
 	if err != nil {

@@ -54,7 +54,7 @@ func TestRequestsOAuthlibInterop(t *testing.T) {
 	requirePython(t, "requests_oauthlib", "oauthlib")
 	rec := newRecorder(t)
 	startProxy(t, rec, "", "")
-	keyFile := filepath.Join(keyDir, "consumer.pem")
+	keyFile := consumerKeys().PrivFile
 	rsa := func(m map[string]any) map[string]any {
 		m["consumer"], m["key_file"] = rsaKey, keyFile
 		return m

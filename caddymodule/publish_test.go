@@ -5,18 +5,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,38 +26,11 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/manifest"
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/signer"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
-// Ports of this package's in-process Caddy (see the transport tests for
-// the other packages').
-const (
-	publishAdminPort = 2997
-	publishHTTPPort  = 9280
-	publishHTTPSPort = 9643
-)
-
-var (
-	publishKeysOnce sync.Once
-	ourKey          *rsa.PrivateKey
-	publishKeyDir   string
-)
-
-func publishTestKeys(t testing.TB) {
-	t.Helper()
-	publishKeysOnce.Do(func() {
-		var err error
-		if ourKey, err = rsakey.Generate(2048); err != nil {
-			panic(err)
-		}
-		if publishKeyDir, err = os.MkdirTemp("", "applink-publish-keys"); err != nil {
-			panic(err)
-		}
-		priv, _ := rsakey.EncodePrivatePEM(ourKey)
-		pub, _ := rsakey.EncodePublicPEM(&ourKey.PublicKey)
-		_ = os.WriteFile(filepath.Join(publishKeyDir, "ours.pem"), priv, 0o600)
-		_ = os.WriteFile(filepath.Join(publishKeyDir, "ours.pub.pem"), pub, 0o644)
-	})
-}
+// ourKeys is the published key pair (ours.pem, ours.pub.pem).
+var ourKeys = testkit.SharedKeyPair("ours")
 
 const bcryptSecret = "$2a$14$pD93SQ4IuZQL/G9eX/wo4OW8h944GM/3q5yhuYIuYBqxbxQkaMLqG" // "secret"
 
@@ -72,59 +42,46 @@ const bcryptSecret = "$2a$14$pD93SQ4IuZQL/G9eX/wo4OW8h944GM/3q5yhuYIuYBqxbxQkaML
 //	                      public key file, behind basic_auth
 func startCaddy(t *testing.T) *caddytest.Tester {
 	t.Helper()
-	publishTestKeys(t)
-	cfg := fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:%[1]d
-	http_port %[2]d
-	https_port %[3]d
-	grace_period 1ns
-}
-
+	cfg := testkit.CaddyGlobals(publishAdminPort, publishHTTPPort, publishHTTPSPort, testkit.NoGrace) + fmt.Sprintf(`
 # A second identity under a context path, from the public key file,
 # behind basic_auth (requests to 127.0.0.1 instead of localhost).
-http://127.0.0.1:%[2]d {
+http://127.0.0.1:%[1]d {
 	applink_publish {
-		base_url http://localhost:%[2]d/ctx
+		base_url http://localhost:%[1]d/ctx
 		consumer_key ctx:2
-		public_key_file %[4]s/ours.pub.pem
+		public_key_file %[3]s
 		name "Context & <Co>"
 		application_id 8F2B8D0E-1C55-3A6C-9A3E-2A1F4C0F7A11
 		type_id jira
 		version 9.12.2
-		icon_url http://localhost:%[2]d/ctx/icon.png
+		icon_url http://localhost:%[1]d/ctx/icon.png
 	}
 	basic_auth {
-		alice %[5]s
+		alice %[2]s
 	}
 	respond "protected" 200
 }
 
-http://localhost:%[2]d {
+http://localhost:%[1]d {
 	applink_publish {
-		base_url http://localhost:%[2]d
+		base_url http://localhost:%[1]d
 		consumer_key gateway:0f3a
-		private_key_file %[4]s/ours.pem
+		private_key_file %[4]s
 		name "caddy-applink gateway"
 		description "the gateway"
 	}
 	applink {
-		base_url http://localhost:%[2]d
+		base_url http://localhost:%[1]d
 		consumer gateway:0f3a {
-			public_key_file %[4]s/ours.pub.pem
+			public_key_file %[3]s
 			two_legged svc-gw
 		}
 		anonymous reject
 	}
 	respond "upstream user={http.request.header.X-Forwarded-User} uri={http.request.uri}" 200
 }
-`, publishAdminPort, publishHTTPPort, publishHTTPSPort, publishKeyDir, bcryptSecret)
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: publishAdminPort, LoadRequestTimeout: 20 * time.Second})
-	tester.InitServer(cfg, "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
-	return tester
+`, publishHTTPPort, bcryptSecret, ourKeys().PubFile, ourKeys().PrivFile)
+	return testkit.LoadCaddy(t, publishAdminPort, 20*time.Second, cfg)
 }
 
 func get(t *testing.T, tester *caddytest.Tester, method, path string, hdr ...string) (*http.Response, string) {
@@ -140,13 +97,7 @@ func get(t *testing.T, tester *caddytest.Tester, method, path string, hdr ...str
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
-	resp, err := tester.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return do(t, tester, req)
 }
 
 // TestConsumerInfo: what Jira's applinks fetch (anonymous GET, Accept
@@ -175,7 +126,7 @@ func TestConsumerInfo(t *testing.T) {
 			t.Errorf("publicKey must be bare base64 DER on one line: %q", ci.PublicKey)
 		}
 		pub, err := rsakey.ParsePublic([]byte(ci.PublicKey))
-		if err != nil || !pub.Equal(&ourKey.PublicKey) {
+		if err != nil || !pub.Equal(ourKeys().Public()) {
 			t.Errorf("%s: publicKey does not parse into our key: %v", c.path, err)
 		}
 	}
@@ -294,7 +245,7 @@ func TestAnonymousNoRedirect(t *testing.T) {
 	// A correctly signed request to the manifest is verified by applink and
 	// then served by the next handler (the "product"), with the identity.
 	waitForNonceFloor()
-	s, err := signer.New(signer.Config{ConsumerKey: "gateway:0f3a", PrivateKey: ourKey, RemoteBaseURL: fmt.Sprintf("http://localhost:%d", publishHTTPPort)})
+	s, err := signer.New(signer.Config{ConsumerKey: "gateway:0f3a", PrivateKey: ourKeys().Key, RemoteBaseURL: fmt.Sprintf("http://localhost:%d", publishHTTPPort)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,13 +253,8 @@ func TestAnonymousNoRedirect(t *testing.T) {
 	if err := s.Sign(req, signer.Mode2LO, "", nil); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := tester.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.HasPrefix(string(b), "upstream user=svc-gw") {
+	resp, b := do(t, tester, req)
+	if resp.StatusCode != 200 || !strings.HasPrefix(b, "upstream user=svc-gw") {
 		t.Errorf("signed manifest request: %d %q", resp.StatusCode, b)
 	}
 }
@@ -335,13 +281,12 @@ func TestPublishCaddyfileErrors(t *testing.T) {
 }
 
 func TestPublishProvisionErrors(t *testing.T) {
-	publishTestKeys(t)
 	dir := t.TempDir()
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ecDER, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
 	ecFile := filepath.Join(dir, "ec.pub.pem")
 	_ = os.WriteFile(ecFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ecDER}), 0o644)
-	priv, pub := filepath.Join(publishKeyDir, "ours.pem"), filepath.Join(publishKeyDir, "ours.pub.pem")
+	priv, pub := ourKeys().PrivFile, ourKeys().PubFile
 	t.Setenv("APPLINK_TEST_KEY", priv)
 	t.Setenv("APPLINK_TEST_CONSUMER", "env:1")
 	ok := func(h PublishHandler) *PublishHandler {

@@ -30,7 +30,7 @@ func TestBadInputGetsItsErrorAndNothingElse(t *testing.T) {
 		param   string // an extra parameter the challenge must carry
 	}{
 		{"unknown consumer", spec(signSpec{Consumer: "nobody:1", Target: "/rest/a"}), 401, oauth1.ConsumerKeyUnknown, ""},
-		{"wrong key", spec(signSpec{Key: strangerKey, Target: "/rest/a"}), 401, oauth1.SignatureInvalid, ""},
+		{"wrong key", spec(signSpec{Key: strangerKeys().Key, Target: "/rest/a"}), 401, oauth1.SignatureInvalid, ""},
 		{"tampered method", spec(signSpec{Method: "DELETE", SignVerb: "GET", Target: "/rest/a"}), 401, oauth1.SignatureInvalid, ""},
 		{"tampered host", spec(signSpec{Target: "/rest/a", Base: "http://evil.example:9080"}), 401, oauth1.SignatureInvalid, ""},
 		{"tampered port", spec(signSpec{Target: "/rest/a", Base: "http://localhost:9081"}), 401, oauth1.SignatureInvalid, ""},

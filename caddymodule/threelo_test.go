@@ -325,7 +325,7 @@ func TestThreeLeggedOffAndDenied(t *testing.T) {
 	tester := startProxy(t, rec, `login header X-Remote-User
 		state file `+state+`
 		consumer off:1 {
-			public_key_file `+filepath.Join(keyDir, "consumer.pub.pem")+`
+			public_key_file `+consumerKeys().PubFile+`
 			three_legged off
 			two_legged svc
 		}`, "")

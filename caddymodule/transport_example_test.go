@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
-
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/signer"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // TestGatewayExample runs examples/gateway/Caddyfile (in this package's
@@ -33,11 +32,7 @@ func TestGatewayExample(t *testing.T) {
 	}
 	keys := filepath.Join(root, "examples/keys")
 	t.Setenv("KEYS", keys)
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: transportAdminPort, LoadRequestTimeout: 20 * time.Second})
-	tester.InitServer(cfg, "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
+	tester := testkit.LoadCaddy(t, transportAdminPort, 20*time.Second, cfg)
 	waitForNonceFloor()
 
 	appKey, err := rsakey.LoadPrivate(filepath.Join(keys, "demo-consumer.pem"))

@@ -1,12 +1,10 @@
 package caddymodule
 
 import (
-	"crypto/rsa"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,20 +16,9 @@ import (
 
 	// The incoming applink handler plays the remote in round-trip tests.
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
-	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/store"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 	"github.com/caddy-applink/caddy-applink/internal/testoracle"
-)
-
-// Ports of this package's in-process Caddy: other packages' tests run in
-// parallel with their own (caddymodule: admin 2999, http 9080; cmd/applink:
-// 2019, 8080-8097).
-const (
-	transportAdminPort = 2998
-	frontPort          = 9180 // the site the tests call (http_port)
-	rtPort             = 9181 // our own applink handler as the remote
-	gwPort             = 9182 // a gateway: incoming applink, then the transport
-	transportHTTPSPort = 9543
 )
 
 const (
@@ -39,67 +26,22 @@ const (
 	testToken       = "3lo-access-token-0123456789"
 )
 
-var (
-	transportKeysOnce sync.Once
-	gwKey             *rsa.PrivateKey // our (the gateway's) key
-	transportKeyDir   string
-)
+// gwKeys is our (the gateway's) key pair, gw.pem and gw.pub.pem.
+var gwKeys = testkit.SharedKeyPair("gw")
 
-// transportTestKeys generates the gateway key once and writes it to a temp dir.
-func transportTestKeys(t testing.TB) {
-	t.Helper()
-	transportKeysOnce.Do(func() {
-		var err error
-		if gwKey, err = rsakey.Generate(2048); err != nil {
-			panic(err)
-		}
-		if transportKeyDir, err = os.MkdirTemp("", "applink-transport-keys"); err != nil {
-			panic(err)
-		}
-		priv, _ := rsakey.EncodePrivatePEM(gwKey)
-		pub, _ := rsakey.EncodePublicPEM(&gwKey.PublicKey)
-		if err := os.WriteFile(filepath.Join(transportKeyDir, "gw.pem"), priv, 0o600); err != nil {
-			panic(err)
-		}
-		if err := os.WriteFile(filepath.Join(transportKeyDir, "gw.pub.pem"), pub, 0o644); err != nil {
-			panic(err)
-		}
-	})
-}
-
-func privFile() string { return filepath.Join(transportKeyDir, "gw.pem") }
-func pubFile() string  { return filepath.Join(transportKeyDir, "gw.pub.pem") }
-
-// transportGlobalOptions of every config this package loads; logs go to logFile so
-// that tests can read what an operator would see.
-func transportGlobalOptions(logFile string) string {
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:%d
-	http_port %d
-	https_port %d
-	grace_period 1ns
-	log {
-		output file %s
-		format json
-		level DEBUG
-	}
-}
-`, transportAdminPort, frontPort, transportHTTPSPort, logFile)
+// transportGlobals is the global options block of the transport tests'
+// configs; logs go to logFile so that tests can read what an operator
+// would see.
+func transportGlobals(logFile string) string {
+	return testkit.CaddyGlobals(transportAdminPort, frontPort, transportHTTPSPort, testkit.NoGrace, jsonLog(logFile))
 }
 
 // caddyRun loads a Caddyfile (global options added) into this package's
 // in-process Caddy and returns a tester and the log file.
 func caddyRun(t *testing.T, sites string) (*caddytest.Tester, string) {
 	t.Helper()
-	transportTestKeys(t)
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
-	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: transportAdminPort, LoadRequestTimeout: 20 * time.Second})
-	tester.InitServer(transportGlobalOptions(logFile)+sites, "caddyfile")
-	if t.Failed() {
-		t.FailNow()
-	}
-	return tester, logFile
+	return testkit.LoadCaddy(t, transportAdminPort, 20*time.Second, transportGlobals(logFile)+sites), logFile
 }
 
 func newReq(t *testing.T, method, url, ctype, body string, hdr ...string) *http.Request {
@@ -144,7 +86,6 @@ type transportRecorded struct {
 // (as svc-gw) and impersonation.
 func newTransportRecorder(t *testing.T, base string) *transportRecorder {
 	t.Helper()
-	transportTestKeys(t)
 	rec := &transportRecorder{}
 	rec.srv = httptest.NewServer(http.HandlerFunc(rec.serve))
 	t.Cleanup(rec.srv.Close)
@@ -168,7 +109,7 @@ func (rec *transportRecorder) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), 500)
 		return
 	}
-	consumer := &oauth1.Consumer{Key: testConsumerKey, PublicKey: &gwKey.PublicKey, TwoLeggedUser: "svc-gw", Impersonation: true}
+	consumer := &oauth1.Consumer{Key: testConsumerKey, PublicKey: gwKeys().Public(), TwoLeggedUser: "svc-gw", Impersonation: true}
 	v := &oauth1.Verifier{
 		BaseURL:   base,
 		Consumers: func(k string) *oauth1.Consumer { return map[string]*oauth1.Consumer{testConsumerKey: consumer}[k] },
@@ -217,8 +158,7 @@ func (nonces) Since() time.Time { return time.Time{} }
 // testConsumerKey, with testToken as the one valid 3LO access token.
 func startOracle(t *testing.T, origin, prefix string) *testoracle.Oracle {
 	t.Helper()
-	transportTestKeys(t)
-	return testoracle.Start(t, testoracle.Options{PublicKeyFile: pubFile(), ConsumerKey: testConsumerKey,
+	return testoracle.Start(t, testoracle.Options{PublicKeyFile: gwKeys().PubFile, ConsumerKey: testConsumerKey,
 		Token: testToken, Origin: origin, Prefix: prefix})
 }
 

@@ -18,7 +18,7 @@ func transportBlock(extra string) string {
 				consumer_key %s
 				private_key_file %s
 				%s
-			}`, testConsumerKey, privFile(), extra)
+			}`, testConsumerKey, gwKeys().PrivFile, extra)
 }
 
 // userFromHeader lets each test request choose its user. Tests only: in a
@@ -30,7 +30,6 @@ const userFromHeader = "user {http.request.header.X-Test-User}"
 // verifies there, with the user the placeholder named, and the client's own
 // credentials never reach it.
 func TestOauthlibVerifiesThroughCaddy(t *testing.T) {
-	transportTestKeys(t)
 	derived := startOracle(t, "auto", "")                            // remote base URL derived from the upstream
 	ctxOracle := startOracle(t, "https://jira.example.com", "/jira") // behind a load balancer adding /jira
 	tester, logFile := caddyRun(t, fmt.Sprintf(`
@@ -134,7 +133,7 @@ http://localhost:%d {
 // locally; a failing store refuses with 503.
 func TestThreeLeggedOauthlib(t *testing.T) {
 	o := startOracle(t, "auto", "")
-	tr := provisioned(t, &Transport{ConsumerKey: testConsumerKey, PrivateKeyFile: privFile(), Mode: "3lo", User: "{http.request.header.X-Test-User}"})
+	tr := provisioned(t, &Transport{ConsumerKey: testConsumerKey, PrivateKeyFile: gwKeys().PrivFile, Mode: "3lo", User: "{http.request.header.X-Test-User}"})
 	tr.tokenSrc = tokenMap{"erin": {Token: testToken, Secret: "s"}}
 
 	for _, c := range []struct{ method, target, ctype, body string }{
@@ -179,7 +178,6 @@ func TestThreeLeggedOauthlib(t *testing.T) {
 // gateway (incoming applink, then the transport) passes {http.auth.user.id}
 // on.
 func TestRoundTripIntoOwnHandler(t *testing.T) {
-	transportTestKeys(t)
 	tester, _ := caddyRun(t, fmt.Sprintf(`
 http://localhost:%[1]d {
 	handle /2lo/* {
@@ -226,7 +224,7 @@ http://localhost:%[3]d {
 `, frontPort, rtPort, gwPort,
 		transportBlock("mode 2lo"),
 		transportBlock("mode impersonation\n"+userFromHeader),
-		testConsumerKey, pubFile(),
+		testConsumerKey, gwKeys().PubFile,
 		transportBlock("mode impersonation\nuser {http.auth.user.id}")))
 	waitForNonceFloor()
 
@@ -251,7 +249,7 @@ http://localhost:%[3]d {
 	}
 
 	t.Run("gateway passes the mapped user on", func(t *testing.T) {
-		s, err := signer.New(signer.Config{ConsumerKey: "client:1", PrivateKey: gwKey, RemoteBaseURL: fmt.Sprintf("http://localhost:%d", gwPort)})
+		s, err := signer.New(signer.Config{ConsumerKey: "client:1", PrivateKey: gwKeys().Key, RemoteBaseURL: fmt.Sprintf("http://localhost:%d", gwPort)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,7 +28,6 @@ import (
 // provisioned provisions tr outside a Caddy server.
 func provisioned(t *testing.T, tr *Transport) *Transport {
 	t.Helper()
-	transportTestKeys(t)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
 	if err := tr.Provision(ctx); err != nil {
@@ -100,7 +99,6 @@ func TestCaddyfileArgsOfHTTPSubdirectives(t *testing.T) {
 }
 
 func TestTransportProvisionErrors(t *testing.T) {
-	transportTestKeys(t)
 	dir := t.TempDir()
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ecDER, _ := x509.MarshalPKCS8PrivateKey(ec)
@@ -109,30 +107,30 @@ func TestTransportProvisionErrors(t *testing.T) {
 	garbage := filepath.Join(dir, "garbage.pem")
 	_ = os.WriteFile(garbage, []byte("not a key"), 0o600)
 	missing := filepath.Join(dir, "missing.pem")
-	t.Setenv("APPLINK_TEST_KEYFILE", privFile())
+	t.Setenv("APPLINK_TEST_KEYFILE", gwKeys().PrivFile)
 	t.Setenv("APPLINK_TEST_CONSUMER", "env:consumer")
 
 	for _, tc := range []struct {
 		tr   *Transport
 		want string // "" means it must provision
 	}{
-		{&Transport{PrivateKeyFile: privFile(), Mode: "2lo"}, "consumer_key is required"},
+		{&Transport{PrivateKeyFile: gwKeys().PrivFile, Mode: "2lo"}, "consumer_key is required"},
 		{&Transport{ConsumerKey: "k", Mode: "2lo"}, "private_key_file is required"},
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: missing, Mode: "2lo"}, missing},
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: garbage, Mode: "2lo"}, garbage},
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: ecFile, Mode: "2lo"}, ecFile + ": key is *ecdsa.PrivateKey, not RSA"},
-		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile()}, "mode is required"},
-		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "3LO"}, "unknown mode"},
-		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "impersonation"}, "needs user"},
-		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "3lo", User: " "}, "needs user"},
-		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "2lo", User: "x"}, "user has no effect with mode 2lo"},
-		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "2lo", RemoteBaseURL: "jira.example.com"}, "remote_base_url"},
-		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "impersonation", User: "u", State: &StateConfig{Backend: "memory"}}, "state has no effect unless mode is 3lo"},
-		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "2lo", LinkID: "jira"}, "link_id has no effect"},
-		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "3lo", User: "u", DanceBaseURL: "app.example.com"}, "dance_base_url"},
-		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "3lo", User: "u", State: &StateConfig{Backend: "memory", EncryptionKey: "short"}}, "encryption_key"},
-		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "3lo", User: "u", State: &StateConfig{Backend: "file", Path: "/proc/nonexistent/dir/state.db"}}, "state"},
-		{&Transport{ConsumerKey: "k", PrivateKeyFile: privFile(), Mode: "2lo", RemoteBaseURL: "https://jira.example.com?x=1"}, "remote_base_url"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile}, "mode is required"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "3LO"}, "unknown mode"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "impersonation"}, "needs user"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "3lo", User: " "}, "needs user"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "2lo", User: "x"}, "user has no effect with mode 2lo"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "2lo", RemoteBaseURL: "jira.example.com"}, "remote_base_url"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "impersonation", User: "u", State: &StateConfig{Backend: "memory"}}, "state has no effect unless mode is 3lo"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "2lo", LinkID: "jira"}, "link_id has no effect"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "3lo", User: "u", DanceBaseURL: "app.example.com"}, "dance_base_url"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "3lo", User: "u", State: &StateConfig{Backend: "memory", EncryptionKey: "short"}}, "encryption_key"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "3lo", User: "u", State: &StateConfig{Backend: "file", Path: "/proc/nonexistent/dir/state.db"}}, "state"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "2lo", RemoteBaseURL: "https://jira.example.com?x=1"}, "remote_base_url"},
 		{&Transport{ConsumerKey: "{env.APPLINK_TEST_CONSUMER}", PrivateKeyFile: "{env.APPLINK_TEST_KEYFILE}", Mode: "impersonation",
 			User: "{http.auth.user.id}", RemoteBaseURL: "https://jira.example.com/jira"}, ""},
 	} {
@@ -158,11 +156,10 @@ func TestTransportProvisionErrors(t *testing.T) {
 // TestProvisionErrorThroughCaddy: a bad key file stops the config from
 // loading, with the file named.
 func TestProvisionErrorThroughCaddy(t *testing.T) {
-	transportTestKeys(t)
 	caddyRun(t, fmt.Sprintf("http://localhost:%d {\n\trespond ok\n}\n", frontPort)) // Caddy is up
 	bad := filepath.Join(t.TempDir(), "bad.pem")
 	_ = os.WriteFile(bad, []byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), 0o600)
-	cfg := transportGlobalOptions(filepath.Join(t.TempDir(), "log")) + fmt.Sprintf(`
+	cfg := transportGlobals(filepath.Join(t.TempDir(), "log")) + fmt.Sprintf(`
 http://localhost:%d {
 	reverse_proxy 127.0.0.1:1 {
 		transport applink {
@@ -224,7 +221,7 @@ func TestProblemLabel(t *testing.T) {
 // Caddy passed in keeps its headers and URL.
 func TestRoundTripDoesNotModifyRequest(t *testing.T) {
 	rec := newTransportRecorder(t, "")
-	tr := provisioned(t, &Transport{ConsumerKey: testConsumerKey, PrivateKeyFile: privFile(), Mode: "impersonation", User: "{http.request.header.X-Test-User}"})
+	tr := provisioned(t, &Transport{ConsumerKey: testConsumerKey, PrivateKeyFile: gwKeys().PrivFile, Mode: "impersonation", User: "{http.request.header.X-Test-User}"})
 	req := clientRequest(t, "GET", rec.srv.URL+"/x?a=1&oauth_token=z", "", "", "X-Test-User", "alice", "Cookie", "c=1")
 	resp, err := tr.RoundTrip(req)
 	if err != nil {

@@ -22,7 +22,6 @@ import (
 // token_rejected on a 3LO request makes the transport forget the token;
 // token_expired marks it for renewal.
 func TestRenewalGoesWhereRequestsGo(t *testing.T) {
-	transportTestKeys(t)
 	const remote = "http://jira.invalid:1234/jira"
 	var mu sync.Mutex
 	var seen []string
@@ -50,7 +49,7 @@ func TestRenewalGoesWhereRequestsGo(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	tr := provisioned(t, &Transport{ConsumerKey: testConsumerKey, PrivateKeyFile: privFile(), Mode: "3lo",
+	tr := provisioned(t, &Transport{ConsumerKey: testConsumerKey, PrivateKeyFile: gwKeys().PrivFile, Mode: "3lo",
 		User: "{http.request.header.X-Test-User}", RemoteBaseURL: remote, State: &StateConfig{Backend: "memory"}})
 	t.Cleanup(func() { _ = tr.Cleanup() })
 	tokens, ok := tr.tokenSrc.(*consumer.Tokens)
