@@ -1,12 +1,7 @@
 package caddymodule
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +19,7 @@ import (
 func TestCaddyfileAdapt(t *testing.T) { testkit.AdaptGoldens(t) }
 
 func TestCaddyfileErrors(t *testing.T) {
-	for _, tc := range []struct{ input, want string }{
+	testCaddyfileErrors(t, func() caddyfile.Unmarshaler { return new(Handler) }, []caddyfileError{
 		{"applink {\n bogus 1\n}", `unknown subdirective "bogus"`},
 		{"applink extra", "wrong argument count"},
 		{"applink {\n base_url\n}", "base_url needs one argument"},
@@ -36,25 +31,14 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"applink {\n consumer\n}", "consumer needs its oauth_consumer_key"},
 		{"applink {\n consumer k {\n  color blue\n }\n}", `unknown consumer subdirective "color"`},
 		{"applink {\n consumer k {\n  impersonation yes\n }\n}", "wrong argument count"},
-	} {
-		h := new(Handler)
-		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want it to contain %q", tc.input, err, tc.want)
-		}
-	}
+	})
 }
 
 // TestProvisionErrors loads JSON configs into real Caddy (validate only) and
 // checks that each mistake is refused with an error naming it.
 func TestProvisionErrors(t *testing.T) {
 	dir := t.TempDir()
-	ecKey := filepath.Join(dir, "ec.pem")
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ecDER, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
-	if err := os.WriteFile(ecKey, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ecDER}), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ecKey, _ := writeECKey(t, dir)
 	corrupt := filepath.Join(dir, "corrupt.db")
 	if err := os.WriteFile(corrupt, []byte(strings.Repeat("not a bbolt file ", 1024)), 0o600); err != nil {
 		t.Fatal(err)
@@ -101,14 +85,6 @@ func TestProvisionErrors(t *testing.T) {
 		if err := json.Unmarshal(raw, &c); err != nil {
 			t.Fatal(err)
 		}
-		err := caddy.Validate(&c)
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%v: unexpected error %v", tc.handler, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%v: error %v, want it to contain %q", tc.handler, err, tc.want)
-		case err != nil && doubledPrefix.MatchString(err.Error()):
-			t.Errorf("%v: error %q names the module twice", tc.handler, err)
-		}
+		checkProvisionError(t, tc.handler, caddy.Validate(&c), tc.want)
 	}
 }

@@ -1,11 +1,8 @@
 package caddymodule
 
 import (
-	"context"
-	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -13,7 +10,7 @@ import (
 // (Caddyfile, "----------", expected JSON). The golden pins the order:
 // basic_auth, applink, applink_dance, reverse_proxy.
 func TestDanceCaddyfileErrors(t *testing.T) {
-	for _, tc := range []struct{ input, want string }{
+	testCaddyfileErrors(t, func() caddyfile.Unmarshaler { return new(DanceHandler) }, []caddyfileError{
 		{"applink_dance extra", "wrong argument count"},
 		{"applink_dance {\n bogus 1\n}", `unknown subdirective "bogus"`},
 		{"applink_dance {\n base_url\n}", "base_url needs one argument"},
@@ -26,13 +23,7 @@ func TestDanceCaddyfileErrors(t *testing.T) {
 		{"applink_dance {\n link jira {\n  remote_base_url https://x\n }\n link jira {\n  remote_base_url https://y\n }\n}", `link "jira" specified twice`},
 		{"applink_dance {\n state bogus\n}", "state must be file"},
 		{"applink_dance {\n state memory\n state memory\n}", "state specified twice"},
-	} {
-		h := new(DanceHandler)
-		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want it to contain %q", tc.input, err, tc.want)
-		}
-	}
+	})
 	h := new(DanceHandler)
 	in := "applink_dance {\n base_url https://app.example.com\n consumer_key k\n private_key_file f\n link jira {\n  remote_base_url https://jira.example.com\n  display_url https://jira.example.com/\n }\n user {http.vars.u}\n state memory\n}"
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err != nil {
@@ -71,17 +62,8 @@ func TestDanceProvisionErrors(t *testing.T) {
 			State: &StateConfig{Backend: "memory", EncryptionKey: "short"}}, "encryption_key"},
 		{&DanceHandler{BaseURL: "https://app.example.com", Links: link(func(l *LinkConfig) { l.ConsumerKey, l.PrivateKeyFile = "k", key }), State: mem}, ""},
 	} {
-		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-		err := tc.h.Provision(ctx)
+		err := provision(tc.h)
 		_ = tc.h.Cleanup()
-		cancel()
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%+v: %v", tc.h, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%+v: error %v, want it to contain %q", tc.h, err, tc.want)
-		case err != nil && doubledPrefix.MatchString(err.Error()):
-			t.Errorf("%+v: error %q names the module, which Caddy does", tc.h, err)
-		}
+		checkProvisionError(t, tc.h, err, tc.want)
 	}
 }

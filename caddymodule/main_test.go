@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"regexp"
 	"testing"
 	"time"
 
@@ -52,14 +51,4 @@ func waitForNonceFloor() {
 		time.Sleep(time.Until(floor))
 		return true
 	})
-}
-
-// doubledPrefix matches an error that names its module although Caddy
-// already does ("provision http.handlers.applink: applink: ...").
-var doubledPrefix = regexp.MustCompile(`(^|: )applink[ _a-z]*: `)
-
-// jsonLog is the global option that writes Caddy's log, debug lines
-// included, to file as JSON, for testkit.LogEntries.
-func jsonLog(file string) string {
-	return "log {\n\toutput file " + file + "\n\tformat json\n\tlevel DEBUG\n}"
 }

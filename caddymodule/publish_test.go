@@ -1,23 +1,15 @@
 package caddymodule
 
 import (
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
 
@@ -263,7 +255,7 @@ func TestAnonymousNoRedirect(t *testing.T) {
 // directives, whatever order the Caddyfile lists them in.
 
 func TestPublishCaddyfileErrors(t *testing.T) {
-	for _, tc := range []struct{ input, want string }{
+	testCaddyfileErrors(t, func() caddyfile.Unmarshaler { return new(PublishHandler) }, []caddyfileError{
 		{"applink_publish {\n bogus 1\n}", `unknown subdirective "bogus"`},
 		{"applink_publish extra", "wrong argument count"},
 		{"applink_publish {\n base_url\n}", "base_url needs one argument"},
@@ -271,21 +263,12 @@ func TestPublishCaddyfileErrors(t *testing.T) {
 		{"applink_publish {\n name a\n name b\n}", "name specified twice"},
 		{"applink_publish {\n version 1 {\n  x\n }\n}", "version takes no block"},
 		{"applink_publish {\n private_key_file a\n public_key_file b\n}", "not both"},
-	} {
-		h := new(PublishHandler)
-		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want it to contain %q", tc.input, err, tc.want)
-		}
-	}
+	})
 }
 
 func TestPublishProvisionErrors(t *testing.T) {
 	dir := t.TempDir()
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ecDER, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
-	ecFile := filepath.Join(dir, "ec.pub.pem")
-	_ = os.WriteFile(ecFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ecDER}), 0o644)
+	ecFile, _ := writeECKey(t, dir)
 	priv, pub := ourKeys().PrivFile, ourKeys().PubFile
 	t.Setenv("APPLINK_TEST_KEY", priv)
 	t.Setenv("APPLINK_TEST_CONSUMER", "env:1")
@@ -308,17 +291,7 @@ func TestPublishProvisionErrors(t *testing.T) {
 		{func() *PublishHandler { h := ok(PublishHandler{}); h.TypeID = "JIRA"; return h }(), "not an application type"},
 		{&PublishHandler{BaseURL: "https://gw.example.com/app/", ConsumerKey: "{env.APPLINK_TEST_CONSUMER}", PrivateKeyFile: "{env.APPLINK_TEST_KEY}"}, ""},
 	} {
-		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-		err := tc.h.Provision(ctx)
-		cancel()
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%+v: %v", tc.h, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%+v: error %v, want it to contain %q", tc.h, err, tc.want)
-		case err != nil && doubledPrefix.MatchString(err.Error()):
-			t.Errorf("%+v: error %q names the module, which Caddy does", tc.h, err)
-		case tc.want == "":
+		if checkProvisionError(t, tc.h, provision(tc.h), tc.want) && tc.want == "" {
 			if tc.h.consumerInfoPath != "/app"+manifest.ConsumerInfoPath || !strings.Contains(string(tc.h.consumerInfo), "<key>env:1</key>") {
 				t.Errorf("env placeholders or context path: %s %s", tc.h.consumerInfoPath, tc.h.consumerInfo)
 			}

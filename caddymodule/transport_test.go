@@ -2,12 +2,7 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -60,7 +55,7 @@ func (m tokenMap) AccessToken(_ context.Context, remote, user string) (*signer.T
 // TestCaddyfileAdapt compares testdata/caddyfile_adapt/*.caddyfiletest
 // (Caddyfile, "----------", expected JSON), as Caddy's own suite does.
 func TestTransportCaddyfileErrors(t *testing.T) {
-	for _, tc := range []struct{ input, want string }{
+	testCaddyfileErrors(t, func() caddyfile.Unmarshaler { return new(Transport) }, []caddyfileError{
 		{"applink {\n bogus 1\n}", "unrecognized subdirective bogus"},
 		{"applink extra", "wrong argument count"},
 		{"applink {\n consumer_key\n}", "consumer_key needs one argument"},
@@ -76,13 +71,7 @@ func TestTransportCaddyfileErrors(t *testing.T) {
 		{"applink {\n renew_before soon\n}", "renew_before: want a duration"},
 		{"applink {\n renew_before -1h\n}", "renew_before: want a duration"},
 		{"applink {\n link_id\n}", "link_id needs one argument"},
-	} {
-		tr := new(Transport)
-		err := tr.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %v, want it to contain %q", tc.input, err, tc.want)
-		}
-	}
+	})
 }
 
 // TestCaddyfileArgsOfHTTPSubdirectives: an argument of an HTTP transport
@@ -100,10 +89,7 @@ func TestCaddyfileArgsOfHTTPSubdirectives(t *testing.T) {
 
 func TestTransportProvisionErrors(t *testing.T) {
 	dir := t.TempDir()
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ecDER, _ := x509.MarshalPKCS8PrivateKey(ec)
-	ecFile := filepath.Join(dir, "ec.pem")
-	_ = os.WriteFile(ecFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}), 0o600)
+	_, ecFile := writeECKey(t, dir)
 	garbage := filepath.Join(dir, "garbage.pem")
 	_ = os.WriteFile(garbage, []byte("not a key"), 0o600)
 	missing := filepath.Join(dir, "missing.pem")
@@ -136,17 +122,7 @@ func TestTransportProvisionErrors(t *testing.T) {
 	} {
 		tr := tc.tr
 		tr.HTTPTransport = nil
-		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-		err := tr.Provision(ctx)
-		cancel()
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%+v: %v", tc.tr, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%+v: error %v, want it to contain %q", tc.tr, err, tc.want)
-		case err != nil && doubledPrefix.MatchString(err.Error()):
-			t.Errorf("%+v: error %q names the module, which Caddy does", tc.tr, err)
-		}
+		checkProvisionError(t, tc.tr, provision(tr), tc.want)
 		if tc.want == "" && tr.consumerKey != "env:consumer" {
 			t.Errorf("{env.*} consumer key resolved to %q", tr.consumerKey)
 		}
