@@ -45,16 +45,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	strs := map[string]*string{"base_url": &h.BaseURL, "identity_header": &h.IdentityHeader, "session_key": &h.SessionKey}
 	for d.NextBlock(0) {
 		switch d.Val() {
-		case "base_url":
-			if err := oneArg(d, &h.BaseURL); err != nil {
-				return err
-			}
-		case "identity_header":
-			if err := oneArg(d, &h.IdentityHeader); err != nil {
-				return err
-			}
 		case "legacy_auth":
 			if err := oneArg(d, &h.LegacyAuth); err != nil {
 				return err
@@ -90,15 +83,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.MaxFormBody = int64(n)
 		case "redact_users":
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := flagArg(d, &h.RedactUsers); err != nil {
+				return err
 			}
-			h.RedactUsers = true
 		case "debug_base_string":
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := flagArg(d, &h.DebugBaseString); err != nil {
+				return err
 			}
-			h.DebugBaseString = true
 		case "login":
 			l, err := parseLogin(d)
 			if err != nil {
@@ -111,10 +102,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.State = st
-		case "session_key":
-			if err := oneArg(d, &h.SessionKey); err != nil {
-				return err
-			}
 		case "request_token_ttl", "access_token_ttl", "session_ttl":
 			name := d.Val()
 			var s string
@@ -140,7 +127,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Consumers = append(h.Consumers, c)
 		default:
-			return d.Errf("unknown subdirective %q", d.Val())
+			if err := stringArg(d, strs, nil, "subdirective"); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -155,33 +144,14 @@ func parseConsumer(d *caddyfile.Dispenser) (*ConsumerConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
+	strs := map[string]*string{"name": &c.Name, "description": &c.Description, "public_key": &c.PublicKey,
+		"public_key_file": &c.PublicKeyFile, "secret": &c.Secret, "two_legged": &c.TwoLegged}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
-		case "name":
-			if err := oneArg(d, &c.Name); err != nil {
-				return nil, err
-			}
-		case "public_key":
-			if err := oneArg(d, &c.PublicKey); err != nil {
-				return nil, err
-			}
-		case "public_key_file":
-			if err := oneArg(d, &c.PublicKeyFile); err != nil {
-				return nil, err
-			}
-		case "secret":
-			if err := oneArg(d, &c.Secret); err != nil {
-				return nil, err
-			}
-		case "two_legged":
-			if err := oneArg(d, &c.TwoLegged); err != nil {
-				return nil, err
-			}
 		case "impersonation":
-			if d.NextArg() {
-				return nil, d.ArgErr()
+			if err := flagArg(d, &c.Impersonation); err != nil {
+				return nil, err
 			}
-			c.Impersonation = true
 		case "three_legged":
 			var v string
 			if err := oneArg(d, &v); err != nil {
@@ -192,18 +162,15 @@ func parseConsumer(d *caddyfile.Dispenser) (*ConsumerConfig, error) {
 			}
 			on := v == "on"
 			c.ThreeLegged = &on
-		case "description":
-			if err := oneArg(d, &c.Description); err != nil {
+		default:
+			if err := stringArg(d, strs, nil, "consumer subdirective"); err != nil {
 				return nil, err
 			}
-		default:
-			return nil, d.Errf("unknown consumer subdirective %q", d.Val())
 		}
 	}
 	return c, nil
 }
 
-// oneArg reads exactly one argument for the current subdirective.
 // oneArg reads exactly one argument, and no block, for the subdirective the
 // dispenser is on: the Caddyfile helper every applink module shares.
 func oneArg(d *caddyfile.Dispenser, dst *string) error {
@@ -218,6 +185,43 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 	if d.NextBlock(d.Nesting()) {
 		return d.Errf("%s takes no block", name)
 	}
+	return nil
+}
+
+// stringArg reads the one argument of the subdirective the dispenser is on
+// into its field in fields (oneArg), refusing it if seen, when not nil,
+// has it already (once). A subdirective fields lacks is unknown to the
+// block: what names it in the error ("unknown <what> <name>").
+func stringArg(d *caddyfile.Dispenser, fields map[string]*string, seen map[string]bool, what string) error {
+	dst := fields[d.Val()]
+	if dst == nil {
+		return d.Errf("unknown %s %q", what, d.Val())
+	}
+	if seen != nil {
+		if err := once(d, seen); err != nil {
+			return err
+		}
+	}
+	return oneArg(d, dst)
+}
+
+// flagArg sets *dst for a subdirective that takes no argument.
+func flagArg(d *caddyfile.Dispenser, dst *bool) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = true
+	return nil
+}
+
+// once refuses the subdirective the dispenser is on if seen has it, and
+// adds it to seen.
+func once(d *caddyfile.Dispenser, seen map[string]bool) error {
+	name := d.Val()
+	if seen[name] {
+		return d.Errf("%s specified twice", name)
+	}
+	seen[name] = true
 	return nil
 }
 
@@ -262,27 +266,15 @@ func parseLogin(d *caddyfile.Dispenser) (*LoginConfig, error) {
 			return nil, d.Err("usage: login ldap <ldap://host:port> { ... }")
 		}
 		l.LDAP = &LDAPConfig{URL: args[0]}
+		x := l.LDAP
+		strs := map[string]*string{"user_dn": &x.UserDN, "search_base": &x.SearchBase, "search_filter": &x.SearchFilter,
+			"bind_dn": &x.BindDN, "bind_password": &x.BindPassword, "user_attribute": &x.UserAttribute}
 		for nesting := d.Nesting(); d.NextBlock(nesting); {
-			var dst *string
 			switch d.Val() {
-			case "user_dn":
-				dst = &l.LDAP.UserDN
-			case "search_base":
-				dst = &l.LDAP.SearchBase
-			case "search_filter":
-				dst = &l.LDAP.SearchFilter
-			case "bind_dn":
-				dst = &l.LDAP.BindDN
-			case "bind_password":
-				dst = &l.LDAP.BindPassword
-			case "user_attribute":
-				dst = &l.LDAP.UserAttribute
 			case "starttls":
-				if d.NextArg() {
-					return nil, d.ArgErr()
+				if err := flagArg(d, &x.StartTLS); err != nil {
+					return nil, err
 				}
-				l.LDAP.StartTLS = true
-				continue
 			case "session_ttl":
 				var s string
 				if err := oneArg(d, &s); err != nil {
@@ -293,12 +285,10 @@ func parseLogin(d *caddyfile.Dispenser) (*LoginConfig, error) {
 					return nil, d.Errf("session_ttl: %v", err)
 				}
 				l.SessionTTL = caddy.Duration(dur)
-				continue
 			default:
-				return nil, d.Errf("unknown login ldap subdirective %q", d.Val())
-			}
-			if err := oneArg(d, dst); err != nil {
-				return nil, err
+				if err := stringArg(d, strs, nil, "login ldap subdirective"); err != nil {
+					return nil, err
+				}
 			}
 		}
 	default:

@@ -43,9 +43,9 @@ func (h *DanceHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	seen := map[string]bool{}
+	strs := map[string]*string{"base_url": &h.BaseURL, "consumer_key": &h.ConsumerKey, "private_key_file": &h.PrivateKeyFile, "user": &h.User}
 	for d.NextBlock(0) {
-		name := d.Val()
-		switch name {
+		switch d.Val() {
 		case "link":
 			lc, err := parseLink(d)
 			if err != nil {
@@ -57,38 +57,19 @@ func (h *DanceHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 			h.Links = append(h.Links, lc)
-			continue
 		case "state":
-			if seen[name] {
-				return d.Errf("%s specified twice", name)
+			if err := once(d, seen); err != nil {
+				return err
 			}
-			seen[name] = true
 			st, err := parseState(d)
 			if err != nil {
 				return err
 			}
 			h.State = st
-			continue
-		}
-		var dst *string
-		switch name {
-		case "base_url":
-			dst = &h.BaseURL
-		case "consumer_key":
-			dst = &h.ConsumerKey
-		case "private_key_file":
-			dst = &h.PrivateKeyFile
-		case "user":
-			dst = &h.User
 		default:
-			return d.Errf("unknown subdirective %q", name)
-		}
-		if seen[name] {
-			return d.Errf("%s specified twice", name)
-		}
-		seen[name] = true
-		if err := oneArg(d, dst); err != nil {
-			return err
+			if err := stringArg(d, strs, seen, "subdirective"); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -104,26 +85,10 @@ func parseLink(d *caddyfile.Dispenser) (LinkConfig, error) {
 		return lc, d.ArgErr()
 	}
 	seen := map[string]bool{}
+	strs := map[string]*string{"remote_base_url": &lc.RemoteBaseURL, "display_url": &lc.DisplayURL,
+		"consumer_key": &lc.ConsumerKey, "private_key_file": &lc.PrivateKeyFile}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		name := d.Val()
-		var dst *string
-		switch name {
-		case "remote_base_url":
-			dst = &lc.RemoteBaseURL
-		case "display_url":
-			dst = &lc.DisplayURL
-		case "consumer_key":
-			dst = &lc.ConsumerKey
-		case "private_key_file":
-			dst = &lc.PrivateKeyFile
-		default:
-			return lc, d.Errf("unknown link subdirective %q", name)
-		}
-		if seen[name] {
-			return lc, d.Errf("%s specified twice", name)
-		}
-		seen[name] = true
-		if err := oneArg(d, dst); err != nil {
+		if err := stringArg(d, strs, seen, "link subdirective"); err != nil {
 			return lc, err
 		}
 	}
@@ -133,6 +98,5 @@ func parseLink(d *caddyfile.Dispenser) (LinkConfig, error) {
 	return lc, nil
 }
 
-// oneArg is the shared Caddyfile helper.
 // Interface guard
 var _ caddyfile.Unmarshaler = (*DanceHandler)(nil)

@@ -40,38 +40,11 @@ func (h *PublishHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	seen := map[string]bool{}
+	strs := map[string]*string{"base_url": &h.BaseURL, "consumer_key": &h.ConsumerKey, "name": &h.Name,
+		"description": &h.Description, "private_key_file": &h.PrivateKeyFile, "public_key_file": &h.PublicKeyFile,
+		"application_id": &h.ApplicationID, "type_id": &h.TypeID, "version": &h.Version, "icon_url": &h.IconURL}
 	for d.NextBlock(0) {
-		var dst *string
-		switch d.Val() {
-		case "base_url":
-			dst = &h.BaseURL
-		case "consumer_key":
-			dst = &h.ConsumerKey
-		case "name":
-			dst = &h.Name
-		case "description":
-			dst = &h.Description
-		case "private_key_file":
-			dst = &h.PrivateKeyFile
-		case "public_key_file":
-			dst = &h.PublicKeyFile
-		case "application_id":
-			dst = &h.ApplicationID
-		case "type_id":
-			dst = &h.TypeID
-		case "version":
-			dst = &h.Version
-		case "icon_url":
-			dst = &h.IconURL
-		default:
-			return d.Errf("unknown subdirective %q", d.Val())
-		}
-		name := d.Val()
-		if seen[name] {
-			return d.Errf("%s specified twice", name)
-		}
-		seen[name] = true
-		if err := oneArg(d, dst); err != nil {
+		if err := stringArg(d, strs, seen, "subdirective"); err != nil {
 			return err
 		}
 	}

@@ -33,18 +33,19 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	seen := map[string]bool{}
+	var renew string
+	strs := map[string]*string{"consumer_key": &t.ConsumerKey, "private_key_file": &t.PrivateKeyFile,
+		"remote_base_url": &t.RemoteBaseURL, "mode": &t.Mode, "user": &t.User,
+		"link_id": &t.LinkID, "dance_base_url": &t.DanceBaseURL, "renew_before": &renew}
 	for d.NextBlock(0) {
 		if d.Nesting() > 1 {
 			continue // inside a block of an HTTP transport subdirective
 		}
-		var dst *string
-		var renew string
-		switch d.Val() {
-		case "state":
-			if seen["state"] {
-				return d.Err("state specified twice")
+		name := d.Val()
+		if name == "state" {
+			if err := once(d, seen); err != nil {
+				return err
 			}
-			seen["state"] = true
 			seg := d.NextSegment()
 			sd := caddyfile.NewDispenser(seg)
 			sd.Next()
@@ -55,42 +56,22 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			t.State = st
 			d.DeleteN(len(seg))
 			continue
-		case "link_id":
-			dst = &t.LinkID
-		case "dance_base_url":
-			dst = &t.DanceBaseURL
-		case "renew_before":
-			dst = &renew
-		case "consumer_key":
-			dst = &t.ConsumerKey
-		case "private_key_file":
-			dst = &t.PrivateKeyFile
-		case "remote_base_url":
-			dst = &t.RemoteBaseURL
-		case "mode":
-			dst = &t.Mode
-		case "user":
-			dst = &t.User
-		default:
+		}
+		if strs[name] == nil {
 			d.RemainingArgs() // the HTTP transport's, parsed below
 			continue
 		}
-		name := d.Val()
-		if seen[name] {
-			return d.Errf("%s specified twice", name)
-		}
-		seen[name] = true
-		if err := oneArg(d, dst); err != nil {
+		if err := stringArg(d, strs, seen, "subdirective"); err != nil {
 			return err
 		}
-		if name == "renew_before" {
+		switch name {
+		case "renew_before":
 			dur, err := caddy.ParseDuration(renew)
 			if err != nil || dur < 0 {
 				return d.Errf("renew_before: want a duration, got %q", renew)
 			}
 			t.RenewBefore = caddy.Duration(dur)
-		}
-		if name == "mode" {
+		case "mode":
 			switch t.Mode {
 			case "2lo", "impersonation", "3lo":
 			default:
