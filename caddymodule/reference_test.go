@@ -23,9 +23,10 @@ var directiveOf = map[string]string{
 }
 
 // TestReferenceDocumentsEverySubdirective fails when a Caddyfile parser
-// accepts a subdirective (a case of a switch in the parsing code) that the
-// configuration reference does not list, as the first cell of a table row,
-// in the section of every directive that reaches that parser.
+// accepts a subdirective (a case of a switch in the parsing code, or a key
+// of a map of fields, as stringArg takes) that the configuration reference
+// does not list, as the first cell of a table row, in the section of every
+// directive that reaches that parser.
 func TestReferenceDocumentsEverySubdirective(t *testing.T) {
 	keywords, callers := parserKeywords(t)
 	sections := referenceSections(t)
@@ -71,9 +72,9 @@ func TestReferenceDocumentsEverySubdirective(t *testing.T) {
 	}
 }
 
-// parserKeywords returns the string cases of every switch in the Caddyfile
-// parsing files, by function, and for each function the functions of those
-// files that call it.
+// parserKeywords returns the string cases of every switch and the string
+// keys of every map literal in the Caddyfile parsing files, by function,
+// and for each function the functions of those files that call it.
 func parserKeywords(t *testing.T) (map[string][]string, map[string][]string) {
 	t.Helper()
 	files, err := filepath.Glob("*caddyfile.go")
@@ -106,6 +107,18 @@ func parserKeywords(t *testing.T) (map[string][]string, map[string][]string) {
 					for _, s := range n.Body.List {
 						for _, e := range s.(*ast.CaseClause).List {
 							if lit, ok := e.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+								kw, _ := strconv.Unquote(lit.Value)
+								keywords[name] = append(keywords[name], kw)
+							}
+						}
+					}
+				case *ast.CompositeLit:
+					if _, ok := n.Type.(*ast.MapType); !ok {
+						break
+					}
+					for _, e := range n.Elts {
+						if kv, ok := e.(*ast.KeyValueExpr); ok {
+							if lit, ok := kv.Key.(*ast.BasicLit); ok && lit.Kind == token.STRING {
 								kw, _ := strconv.Unquote(lit.Value)
 								keywords[name] = append(keywords[name], kw)
 							}
