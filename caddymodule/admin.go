@@ -78,8 +78,8 @@ type revokeRequest struct {
 }
 
 func (a *AdminAPI) list(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use GET")}
+	if err := getOnly(r); err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	f := store.Filter{User: q.Get("user"), Consumer: q.Get("consumer"), Kind: store.Kind(q.Get("kind")), ID: q.Get("id")}
@@ -87,7 +87,7 @@ func (a *AdminAPI) list(w http.ResponseWriter, r *http.Request) error {
 	for name, s := range storesInUse() {
 		list, err := s.List(r.Context(), f)
 		if err != nil {
-			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
+			return storeFailed(name, err)
 		}
 		for _, t := range list {
 			out = append(out, tokenInfo{ID: t.ID, Kind: string(t.Kind), Consumer: t.Consumer, User: t.User,
@@ -108,6 +108,19 @@ func decodePost(w http.ResponseWriter, r *http.Request, v any) error {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("decoding request: %w", err)}
 	}
 	return nil
+}
+
+// getOnly refuses an admin request that is not a GET.
+func getOnly(r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use GET")}
+	}
+	return nil
+}
+
+// storeFailed is the admin API's error when the store name failed.
+func storeFailed(name string, err error) error {
+	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {
@@ -135,7 +148,7 @@ func (a *AdminAPI) revoke(w http.ResponseWriter, r *http.Request) error {
 	for name, s := range storesInUse() {
 		n, err := s.Delete(r.Context(), f)
 		if err != nil {
-			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
+			return storeFailed(name, err)
 		}
 		total += n
 	}
@@ -157,15 +170,15 @@ type forgetRequest struct {
 }
 
 func (a *AdminAPI) listRemote(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use GET")}
+	if err := getOnly(r); err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	out := []remoteTokenInfo{}
 	for name, s := range storesInUse() {
 		list, err := consumer.ListHeld(r.Context(), s, q.Get("remote"), q.Get("user"), time.Now())
 		if err != nil {
-			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
+			return storeFailed(name, err)
 		}
 		for _, h := range list {
 			out = append(out, remoteTokenInfo{Held: h, Store: name})
@@ -189,7 +202,7 @@ func (a *AdminAPI) forgetRemote(w http.ResponseWriter, r *http.Request) error {
 		n, err := consumer.ForgetHeld(r.Context(), s, req.Remote, req.User)
 		total += n
 		if err != nil {
-			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
+			return storeFailed(name, err)
 		}
 	}
 	caddy.Log().Named("applink.admin").Info("remote tokens forgotten", zap.Int("count", total))

@@ -1,7 +1,10 @@
 package caddymodule
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -49,18 +52,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		switch d.Val() {
 		case "legacy_auth":
-			if err := oneArg(d, &h.LegacyAuth); err != nil {
+			if err := choiceArg(d, &h.LegacyAuth, "block", "strip"); err != nil {
 				return err
-			}
-			if h.LegacyAuth != "block" && h.LegacyAuth != "strip" {
-				return d.Errf("legacy_auth must be block or strip, not %q", h.LegacyAuth)
 			}
 		case "anonymous":
-			if err := oneArg(d, &h.Anonymous); err != nil {
+			if err := choiceArg(d, &h.Anonymous, "pass", "reject"); err != nil {
 				return err
-			}
-			if h.Anonymous != "pass" && h.Anonymous != "reject" {
-				return d.Errf("anonymous must be pass or reject, not %q", h.Anonymous)
 			}
 		case "timestamp_window":
 			var s string
@@ -154,11 +151,8 @@ func parseConsumer(d *caddyfile.Dispenser) (*ConsumerConfig, error) {
 			}
 		case "three_legged":
 			var v string
-			if err := oneArg(d, &v); err != nil {
+			if err := choiceArg(d, &v, "on", "off"); err != nil {
 				return nil, err
-			}
-			if v != "on" && v != "off" {
-				return nil, d.Errf("three_legged must be on or off, not %q", v)
 			}
 			on := v == "on"
 			c.ThreeLegged = &on
@@ -203,6 +197,27 @@ func stringArg(d *caddyfile.Dispenser, fields map[string]*string, seen map[strin
 		}
 	}
 	return oneArg(d, dst)
+}
+
+// choiceArg is oneArg for a subdirective whose argument is one of choices.
+func choiceArg(d *caddyfile.Dispenser, dst *string, choices ...string) error {
+	name := d.Val()
+	if err := oneArg(d, dst); err != nil {
+		return err
+	}
+	if err := oneOf(name, *dst, choices...); err != nil {
+		return d.Err(err.Error())
+	}
+	return nil
+}
+
+// oneOf refuses v, the value of option name, unless it is one of choices.
+func oneOf(name, v string, choices ...string) error {
+	if slices.Contains(choices, v) {
+		return nil
+	}
+	last := len(choices) - 1
+	return fmt.Errorf("%s must be %s or %s, not %q", name, strings.Join(choices[:last], ", "), choices[last], v)
 }
 
 // flagArg sets *dst for a subdirective that takes no argument.

@@ -111,12 +111,10 @@ func remoteTokens(addr, action string, sel forgetRequest, asJSON bool, w io.Writ
 		if sel.User != "" {
 			q.Set("user", sel.User)
 		}
-		resp, err := caddycmd.AdminAPIRequest(addr, http.MethodGet, "/applink/remote-tokens?"+q.Encode(), nil, nil)
+		body, err := adminGet(addr, "/applink/remote-tokens?"+q.Encode())
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
 		if asJSON {
 			_, err := w.Write(body)
 			return err
@@ -142,20 +140,13 @@ func remoteTokens(addr, action string, sel forgetRequest, asJSON bool, w io.Writ
 		if sel == (forgetRequest{}) {
 			return errors.New("forget needs --remote, --user or both")
 		}
-		body, _ := json.Marshal(sel)
-		resp, err := caddycmd.AdminAPIRequest(addr, http.MethodPost, "/applink/remote-tokens/forget",
-			http.Header{"Content-Type": {"application/json"}}, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
 		var out struct {
 			Forgotten int `json:"forgotten"`
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		if err := adminPost(addr, "/applink/remote-tokens/forget", sel, &out); err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(w, "forgot %d token(s)\n", out.Forgotten)
+		_, err := fmt.Fprintf(w, "forgot %d token(s)\n", out.Forgotten)
 		return err
 	}
 	return fmt.Errorf("unknown action %q: want list or forget", action)
@@ -179,6 +170,32 @@ func adminAddress(fs caddycmd.Flags) (string, error) {
 	return addr, nil
 }
 
+// adminGet fetches path from the admin API at addr.
+func adminGet(addr, path string) ([]byte, error) {
+	resp, err := caddycmd.AdminAPIRequest(addr, http.MethodGet, path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}
+
+// adminPost posts req as JSON to path of the admin API at addr and decodes
+// the answer into out.
+func adminPost(addr, path string, req, out any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	resp, err := caddycmd.AdminAPIRequest(addr, http.MethodPost, path,
+		http.Header{"Content-Type": {"application/json"}}, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
 func cmdTokens(fs caddycmd.Flags, action string) (int, error) {
 	addr, err := adminAddress(fs)
 	if err != nil {
@@ -192,12 +209,10 @@ func cmdTokens(fs caddycmd.Flags, action string) (int, error) {
 				q.Set(k, v)
 			}
 		}
-		resp, err := caddycmd.AdminAPIRequest(addr, http.MethodGet, "/applink/tokens?"+q.Encode(), nil, nil)
+		body, err := adminGet(addr, "/applink/tokens?"+q.Encode())
 		if err != nil {
 			return 1, err
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
 		if fs.Bool("json") {
 			_, _ = os.Stdout.Write(body)
 			return 0, nil
@@ -222,17 +237,10 @@ func cmdTokens(fs caddycmd.Flags, action string) (int, error) {
 		if req == (revokeRequest{}) {
 			return 1, errors.New("revoke needs --token, --id, --user or --consumer")
 		}
-		body, _ := json.Marshal(req)
-		resp, err := caddycmd.AdminAPIRequest(addr, http.MethodPost, "/applink/tokens/revoke",
-			http.Header{"Content-Type": {"application/json"}}, bytes.NewReader(body))
-		if err != nil {
-			return 1, err
-		}
-		defer resp.Body.Close()
 		var out struct {
 			Revoked int `json:"revoked"`
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		if err := adminPost(addr, "/applink/tokens/revoke", req, &out); err != nil {
 			return 1, err
 		}
 		fmt.Printf("revoked %d token(s)\n", out.Revoked)

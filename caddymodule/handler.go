@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -179,20 +180,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.identity = textproto.CanonicalMIMEHeaderKey(h.IdentityHeader)
 	h.identityKey = hygiene.NormalizeHeaderName(h.identity)
 
-	switch h.LegacyAuth {
-	case "", "block":
-	case "strip":
-		h.stripLegacy = true
-	default:
-		return fmt.Errorf("legacy_auth must be block or strip, not %q", h.LegacyAuth)
+	if err := oneOf("legacy_auth", cmp.Or(h.LegacyAuth, "block"), "block", "strip"); err != nil {
+		return err
 	}
-	switch h.Anonymous {
-	case "", "pass":
-	case "reject":
-		h.rejectAnon = true
-	default:
-		return fmt.Errorf("anonymous must be pass or reject, not %q", h.Anonymous)
+	h.stripLegacy = h.LegacyAuth == "strip"
+	if err := oneOf("anonymous", cmp.Or(h.Anonymous, "pass"), "pass", "reject"); err != nil {
+		return err
 	}
+	h.rejectAnon = h.Anonymous == "reject"
 	window := time.Duration(h.TimestampWindow)
 	if window == 0 {
 		window = oauth1.DefaultWindow

@@ -25,27 +25,40 @@ var applinkMetrics = struct {
 }{}
 
 func initMetrics(registry *prometheus.Registry) error {
-	const ns, sub = "caddy", "applink"
+	const sub = "applink"
 	applinkMetrics.once.Do(func() {
-		applinkMetrics.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "requests_total",
-			Help: "Requests seen by the applink handler, by consumer, mode and outcome (ok, or the oauth_problem).",
-		}, []string{"consumer", "mode", "outcome"})
+		applinkMetrics.requests = newCounterVec(sub, "requests_total",
+			"Requests seen by the applink handler, by consumer, mode and outcome (ok, or the oauth_problem).",
+			"consumer", "mode", "outcome")
 		applinkMetrics.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: ns, Subsystem: sub, Name: "verify_duration_seconds",
+			Namespace: metricsNamespace, Subsystem: sub, Name: "verify_duration_seconds",
 			Help:    "Time spent verifying OAuth requests (signature, nonce and token lookups).",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, .5},
 		}, []string{"outcome"})
-		applinkMetrics.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "store_errors_total",
-			Help: "Failures of the nonce or token store (requests were refused with 503).",
-		}, []string{"store"})
+		applinkMetrics.storeErrors = newCounterVec(sub, "store_errors_total",
+			"Failures of the nonce or token store (requests were refused with 503).", "store")
 		applinkMetrics.tokens = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: ns, Subsystem: sub, Name: "stored_tokens",
+			Namespace: metricsNamespace, Subsystem: sub, Name: "stored_tokens",
 			Help: "Tokens (request and access) in the token stores in use.",
 		}, countStoredTokens)
 	})
-	for _, c := range []prometheus.Collector{applinkMetrics.requests, applinkMetrics.duration, applinkMetrics.storeErrors, applinkMetrics.tokens} {
+	return register(registry, applinkMetrics.requests, applinkMetrics.duration, applinkMetrics.storeErrors, applinkMetrics.tokens)
+}
+
+// metricsNamespace is Caddy's: the metrics are caddy_<subsystem>_<name>.
+const metricsNamespace = "caddy"
+
+// newCounterVec is a counter caddy_<subsystem>_<name>, by labels.
+func newCounterVec(subsystem, name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: subsystem, Name: name, Help: help}, labels)
+}
+
+// register registers cs with registry. The collectors outlive config loads
+// and are registered with each load's registry, several times when a
+// config has several modules using them: one already registered is no
+// error.
+func register(registry *prometheus.Registry, cs ...prometheus.Collector) error {
+	for _, c := range cs {
 		if err := registry.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {

@@ -72,10 +72,8 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			t.RenewBefore = caddy.Duration(dur)
 		case "mode":
-			switch t.Mode {
-			case "2lo", "impersonation", "3lo":
-			default:
-				return d.Errf("mode must be 2lo, impersonation or 3lo, not %q", t.Mode)
+			if err := oneOf(name, t.Mode, "2lo", "impersonation", "3lo"); err != nil {
+				return d.Err(err.Error())
 			}
 		}
 		d.DeleteN(2)

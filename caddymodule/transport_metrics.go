@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"errors"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,19 +28,11 @@ const (
 )
 
 func initTransportMetrics() {
-	const ns, sub = "caddy", "applink_transport"
-	transportMetrics.problems = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: ns,
-		Subsystem: sub,
-		Name:      "remote_problems_total",
-		Help:      "Signed requests the remote application refused, by remote host and oauth_problem.",
-	}, []string{"remote", "problem"})
-	transportMetrics.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: ns,
-		Subsystem: sub,
-		Name:      "local_refusals_total",
-		Help:      "Requests refused before signing (no user, no 3LO token, ...), by remote host and reason.",
-	}, []string{"remote", "reason"})
+	const sub = "applink_transport"
+	transportMetrics.problems = newCounterVec(sub, "remote_problems_total",
+		"Signed requests the remote application refused, by remote host and oauth_problem.", "remote", "problem")
+	transportMetrics.refusals = newCounterVec(sub, "local_refusals_total",
+		"Requests refused before signing (no user, no 3LO token, ...), by remote host and reason.", "remote", "reason")
 }
 
 // registerMetrics registers the collectors with reg (nil: nowhere). Several
@@ -51,15 +42,7 @@ func registerMetrics(reg *prometheus.Registry) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{transportMetrics.problems, transportMetrics.refusals} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return err
-			}
-		}
-	}
-	return nil
+	return register(reg, transportMetrics.problems, transportMetrics.refusals)
 }
 
 func countProblem(remote, problem string) {
