@@ -14,16 +14,10 @@ import (
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("applink", parseCaddyfile)
+	httpcaddyfile.RegisterHandlerDirective("applink", parseDirective[Handler])
 	// Before anything that reads identity or serves content, so users need
 	// no `order` line; in particular before reverse_proxy.
 	httpcaddyfile.RegisterDirectiveOrder("applink", httpcaddyfile.After, "forward_auth")
-}
-
-func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	m := new(Handler)
-	err := m.UnmarshalCaddyfile(h.Dispenser)
-	return m, err
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
@@ -44,9 +38,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_form_body <size>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // directive name
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := noArgs(d); err != nil {
+		return err
 	}
 	strs := map[string]*string{"base_url": &h.BaseURL, "identity_header": &h.IdentityHeader, "session_key": &h.SessionKey}
 	for d.NextBlock(0) {
@@ -163,6 +156,28 @@ func parseConsumer(d *caddyfile.Dispenser) (*ConsumerConfig, error) {
 		}
 	}
 	return c, nil
+}
+
+// parseDirective parses a handler directive into its module M, which
+// unmarshals itself.
+func parseDirective[M any, P interface {
+	*M
+	caddyhttp.MiddlewareHandler
+	caddyfile.Unmarshaler
+}](h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := P(new(M))
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// noArgs passes the directive's name (or the transport's) and refuses
+// arguments after it: the module's settings are in its block.
+func noArgs(d *caddyfile.Dispenser) error {
+	d.Next()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
 }
 
 // oneArg reads exactly one argument, and no block, for the subdirective the

@@ -3,23 +3,16 @@ package caddymodule
 import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("applink_dance", parseDanceCaddyfile)
+	httpcaddyfile.RegisterHandlerDirective("applink_dance", parseDirective[DanceHandler])
 	// After every authentication directive, because the dance runs for
 	// the local user they establish: basic_auth, forward_auth, and the
 	// applink handler (ordered right after forward_auth, so before this
 	// one whatever the init order). Before request_header and everything
 	// that serves content, so no `order` line is needed.
 	httpcaddyfile.RegisterDirectiveOrder("applink_dance", httpcaddyfile.Before, "request_header")
-}
-
-func parseDanceCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	m := new(DanceHandler)
-	err := m.UnmarshalCaddyfile(h.Dispenser)
-	return m, err
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
@@ -38,9 +31,8 @@ func parseDanceCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, e
 //		state file [<path>] { encryption_key <key> } | state redis <url> {...} | state memory
 //	}
 func (h *DanceHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // directive name
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := noArgs(d); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	strs := map[string]*string{"base_url": &h.BaseURL, "consumer_key": &h.ConsumerKey, "private_key_file": &h.PrivateKeyFile, "user": &h.User}

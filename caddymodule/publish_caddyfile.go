@@ -3,22 +3,15 @@ package caddymodule
 import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("applink_publish", parsePublishCaddyfile)
+	httpcaddyfile.RegisterHandlerDirective("applink_publish", parseDirective[PublishHandler])
 	// Before every authentication directive (basic_auth, forward_auth, and
 	// applink, which is ordered after forward_auth), so that the two
 	// documents are served anonymously, as Atlassian serves them, even
 	// where the rest of the site requires authentication.
 	httpcaddyfile.RegisterDirectiveOrder("applink_publish", httpcaddyfile.Before, "basic_auth")
-}
-
-func parsePublishCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	m := new(PublishHandler)
-	err := m.UnmarshalCaddyfile(h.Dispenser)
-	return m, err
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
@@ -35,9 +28,8 @@ func parsePublishCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		icon_url <url>
 //	}
 func (h *PublishHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // directive name
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := noArgs(d); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	strs := map[string]*string{"base_url": &h.BaseURL, "consumer_key": &h.ConsumerKey, "name": &h.Name,

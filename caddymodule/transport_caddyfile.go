@@ -28,9 +28,8 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if t.HTTPTransport == nil {
 		t.HTTPTransport = new(reverseproxy.HTTPTransport)
 	}
-	d.Next() // transport name
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := noArgs(d); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	var renew string
