@@ -44,6 +44,19 @@ func caddyRun(t *testing.T, sites string) (*caddytest.Tester, string) {
 	return testkit.LoadCaddy(t, transportAdminPort, 20*time.Second, transportGlobals(logFile)+sites), logFile
 }
 
+// roundTrip sends req through tr, as Caddy's reverse proxy would, and
+// returns the answer and its body.
+func roundTrip(t *testing.T, tr http.RoundTripper, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
 func newReq(t *testing.T, method, url, ctype, body string, hdr ...string) *http.Request {
 	t.Helper()
 	var r io.Reader

@@ -141,13 +141,8 @@ func TestThreeLeggedOauthlib(t *testing.T) {
 		{"POST", "/rest/x?a=2&a=1", "application/x-www-form-urlencoded", "a=0&b=x+y&os_username=admin"},
 	} {
 		req := clientRequest(t, c.method, "http://"+o.Addr()+c.target, c.ctype, c.body, "X-Test-User", "erin")
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		v := parseVerdict(t, resp, string(b))
+		resp, b := roundTrip(t, tr, req)
+		v := parseVerdict(t, resp, b)
 		if !v.OK || v.Mode != "3lo" {
 			t.Errorf("%s %s: oauthlib: ok=%v mode=%s %s", c.method, c.target, v.OK, v.Mode, v.Reason)
 		}
@@ -158,16 +153,11 @@ func TestThreeLeggedOauthlib(t *testing.T) {
 
 	for user, want := range map[string]int{"frank": 401, "": 401, "broken": 503} {
 		req := clientRequest(t, "GET", "http://"+o.Addr()+"/rest/x", "", "", "X-Test-User", user)
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, b := roundTrip(t, tr, req)
 		if resp.StatusCode != want {
 			t.Errorf("user %q: status %d, want %d (%s)", user, resp.StatusCode, want, b)
 		}
-		if user == "frank" && !strings.Contains(string(b), `no OAuth access token is stored for user "frank"`) {
+		if user == "frank" && !strings.Contains(b, `no OAuth access token is stored for user "frank"`) {
 			t.Errorf("user without token: body %q", b)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/caddy-applink/caddy-applink/internal/consumer"
 	"github.com/caddy-applink/caddy-applink/internal/signer"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // provisioned provisions tr outside a Caddy server.
@@ -146,13 +146,9 @@ http://localhost:%d {
 	}
 }
 `, frontPort, bad)
-	resp, err := http.Post(fmt.Sprintf("http://localhost:%d/load", transportAdminPort), "text/caddyfile", strings.NewReader(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode == 200 || !strings.Contains(string(body), "private_key_file: "+bad) {
+	load := newReq(t, http.MethodPost, fmt.Sprintf("http://localhost:%d/load", transportAdminPort), "text/caddyfile", cfg)
+	resp, body := testkit.Do(t, http.DefaultClient, load)
+	if resp.StatusCode == 200 || !strings.Contains(body, "private_key_file: "+bad) {
 		t.Errorf("load: %d %s", resp.StatusCode, body)
 	}
 }
@@ -199,13 +195,7 @@ func TestRoundTripDoesNotModifyRequest(t *testing.T) {
 	rec := newTransportRecorder(t, "")
 	tr := provisioned(t, &Transport{ConsumerKey: testConsumerKey, PrivateKeyFile: gwKeys().PrivFile, Mode: "impersonation", User: "{http.request.header.X-Test-User}"})
 	req := clientRequest(t, "GET", rec.srv.URL+"/x?a=1&oauth_token=z", "", "", "X-Test-User", "alice", "Cookie", "c=1")
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(b) != "mode=2lo-impersonation user=alice" {
+	if _, b := roundTrip(t, tr, req); b != "mode=2lo-impersonation user=alice" {
 		t.Errorf("remote said %q", b)
 	}
 	if req.URL.RawQuery != "a=1&oauth_token=z" || req.Header.Get("Cookie") != "c=1" || req.Header.Get("Authorization") != "" {

@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -65,13 +64,7 @@ func TestRenewalGoesWhereRequestsGo(t *testing.T) {
 	}
 	send := func(user string) (*http.Response, string) {
 		req := clientRequest(t, "GET", srv.URL+"/jira/rest/api/2/myself", "", "", "X-Test-User", user)
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp, string(b)
+		return roundTrip(t, tr, req)
 	}
 
 	put("gina") // expires in 1 h: within the default 24 h window
