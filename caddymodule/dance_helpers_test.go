@@ -186,13 +186,8 @@ func (b *danceBrowser) do(t *testing.T, method, raw, form string) page {
 	if form != "" {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := b.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, raw, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return page{status: resp.StatusCode, header: resp.Header, body: string(data), url: raw}
+	resp, data := testkit.Do(t, b.Client, req)
+	return page{status: resp.StatusCode, header: resp.Header, body: data, url: raw}
 }
 
 // location resolves the Location of p against its URL.
@@ -210,10 +205,7 @@ func (p page) location(t *testing.T) string {
 	return l.String()
 }
 
-var (
-	csrfRe    = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	linkHdrRe = regexp.MustCompile(`^<([^>]+)>; rel="authenticate"$`)
-)
+var linkHdrRe = regexp.MustCompile(`^<([^>]+)>; rel="authenticate"$`)
 
 // decide plays the user on the remote's approval page (reached at
 // authURL): Allow or Deny. It returns the remote's answer (a redirect to
@@ -221,12 +213,12 @@ var (
 func (b *danceBrowser) decide(t *testing.T, authURL string, allow bool) page {
 	t.Helper()
 	p := b.get(t, authURL)
-	m := csrfRe.FindStringSubmatch(p.body)
-	if p.status != 200 || m == nil || !strings.Contains(p.body, "Local app") || !strings.Contains(p.body, `id="user">`+b.remoteUser+`<`) {
+	csrf := testkit.CSRF(p.body)
+	if p.status != 200 || csrf == "" || !strings.Contains(p.body, "Local app") || !strings.Contains(p.body, `id="user">`+b.remoteUser+`<`) {
 		t.Fatalf("approval page %d: %s", p.status, p.body)
 	}
 	u, _ := url.Parse(authURL)
-	form := url.Values{"oauth_token": {u.Query().Get("oauth_token")}, "oauth_callback": {u.Query().Get("oauth_callback")}, "csrf": {m[1]}}
+	form := url.Values{"oauth_token": {u.Query().Get("oauth_token")}, "oauth_callback": {u.Query().Get("oauth_callback")}, "csrf": {csrf}}
 	if allow {
 		form.Set("approve", "Allow")
 	} else {
@@ -242,17 +234,12 @@ func admin(t *testing.T, method, path, body string, out any) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	resp, data := testkit.Do(t, http.DefaultClient, req)
 	if resp.StatusCode != 200 {
 		t.Fatalf("admin %s %s: %d %s", method, path, resp.StatusCode, data)
 	}
 	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
+		if err := json.Unmarshal([]byte(data), out); err != nil {
 			t.Fatalf("admin %s: %v: %s", path, err, data)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,12 +19,29 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // jsonLog is the global option that writes Caddy's log, debug lines
 // included, to file as JSON, for testkit.LogEntries.
 func jsonLog(file string) string {
 	return "log {\n\toutput file " + file + "\n\tformat json\n\tlevel DEBUG\n}"
+}
+
+// readAdmin sends a GET of path to the admin endpoint of the in-process
+// Caddy, at localhost:adminPort.
+func readAdmin(t *testing.T, adminPort int, path string) (*http.Response, string) {
+	t.Helper()
+	return testkit.Do(t, http.DefaultClient, newReq(t, http.MethodGet, fmt.Sprintf("http://localhost:%d%s", adminPort, path), "", ""))
+}
+
+// scrape returns the metrics of the in-process Caddy, whose admin endpoint
+// is at localhost:adminPort.
+func scrape(t *testing.T, adminPort int) string {
+	t.Helper()
+	_, metrics := readAdmin(t, adminPort, "/metrics")
+	return metrics
 }
 
 // doubledPrefix matches an error that names its module although Caddy

@@ -1,25 +1,11 @@
 package caddymodule
 
 import (
-	"io"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 )
-
-// scrape returns Caddy's metrics from the admin endpoint.
-func scrape(t *testing.T) string {
-	t.Helper()
-	resp, err := http.Get("http://localhost:2999/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
 
 func metricValue(t *testing.T, metrics, series string) float64 {
 	t.Helper()
@@ -35,7 +21,7 @@ func metricValue(t *testing.T, metrics, series string) float64 {
 func TestMetricsCountOutcomesWithBoundedLabels(t *testing.T) {
 	rec := newRecorder(t)
 	tester := startProxy(t, rec, "", "")
-	before := scrape(t)
+	before := scrape(t, handlerAdminPort)
 	okSeries := `caddy_applink_requests_total{consumer="bamboo:93f2",mode="2lo-impersonation",outcome="ok"}`
 	unknownSeries := `caddy_applink_requests_total{consumer="unknown",mode="refused",outcome="consumer_key_unknown"}`
 
@@ -49,7 +35,7 @@ func TestMetricsCountOutcomesWithBoundedLabels(t *testing.T) {
 		// Attacker-chosen consumer keys must not become label values.
 		do(t, tester, signSpec{Consumer: "attacker-" + strconv.Itoa(i), Target: "/rest/a"}.build(t))
 	}
-	after := scrape(t)
+	after := scrape(t, handlerAdminPort)
 	if d := metricValue(t, after, okSeries) - metricValue(t, before, okSeries); d != 3 {
 		t.Errorf("%s grew by %v, want 3", okSeries, d)
 	}
@@ -65,13 +51,8 @@ func TestMetricsCountOutcomesWithBoundedLabels(t *testing.T) {
 		t.Error("latency histogram or stored-tokens gauge missing")
 	}
 
-	resp, err := http.Get("http://localhost:2999/applink/ready")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"ready":true`) {
+	resp, body := readAdmin(t, handlerAdminPort, "/applink/ready")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"ready":true`) {
 		t.Errorf("readiness: %d %s", resp.StatusCode, body)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // threeLOProxy starts the proxy with a header login source (the SSO in
@@ -67,60 +67,31 @@ func requestToken(t *testing.T, tester *caddytest.Tester, consumer string, callb
 	return v["oauth_token"], v["oauth_token_secret"]
 }
 
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
 // approve plays the user: opens the approval page as user (the SSO header)
 // and presses Allow or Deny. It returns the redirect, if any, and the page.
 func approve(t *testing.T, tester *caddytest.Tester, token, user string, allow bool) (*url.URL, string) {
 	t.Helper()
-	b := browser(t, tester)
-	req, _ := http.NewRequest("GET", proxyBase+authorizePath+"?oauth_token="+url.QueryEscape(token), nil)
-	req.Header.Set("X-Remote-User", user)
-	resp, err := b.Do(req)
+	a, err := testkit.Approve(browser(t, tester), proxyBase+authorizePath+"?oauth_token="+url.QueryEscape(token), user, allow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("approval page: %d %s", resp.StatusCode, page)
+	if !strings.Contains(a.Page, `id="user">`+user+`<`) || !strings.Contains(a.Page, "Bamboo") {
+		t.Errorf("approval page does not name the user and the consumer: %s", a.Page)
 	}
-	if !strings.Contains(string(page), `id="user">`+user+`<`) || !strings.Contains(string(page), "Bamboo") {
-		t.Errorf("approval page does not name the user and the consumer: %s", page)
-	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(string(page), "<script") {
+	if csp := a.PageHeader.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(a.Page, "<script") {
 		t.Errorf("approval page CSP %q or script present", csp)
 	}
-	m := csrfField.FindStringSubmatch(string(page))
-	if m == nil {
-		t.Fatalf("no CSRF field in %s", page)
-	}
-	form := url.Values{"oauth_token": {token}, "csrf": {m[1]}}
-	if allow {
-		form.Set("approve", "Allow")
-	} else {
-		form.Set("deny", "Deny")
-	}
-	req, _ = http.NewRequest("POST", proxyBase+authorizePath, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Remote-User", user)
-	resp, err = b.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusSeeOther {
-		loc, err := url.Parse(resp.Header.Get("Location"))
+	if a.Status == http.StatusSeeOther {
+		loc, err := url.Parse(a.Location)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return loc, string(body)
+		return loc, a.Result
 	}
-	if resp.StatusCode != 200 {
-		t.Fatalf("decision: %d %s", resp.StatusCode, body)
+	if a.Status != 200 {
+		t.Fatalf("decision: %d %s", a.Status, a.Result)
 	}
-	return nil, string(body)
+	return nil, a.Result
 }
 
 func accessToken(t *testing.T, tester *caddytest.Tester, consumer, token, verifier string) (*http.Response, map[string]string) {
@@ -228,26 +199,9 @@ func TestThreeLeggedHMACConsumer(t *testing.T) {
 	rec := newRecorder(t)
 	tester, _ := threeLOProxy(t, rec, "")
 	token, secret := requestToken(t, tester, hmacKey, nil)
-	approve := func() { approve(t, tester, token, "carol", true) }
-	_ = approve
-	b := browser(t, tester)
-	req, _ := http.NewRequest("GET", proxyBase+authorizePath+"?oauth_token="+token, nil)
-	req.Header.Set("X-Remote-User", "carol")
-	resp, err := b.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := csrfField.FindStringSubmatch(string(page))
-	if m == nil {
-		t.Fatalf("approval page: %d %s", resp.StatusCode, page)
-	}
-	req, _ = http.NewRequest("POST", proxyBase+authorizePath, strings.NewReader(url.Values{"oauth_token": {token}, "csrf": {m[1]}, "approve": {"Allow"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Remote-User", "carol")
-	if resp, err = b.Do(req); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("decide: %v %v", resp, err)
+	a, err := testkit.Approve(browser(t, tester), proxyBase+authorizePath+"?oauth_token="+token, "carol", true)
+	if err != nil || a.Status != 200 {
+		t.Fatalf("decide: %+v %v", a, err)
 	}
 	// Signed with the wrong token secret: refused.
 	if resp, _ := sendSpec(t, tester, signSpec{Method: "POST", Target: accessTokenPath, Consumer: hmacKey, Secret: hmacSecret, TokenSecret: "wrong", Token: strptr(token)}); resp.StatusCode != 401 || problemOf(resp) != oauth1.SignatureInvalid {
@@ -398,13 +352,8 @@ func TestLoginUpstream(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", page, nil)
 	req.AddCookie(&http.Cookie{Name: "JSESSIONID", Value: "erin-session"})
-	resp, err = b.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `id="user">erin<`) {
+	resp, body := testkit.Do(t, b, req)
+	if resp.StatusCode != 200 || !strings.Contains(body, `id="user">erin<`) {
 		t.Errorf("logged in at the product: %d %s", resp.StatusCode, body)
 	}
 	// The product down: fail closed, nobody approves.

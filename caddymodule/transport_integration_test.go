@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -332,7 +331,7 @@ http://localhost:%d {
 	if len(es) < 6 || es[0]["reason"] != "no_user" || es[0]["consumer"] != testConsumerKey {
 		t.Errorf("refusal log entries: %v", es)
 	}
-	m := scrapeMetrics(t)
+	m := scrape(t, transportAdminPort)
 	if want := fmt.Sprintf(`caddy_applink_transport_local_refusals_total{reason="no_user",remote=%q}`, rec.addr()); metricValue(t, m, want) < 3 {
 		t.Errorf("metric %s not counted:\n%s", want, grep(m, "applink"))
 	}
@@ -438,7 +437,7 @@ http://localhost:%d {
 }
 `, frontPort, rec.addr(), transportBlock("mode 2lo")))
 	front := fmt.Sprintf("http://localhost:%d/rest/x", frontPort)
-	before := scrapeMetrics(t)
+	before := scrape(t, transportAdminPort)
 	sends := map[string]int{"timestamp_refused": 2, "signature_invalid": 1, "made_up_problem": 1, "bare": 1, "login": 1}
 	for problem, n := range sends {
 		for range n {
@@ -451,7 +450,7 @@ http://localhost:%d {
 			}
 		}
 	}
-	after := scrapeMetrics(t)
+	after := scrape(t, transportAdminPort)
 	for label, want := range map[string]float64{"timestamp_refused": 2, "signature_invalid": 1, "other": 1, "unspecified": 1} {
 		name := fmt.Sprintf(`caddy_applink_transport_remote_problems_total{problem=%q,remote=%q}`, label, rec.addr())
 		if got := metricValue(t, after, name) - metricValue(t, before, name); got != want {
@@ -534,18 +533,6 @@ http://localhost:%d {
 	if resp.StatusCode != 200 || body != "mode=2lo-impersonation user=alice" {
 		t.Errorf("after health checks: %d %q", resp.StatusCode, body)
 	}
-}
-
-// scrapeMetrics reads Caddy's admin /metrics.
-func scrapeMetrics(t *testing.T) string {
-	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("http://localhost:%d/metrics", transportAdminPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }
 
 func grep(s, substr string) string {
