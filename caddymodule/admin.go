@@ -47,9 +47,9 @@ func (AdminAPI) CaddyModule() caddy.ModuleInfo {
 // Routes returns the admin routes.
 func (a *AdminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
-		{Pattern: "/applink/tokens", Handler: caddy.AdminHandlerFunc(a.list)},
+		{Pattern: "/applink/tokens", Handler: getOnly(a.list)},
 		{Pattern: "/applink/tokens/revoke", Handler: caddy.AdminHandlerFunc(a.revoke)},
-		{Pattern: "/applink/remote-tokens", Handler: caddy.AdminHandlerFunc(a.listRemote)},
+		{Pattern: "/applink/remote-tokens", Handler: getOnly(a.listRemote)},
 		{Pattern: "/applink/remote-tokens/forget", Handler: caddy.AdminHandlerFunc(a.forgetRemote)},
 		{Pattern: "/applink/ready", Handler: caddy.AdminHandlerFunc(a.ready)},
 	}
@@ -78,22 +78,20 @@ type revokeRequest struct {
 }
 
 func (a *AdminAPI) list(w http.ResponseWriter, r *http.Request) error {
-	if err := getOnly(r); err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	f := store.Filter{User: q.Get("user"), Consumer: q.Get("consumer"), Kind: store.Kind(q.Get("kind")), ID: q.Get("id")}
 	out := []tokenInfo{}
-	for name, s := range storesInUse() {
+	err := overStores(func(name string, s store.StateStore) error {
 		list, err := s.List(r.Context(), f)
-		if err != nil {
-			return storeFailed(name, err)
-		}
 		for _, t := range list {
 			out = append(out, tokenInfo{ID: t.ID, Kind: string(t.Kind), Consumer: t.Consumer, User: t.User,
 				State: string(t.State), Created: t.Created, Expires: t.Expires, SessionEnds: t.SessionEnds,
 				LastUsed: t.LastUsed, Store: name})
 		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return writeJSON(w, out)
@@ -110,17 +108,25 @@ func decodePost(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-// getOnly refuses an admin request that is not a GET.
-func getOnly(r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use GET")}
+// getOnly is the admin handler h for GET requests; it refuses the others.
+func getOnly(h caddy.AdminHandlerFunc) caddy.AdminHandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.Method != http.MethodGet {
+			return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: errors.New("use GET")}
+		}
+		return h(w, r)
 	}
-	return nil
 }
 
-// storeFailed is the admin API's error when the store name failed.
-func storeFailed(name string, err error) error {
-	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
+// overStores runs f on every store in use, with its name, and stops at the
+// first that fails: the admin API's 503, naming the store.
+func overStores(f func(name string, s store.StateStore) error) error {
+	for name, s := range storesInUse() {
+		if err := f(name, s); err != nil {
+			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: fmt.Errorf("%s: %w", name, err)}
+		}
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {
@@ -145,12 +151,13 @@ func (a *AdminAPI) revoke(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("name a token, id, user or consumer")}
 	}
 	total := 0
-	for name, s := range storesInUse() {
+	err := overStores(func(_ string, s store.StateStore) error {
 		n, err := s.Delete(r.Context(), f)
-		if err != nil {
-			return storeFailed(name, err)
-		}
 		total += n
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	caddy.Log().Named("applink.admin").Info("tokens revoked")
 	return writeJSON(w, map[string]int{"revoked": total})
@@ -170,19 +177,17 @@ type forgetRequest struct {
 }
 
 func (a *AdminAPI) listRemote(w http.ResponseWriter, r *http.Request) error {
-	if err := getOnly(r); err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	out := []remoteTokenInfo{}
-	for name, s := range storesInUse() {
+	err := overStores(func(name string, s store.StateStore) error {
 		list, err := consumer.ListHeld(r.Context(), s, q.Get("remote"), q.Get("user"), time.Now())
-		if err != nil {
-			return storeFailed(name, err)
-		}
 		for _, h := range list {
 			out = append(out, remoteTokenInfo{Held: h, Store: name})
 		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return writeJSON(w, out)
@@ -198,12 +203,13 @@ func (a *AdminAPI) forgetRemote(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("name a remote, a user or both")}
 	}
 	total := 0
-	for name, s := range storesInUse() {
+	err := overStores(func(_ string, s store.StateStore) error {
 		n, err := consumer.ForgetHeld(r.Context(), s, req.Remote, req.User)
 		total += n
-		if err != nil {
-			return storeFailed(name, err)
-		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	caddy.Log().Named("applink.admin").Info("remote tokens forgotten", zap.Int("count", total))
 	return writeJSON(w, map[string]int{"forgotten": total})

@@ -267,6 +267,13 @@ func TestAdminListsAndForgetsConsumerSideTokens(t *testing.T) {
 	if len(one) != 1 || one[0]["user"] != "alice" {
 		t.Errorf("filtered listing %v", one)
 	}
+	// The listings answer GET only.
+	for _, path := range []string{"/applink/tokens", "/applink/remote-tokens"} {
+		post := newReq(t, http.MethodPost, fmt.Sprintf("http://localhost:%d%s", danceAdminPort, path), "", "")
+		if resp, body := testkit.Do(t, http.DefaultClient, post); resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("POST %s: %d %s, want 405", path, resp.StatusCode, body)
+		}
+	}
 
 	req, _ := http.NewRequest("POST", fmt.Sprintf("http://localhost:%d/applink/remote-tokens/forget", danceAdminPort), strings.NewReader(`{}`))
 	resp, err := http.DefaultClient.Do(req)
