@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -42,26 +43,15 @@ Token values are never listed: the proxy does not store them. --id is the
 token's SHA-256 as listed; --token takes the value a consumer holds.
 The admin address is found like "caddy reload" finds it: --address, or the
 config given with --config, or the default localhost:2019.`,
-		CobraFunc: func(cmd *cobra.Command) {
-			cmd.Args = cobra.ExactArgs(1)
+		CobraFunc: adminCommand(func(cmd *cobra.Command) {
 			cmd.Flags().String("user", "", "Only this user's tokens")
 			cmd.Flags().String("consumer", "", "Only this consumer's tokens")
 			cmd.Flags().String("token", "", "revoke: the token value")
 			cmd.Flags().String("id", "", "The token ID (as listed)")
-			cmd.Flags().Bool("json", false, "list: print JSON")
-			adminAddressFlags(cmd)
-			cmd.RunE = func(cmd *cobra.Command, args []string) error {
-				fs := caddycmd.Flags{FlagSet: cmd.Flags()}
-				code, err := cmdTokens(fs, args[0])
-				if err != nil {
-					return err
-				}
-				if code != 0 {
-					os.Exit(code)
-				}
-				return nil
-			}
-		},
+		}, func(addr, action string, fs caddycmd.Flags) error {
+			sel := revokeRequest{Token: fs.String("token"), ID: fs.String("id"), User: fs.String("user"), Consumer: fs.String("consumer")}
+			return tokens(addr, action, sel, fs.Bool("json"), os.Stdout)
+		}),
 	})
 }
 
@@ -81,21 +71,12 @@ and local user, and the dances still in progress ("pending").
 
 Token values are never shown. Forgetting is local: the user must dance
 again, and the remote honours the token until it is revoked there too.`,
-		CobraFunc: func(cmd *cobra.Command) {
-			cmd.Args = cobra.ExactArgs(1)
+		CobraFunc: adminCommand(func(cmd *cobra.Command) {
 			cmd.Flags().String("remote", "", "Only this remote (its base URL)")
 			cmd.Flags().String("user", "", "Only this local user")
-			cmd.Flags().Bool("json", false, "list: print JSON")
-			adminAddressFlags(cmd)
-			cmd.RunE = func(cmd *cobra.Command, args []string) error {
-				fs := caddycmd.Flags{FlagSet: cmd.Flags()}
-				addr, err := adminAddress(fs)
-				if err != nil {
-					return err
-				}
-				return remoteTokens(addr, args[0], forgetRequest{Remote: fs.String("remote"), User: fs.String("user")}, fs.Bool("json"), os.Stdout)
-			}
-		},
+		}, func(addr, action string, fs caddycmd.Flags) error {
+			return remoteTokens(addr, action, forgetRequest{Remote: fs.String("remote"), User: fs.String("user")}, fs.Bool("json"), os.Stdout)
+		}),
 	})
 }
 
@@ -104,60 +85,40 @@ again, and the remote honours the token until it is revoked there too.`,
 func remoteTokens(addr, action string, sel forgetRequest, asJSON bool, w io.Writer) error {
 	switch action {
 	case "list":
-		q := url.Values{}
-		if sel.Remote != "" {
-			q.Set("remote", sel.Remote)
-		}
-		if sel.User != "" {
-			q.Set("user", sel.User)
-		}
-		body, err := adminGet(addr, "/applink/remote-tokens?"+q.Encode())
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			_, err := w.Write(body)
-			return err
-		}
-		var list []remoteTokenInfo
-		if err := json.Unmarshal(body, &list); err != nil {
-			return fmt.Errorf("admin API answered %q: %w", body, err)
-		}
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "REMOTE\tUSER\tSTATE\tCREATED\tEXPIRES\tSESSION ENDS")
-		day := func(t time.Time) string {
-			if t.IsZero() {
-				return "-"
-			}
-			return t.UTC().Format("2006-01-02")
-		}
-		for _, t := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Remote, t.User, t.State,
-				t.Created.UTC().Format("2006-01-02 15:04"), day(t.Expires), day(t.SessionEnds))
-		}
-		return tw.Flush()
+		path := "/applink/remote-tokens?" + query(map[string]string{"remote": sel.Remote, "user": sel.User})
+		return listing(addr, path, asJSON, w, "REMOTE\tUSER\tSTATE\tCREATED\tEXPIRES\tSESSION ENDS", func(t remoteTokenInfo) []string {
+			return []string{t.Remote, t.User, t.State, stamp(t.Created, minute), stamp(t.Expires, day), stamp(t.SessionEnds, day)}
+		})
 	case "forget":
 		if sel == (forgetRequest{}) {
 			return errors.New("forget needs --remote, --user or both")
 		}
-		var out struct {
-			Forgotten int `json:"forgotten"`
-		}
-		if err := adminPost(addr, "/applink/remote-tokens/forget", sel, &out); err != nil {
-			return err
-		}
-		_, err := fmt.Fprintf(w, "forgot %d token(s)\n", out.Forgotten)
-		return err
+		return adminCount(addr, "/applink/remote-tokens/forget", sel, "forgotten", "forgot", w)
 	}
 	return fmt.Errorf("unknown action %q: want list or forget", action)
 }
 
-// adminAddressFlags adds the flags that find a running applink's admin
-// API, as "caddy reload" has them.
-func adminAddressFlags(cmd *cobra.Command) {
-	cmd.Flags().String("address", "", "The admin API address")
-	cmd.Flags().StringP("config", "c", "", "Config file, to find the admin address")
-	cmd.Flags().StringP("adapter", "a", "", "Name of config adapter")
+// adminCommand is the CobraFunc of a subcommand that runs an action, its
+// one argument, against the admin API of a running applink: flags adds the
+// subcommand's own flags, to which come --json and the flags that find the
+// admin API, as "caddy reload" has them; run gets the admin address.
+func adminCommand(flags func(*cobra.Command), run func(addr, action string, fs caddycmd.Flags) error) func(*cobra.Command) {
+	return func(cmd *cobra.Command) {
+		cmd.Args = cobra.ExactArgs(1)
+		flags(cmd)
+		cmd.Flags().Bool("json", false, "list: print JSON")
+		cmd.Flags().String("address", "", "The admin API address")
+		cmd.Flags().StringP("config", "c", "", "Config file, to find the admin address")
+		cmd.Flags().StringP("adapter", "a", "", "Name of config adapter")
+		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			fs := caddycmd.Flags{FlagSet: cmd.Flags()}
+			addr, err := adminAddress(fs)
+			if err != nil {
+				return err
+			}
+			return run(addr, args[0], fs)
+		}
+	}
 }
 
 // adminAddress finds the admin API as "caddy reload" does: --address, or
@@ -168,6 +129,66 @@ func adminAddress(fs caddycmd.Flags) (string, error) {
 		return "", fmt.Errorf("finding the admin address: %w", err)
 	}
 	return addr, nil
+}
+
+// listing writes the list at path of the admin API at addr to w: as the
+// JSON it is with asJSON, else as a table of the columns header names (tab
+// separated), a row of cells for each entry.
+func listing[T any](addr, path string, asJSON bool, w io.Writer, header string, cells func(T) []string) error {
+	body, err := adminGet(addr, path)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		_, err := w.Write(body)
+		return err
+	}
+	var list []T
+	if err := json.Unmarshal(body, &list); err != nil {
+		return fmt.Errorf("admin API answered %q: %w", body, err)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, e := range list {
+		fmt.Fprintln(tw, strings.Join(cells(e), "\t"))
+	}
+	return tw.Flush()
+}
+
+// Layouts of the listings' times, in UTC.
+const (
+	minute = "2006-01-02 15:04"
+	day    = "2006-01-02"
+)
+
+// stamp is t in UTC as layout, "-" for none.
+func stamp(t time.Time, layout string) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(layout)
+}
+
+// adminCount posts sel to path of the admin API at addr and writes how many
+// tokens the answer's field counts: "<done> N token(s)".
+func adminCount(addr, path string, sel any, field, done string, w io.Writer) error {
+	var out map[string]int
+	if err := adminPost(addr, path, sel, &out); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s %d token(s)\n", done, out[field])
+	return err
+}
+
+// query is the params that are set, as a query string.
+func query(params map[string]string) string {
+	q := url.Values{}
+	for k, v := range params {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q.Encode()
 }
 
 // adminGet fetches path from the admin API at addr.
@@ -196,55 +217,19 @@ func adminPost(addr, path string, req, out any) error {
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-func cmdTokens(fs caddycmd.Flags, action string) (int, error) {
-	addr, err := adminAddress(fs)
-	if err != nil {
-		return 1, err
-	}
+// tokens runs "applink tokens list|revoke" against the admin API at addr.
+func tokens(addr, action string, sel revokeRequest, asJSON bool, w io.Writer) error {
 	switch action {
 	case "list":
-		q := url.Values{}
-		for _, k := range []string{"user", "consumer", "id"} {
-			if v := fs.String(k); v != "" {
-				q.Set(k, v)
-			}
-		}
-		body, err := adminGet(addr, "/applink/tokens?"+q.Encode())
-		if err != nil {
-			return 1, err
-		}
-		if fs.Bool("json") {
-			_, _ = os.Stdout.Write(body)
-			return 0, nil
-		}
-		var list []tokenInfo
-		if err := json.Unmarshal(body, &list); err != nil {
-			return 1, fmt.Errorf("admin API answered %q: %w", body, err)
-		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tKIND\tCONSUMER\tUSER\tCREATED\tLAST USED\tEXPIRES")
-		for _, t := range list {
-			last := "-"
-			if !t.LastUsed.IsZero() {
-				last = t.LastUsed.UTC().Format("2006-01-02 15:04")
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Kind, t.Consumer, t.User,
-				t.Created.UTC().Format("2006-01-02 15:04"), last, t.Expires.UTC().Format("2006-01-02"))
-		}
-		return 0, tw.Flush()
+		path := "/applink/tokens?" + query(map[string]string{"user": sel.User, "consumer": sel.Consumer, "id": sel.ID})
+		return listing(addr, path, asJSON, w, "ID\tKIND\tCONSUMER\tUSER\tCREATED\tLAST USED\tEXPIRES", func(t tokenInfo) []string {
+			return []string{t.ID, t.Kind, t.Consumer, t.User, stamp(t.Created, minute), stamp(t.LastUsed, minute), t.Expires.UTC().Format(day)}
+		})
 	case "revoke":
-		req := revokeRequest{Token: fs.String("token"), ID: fs.String("id"), User: fs.String("user"), Consumer: fs.String("consumer")}
-		if req == (revokeRequest{}) {
-			return 1, errors.New("revoke needs --token, --id, --user or --consumer")
+		if sel == (revokeRequest{}) {
+			return errors.New("revoke needs --token, --id, --user or --consumer")
 		}
-		var out struct {
-			Revoked int `json:"revoked"`
-		}
-		if err := adminPost(addr, "/applink/tokens/revoke", req, &out); err != nil {
-			return 1, err
-		}
-		fmt.Printf("revoked %d token(s)\n", out.Revoked)
-		return 0, nil
+		return adminCount(addr, "/applink/tokens/revoke", sel, "revoked", "revoked", w)
 	}
-	return 1, fmt.Errorf("unknown action %q: want list or revoke", action)
+	return fmt.Errorf("unknown action %q: want list or revoke", action)
 }

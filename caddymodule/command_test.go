@@ -76,6 +76,50 @@ func TestRemoteTokensCommand(t *testing.T) {
 	}
 }
 
+// TestTokensCommand drives "applink tokens" against a running proxy's
+// admin API: the provider-side tokens of its state file are listed (by
+// ID, never by value), filtered and revoked by user.
+func TestTokensCommand(t *testing.T) {
+	s := startProxyWithStateFile(t)
+	now := time.Now()
+	for _, tok := range []*store.Token{
+		{ID: store.TokenID("alice-token-value"), Kind: store.AccessToken, Consumer: "bamboo:93f2", User: "alice", Created: now, Expires: now.Add(time.Hour)},
+		{ID: store.TokenID("bob-token-value"), Kind: store.AccessToken, Consumer: "bamboo:93f2", User: "bob", Created: now, Expires: now.Add(time.Hour), LastUsed: now},
+	} {
+		if err := s.Put(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const admin = "localhost:2999"
+	run := func(action string, sel revokeRequest, asJSON bool) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := tokens(admin, action, sel, asJSON, &out); err != nil {
+			t.Fatalf("tokens %s %+v: %v", action, sel, err)
+		}
+		return out.String()
+	}
+	list := run("list", revokeRequest{}, false)
+	if !strings.HasPrefix(list, "ID ") || !strings.Contains(list, store.TokenID("alice-token-value")) || strings.Count(list, "\n") != 3 {
+		t.Errorf("list:\n%s", list)
+	}
+	if js := run("list", revokeRequest{}, true); strings.Contains(js+list, "-token-value") || !strings.HasPrefix(js, "[") {
+		t.Errorf("a token value is shown, or not JSON:\n%s\n%s", list, js)
+	}
+	if got := run("list", revokeRequest{User: "bob"}, false); strings.Count(got, "\n") != 2 || !strings.Contains(got, "bob") {
+		t.Errorf("filtered list:\n%s", got)
+	}
+	if err := tokens(admin, "revoke", revokeRequest{}, false, &bytes.Buffer{}); err == nil {
+		t.Error("revoke without a selector ran")
+	}
+	if got := run("revoke", revokeRequest{User: "alice"}, false); got != "revoked 1 token(s)\n" {
+		t.Errorf("revoke: %q", got)
+	}
+	if list := run("list", revokeRequest{}, false); strings.Contains(list, "alice") || !strings.Contains(list, "bob") {
+		t.Errorf("after revoking alice's:\n%s", list)
+	}
+}
+
 // TestStateSweeper: the state file drops dead provider tokens, lapsed
 // dances and unrenewable consumer-side tokens on its own, and keeps the
 // rest.
