@@ -78,7 +78,7 @@ func TestRemoteTokensCommand(t *testing.T) {
 
 // TestTokensCommand drives "applink tokens" against a running proxy's
 // admin API: the provider-side tokens of its state file are listed (by
-// ID, never by value), filtered and revoked by user.
+// ID, never by value), filtered and revoked by user, in this order.
 func TestTokensCommand(t *testing.T) {
 	s := startProxyWithStateFile(t)
 	now := time.Now()
@@ -90,33 +90,46 @@ func TestTokensCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const admin = "localhost:2999"
-	run := func(action string, sel revokeRequest, asJSON bool) string {
-		t.Helper()
-		var out bytes.Buffer
-		if err := tokens(admin, action, sel, asJSON, &out); err != nil {
-			t.Fatalf("tokens %s %+v: %v", action, sel, err)
+	alice := store.TokenID("alice-token-value")
+	for _, c := range []struct {
+		action    string
+		sel       revokeRequest
+		asJSON    bool
+		want, not []string // what the output has, and has not
+		lines     int      // how many lines, 0 for any
+	}{
+		{"list", revokeRequest{}, false, []string{"ID ", "LAST USED", alice, "bob"}, []string{"-token-value"}, 3},
+		{"list", revokeRequest{}, true, []string{"[", alice}, []string{"-token-value"}, 0},
+		{"list", revokeRequest{User: "bob"}, false, []string{"bob"}, []string{"alice"}, 2},
+		{"revoke", revokeRequest{}, false, nil, nil, -1}, // refused: no selector
+		{"revoke", revokeRequest{User: "alice"}, false, []string{"revoked 1 token(s)\n"}, nil, 1},
+		{"list", revokeRequest{}, false, []string{"bob"}, []string{"alice"}, 2},
+	} {
+		var b bytes.Buffer
+		err := tokens("localhost:2999", c.action, c.sel, c.asJSON, &b)
+		out := b.String()
+		if c.lines < 0 {
+			if err == nil {
+				t.Errorf("tokens %s %+v ran: %q", c.action, c.sel, out)
+			}
+			continue
 		}
-		return out.String()
-	}
-	list := run("list", revokeRequest{}, false)
-	if !strings.HasPrefix(list, "ID ") || !strings.Contains(list, store.TokenID("alice-token-value")) || strings.Count(list, "\n") != 3 {
-		t.Errorf("list:\n%s", list)
-	}
-	if js := run("list", revokeRequest{}, true); strings.Contains(js+list, "-token-value") || !strings.HasPrefix(js, "[") {
-		t.Errorf("a token value is shown, or not JSON:\n%s\n%s", list, js)
-	}
-	if got := run("list", revokeRequest{User: "bob"}, false); strings.Count(got, "\n") != 2 || !strings.Contains(got, "bob") {
-		t.Errorf("filtered list:\n%s", got)
-	}
-	if err := tokens(admin, "revoke", revokeRequest{}, false, &bytes.Buffer{}); err == nil {
-		t.Error("revoke without a selector ran")
-	}
-	if got := run("revoke", revokeRequest{User: "alice"}, false); got != "revoked 1 token(s)\n" {
-		t.Errorf("revoke: %q", got)
-	}
-	if list := run("list", revokeRequest{}, false); strings.Contains(list, "alice") || !strings.Contains(list, "bob") {
-		t.Errorf("after revoking alice's:\n%s", list)
+		if err != nil {
+			t.Fatalf("tokens %s %+v: %v", c.action, c.sel, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("tokens %s %+v lacks %q:\n%s", c.action, c.sel, w, out)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(out, n) {
+				t.Errorf("tokens %s %+v shows %q:\n%s", c.action, c.sel, n, out)
+			}
+		}
+		if c.lines > 0 && strings.Count(out, "\n") != c.lines {
+			t.Errorf("tokens %s %+v: %d lines, want %d:\n%s", c.action, c.sel, strings.Count(out, "\n"), c.lines, out)
+		}
 	}
 }
 
