@@ -6,9 +6,10 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
-// TestCaddyfileAdapt compares testdata/caddyfile_adapt/*.caddyfiletest
-// (Caddyfile, "----------", expected JSON). The golden pins the order:
-// basic_auth, applink, applink_dance, reverse_proxy.
+// TestDanceCaddyfileErrors: each mistake in an applink_dance block is
+// refused with an error naming it, and a full block parses. (The
+// directive's order, basic_auth, applink, applink_dance, reverse_proxy, is
+// pinned by the golden dance_transport_order of TestCaddyfileAdapt.)
 func TestDanceCaddyfileErrors(t *testing.T) {
 	testCaddyfileErrors(t, func() caddyfile.Unmarshaler { return new(DanceHandler) }, []caddyfileError{
 		{"applink_dance extra", "wrong argument count"},

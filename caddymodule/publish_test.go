@@ -251,9 +251,10 @@ func TestAnonymousNoRedirect(t *testing.T) {
 	}
 }
 
-// TestDirectiveOrder: applink_publish runs before the authentication
-// directives, whatever order the Caddyfile lists them in.
-
+// TestPublishCaddyfileErrors: each mistake in an applink_publish block is
+// refused with an error naming it. (That applink_publish runs before the
+// authentication directives, whatever order the Caddyfile lists them in,
+// is pinned by the golden publish_order of TestCaddyfileAdapt.)
 func TestPublishCaddyfileErrors(t *testing.T) {
 	testCaddyfileErrors(t, func() caddyfile.Unmarshaler { return new(PublishHandler) }, []caddyfileError{
 		{"applink_publish {\n bogus 1\n}", `unknown subdirective "bogus"`},

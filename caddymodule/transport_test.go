@@ -52,8 +52,8 @@ func (m tokenMap) AccessToken(_ context.Context, remote, user string) (*signer.T
 	return nil, consumer.ErrNoAccessToken
 }
 
-// TestCaddyfileAdapt compares testdata/caddyfile_adapt/*.caddyfiletest
-// (Caddyfile, "----------", expected JSON), as Caddy's own suite does.
+// TestTransportCaddyfileErrors: each mistake in a `transport applink` block
+// is refused with an error naming it.
 func TestTransportCaddyfileErrors(t *testing.T) {
 	testCaddyfileErrors(t, func() caddyfile.Unmarshaler { return new(Transport) }, []caddyfileError{
 		{"applink {\n bogus 1\n}", "unrecognized subdirective bogus"},
