@@ -20,22 +20,40 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("applink", httpcaddyfile.After, "forward_auth")
 }
 
-// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens
+// (docs/configuration.md explains each):
 //
-//	applink {
+//	applink [<matcher>] {
 //		base_url <url>
-//		identity_header <name>
-//		consumer <key> {
+//		identity_header <header name>
+//		consumer <oauth_consumer_key> {
 //			name <text>
+//			description <text>
 //			public_key <base64 DER or PEM> | public_key_file <path>
 //			secret <shared secret>
 //			two_legged <user>
 //			impersonation
+//			three_legged on|off
 //		}
 //		legacy_auth block|strip
 //		anonymous pass|reject
 //		timestamp_window <duration>
 //		max_form_body <size>
+//		debug_base_string
+//		redact_users
+//		login header <header name>
+//		login upstream <current-user URL or path> [<login URL>]
+//		login ldap <ldap[s]://host:port> {
+//			...
+//		}
+//		state file [<path>] | state memory | state redis <url> {
+//			encryption_key <key>
+//			key_prefix <prefix>
+//		}
+//		session_key <key>
+//		request_token_ttl <duration>
+//		access_token_ttl <duration>
+//		session_ttl <duration>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if err := noArgs(d); err != nil {
