@@ -17,6 +17,7 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/signer"
 	"github.com/caddy-applink/caddy-applink/internal/store"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 const testConsumer = "caddy-applink:consumer-test"
@@ -32,27 +33,6 @@ func mustKey() *rsa.PrivateKey {
 		panic(err)
 	}
 	return k
-}
-
-// clock is a settable clock shared by the fake remote and the Tokens under
-// test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // remote is a fake Atlassian service provider built from our own provider
@@ -71,7 +51,7 @@ type remote struct {
 	down                      atomic.Bool // answer 503
 }
 
-func newRemote(t *testing.T, clk *clock) *remote {
+func newRemote(t *testing.T, clk *testkit.Clock) *remote {
 	t.Helper()
 	r := &remote{tokens: store.NewMemoryTokens()}
 	r.prov = &provider.Provider{Tokens: r.tokens, AccessTTL: time.Hour, SessionTTL: 48 * time.Hour, Now: clk.Now}

@@ -16,11 +16,12 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/provider"
 	"github.com/caddy-applink/caddy-applink/internal/signer"
 	"github.com/caddy-applink/caddy-applink/internal/store"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 const callback = "https://app.example.com/plugins/servlet/applinks/oauth/login-dance/access?applicationLinkID=jira"
 
-func newTokens(clk *clock, st store.RemoteStore, sealer *provider.Sealer, links ...*Link) *Tokens {
+func newTokens(clk *testkit.Clock, st store.RemoteStore, sealer *provider.Sealer, links ...*Link) *Tokens {
 	return &Tokens{Store: st, Sealer: sealer, Now: clk.Now, RenewBefore: 10 * time.Minute, Links: func(remote string) *Link {
 		for _, l := range links {
 			if l.Remote() == remote {
@@ -34,9 +35,9 @@ func newTokens(clk *clock, st store.RemoteStore, sealer *provider.Sealer, links 
 // dance runs Start, the user's approval and Finish.
 // linked is how most tests start: a clock, a remote on it, our link to it,
 // and Tokens over a fresh memory store using that link.
-func linked(t *testing.T) (*clock, *remote, *Link, *store.MemoryTokens, *Tokens) {
+func linked(t *testing.T) (*testkit.Clock, *remote, *Link, *store.MemoryTokens, *Tokens) {
 	t.Helper()
-	clk := newClock()
+	clk := testkit.NewClock(time.Now())
 	r := newRemote(t, clk)
 	l := r.link(t, ourKey())
 	st := store.NewMemoryTokens()
@@ -425,7 +426,7 @@ func TestForgetAndExpire(t *testing.T) {
 // with the problem; unreachable or failing remotes are
 // ErrRemoteUnavailable; redirects are refusals naming the Location.
 func TestLinkRefusals(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(time.Now())
 	r := newRemote(t, clk)
 	ctx := context.Background()
 
@@ -472,7 +473,7 @@ func TestLinkRefusals(t *testing.T) {
 // TestRenewWindow: by default a token renews a day before it expires; a
 // negative window renews only expired tokens.
 func TestRenewWindow(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(time.Now())
 	r := newRemote(t, clk) // access tokens live 1 h
 	l := r.link(t, ourKey())
 	ctx := context.Background()

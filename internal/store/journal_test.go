@@ -7,27 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
-// fakeClock is a settable clock for the journal.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func openJournalAt(t *testing.T, path string, clock *fakeClock) *NonceJournal {
+func openJournalAt(t *testing.T, path string, clock *testkit.Clock) *NonceJournal {
 	t.Helper()
-	j, err := openNonceJournal(path, clock.now)
+	j, err := openNonceJournal(path, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,12 +25,12 @@ func openJournalAt(t *testing.T, path string, clock *fakeClock) *NonceJournal {
 
 func TestNonceJournalRestoresLiveRecords(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db.nonces")
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	j := openJournalAt(t, path, clock)
 	if j.Restored("a") {
 		t.Fatal("a fresh journal restored a key")
 	}
-	now := clock.now()
+	now := clock.Now()
 	for key, until := range map[string]time.Time{
 		"short": now.Add(30 * time.Second),
 		"long":  now.Add(10 * time.Minute),
@@ -56,14 +44,14 @@ func TestNonceJournalRestoresLiveRecords(t *testing.T) {
 		t.Error("a key appended in this run counts as restored: the memory store answers for those")
 	}
 	// kill -9: the file is not closed.
-	clock.add(time.Minute)
+	clock.Add(time.Minute)
 	j2 := openJournalAt(t, path, clock)
 	for key, want := range map[string]bool{"long": true, "short": false, "gone": false, "other": false, "lon": false} {
 		if got := j2.Restored(key); got != want {
 			t.Errorf("after reopen, Restored(%q) = %v, want %v", key, got, want)
 		}
 	}
-	clock.add(9 * time.Minute)
+	clock.Add(9 * time.Minute)
 	if j2.Restored("long") {
 		t.Error("Restored(long) is still true after its until")
 	}
@@ -90,9 +78,9 @@ func TestNonceJournalRestoresLiveRecords(t *testing.T) {
 func TestNonceJournalToleratesCrashDebris(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "j")
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	j := openJournalAt(t, path, clock)
-	if err := j.Append("kept", clock.now().Add(time.Minute)); err != nil {
+	if err := j.Append("kept", clock.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	// A record cut short by a crash of the host, and a temporary file
@@ -140,15 +128,15 @@ func TestNonceJournalRefusesForeignFile(t *testing.T) {
 // set-aside file still counts after a restart.
 func TestNonceJournalTurns(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j")
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	j := openJournalAt(t, path, clock)
 	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
 
-	if err := j.Append("first", clock.now().Add(15*time.Minute)); err != nil {
+	if err := j.Append("first", clock.Now().Add(15*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	clock.add(journalTurn)
-	if err := j.Append("second", clock.now().Add(time.Minute)); err != nil {
+	clock.Add(journalTurn)
+	if err := j.Append("second", clock.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if !exists(path + ".old") {
@@ -156,7 +144,7 @@ func TestNonceJournalTurns(t *testing.T) {
 	}
 	// Restart now: both files count.
 	reopened := func() *NonceJournal {
-		k, err := openNonceJournal(path, clock.now)
+		k, err := openNonceJournal(path, clock.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,15 +161,15 @@ func TestNonceJournalTurns(t *testing.T) {
 
 	// Without a restart: the set-aside file goes once "first" expires.
 	j = openJournalAt(t, path, clock)
-	clock.add(journalTurn)
-	if err := j.Append("third", clock.now().Add(time.Minute)); err != nil {
+	clock.Add(journalTurn)
+	if err := j.Append("third", clock.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if !exists(path + ".old") {
 		t.Fatal("no file set aside after the second turn")
 	}
-	clock.add(2 * time.Minute)
-	if err := j.Append("fourth", clock.now().Add(time.Minute)); err != nil {
+	clock.Add(2 * time.Minute)
+	if err := j.Append("fourth", clock.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if exists(path + ".old") {
@@ -245,9 +233,9 @@ func TestJournaledNoncesRefuseRestored(t *testing.T) {
 func TestJournaledNoncesOutliveALongerWindow(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j")
 	const t0 = 1_800_000_000
-	clock := &fakeClock{t: time.Unix(t0, 0)}
+	clock := testkit.NewClock(time.Unix(t0, 0))
 	m, _ := newTestMemory(t0)
-	m.now = clock.now
+	m.now = clock.Now
 	before := JournaledNonces{Memory: m, Journal: openJournalAt(t, path, clock)}
 	stamp := int64(t0 + 120)
 	until := time.Unix(stamp, 0).Add(61 * time.Second)
@@ -258,17 +246,17 @@ func TestJournaledNoncesOutliveALongerWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	// kill -9, and a restart with timestamp_window 1h.
-	clock.add(10 * time.Second)
+	clock.Add(10 * time.Second)
 	m2, _ := newTestMemory(t0 + 10)
-	m2.now = clock.now
+	m2.now = clock.Now
 	after := JournaledNonces{Memory: m2, Journal: openJournalAt(t, path, clock)}
 	for _, at := range []int64{stamp + 30, stamp + 61, stamp + 3600} {
-		clock.t = time.Unix(at, 0)
+		clock.Set(time.Unix(at, 0))
 		if seen, err := after.Seen(ctx, "ahead", stamp); !seen || err != nil {
 			t.Errorf("stamp%+d s: Seen = %v, %v; want true (the new window still accepts the stamp)", at-stamp, seen, err)
 		}
 	}
-	clock.t = time.Unix(stamp+61+3600, 0)
+	clock.Set(time.Unix(stamp+61+3600, 0))
 	if seen, _ := after.Seen(ctx, "ahead", stamp); seen {
 		t.Error("still restored after the longest window a restart could bring")
 	}
@@ -346,26 +334,26 @@ func FuzzParseJournal(f *testing.F) {
 // append, once the obstacle is gone, succeeds.
 func TestNonceJournalTurnFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j")
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	j := openJournalAt(t, path, clock)
-	if err := j.Append("before", clock.now().Add(20*time.Minute)); err != nil {
+	if err := j.Append("before", clock.Now().Add(20*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	// A directory with something in it where the set-aside file goes.
 	if err := os.MkdirAll(filepath.Join(path+".old", "x"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	clock.add(journalTurn)
-	if err := j.Append("refused", clock.now().Add(time.Minute)); err == nil || !strings.Contains(err.Error(), path) {
+	clock.Add(journalTurn)
+	if err := j.Append("refused", clock.Now().Add(time.Minute)); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("Append with the turn blocked = %v; want an error naming the journal", err)
 	}
 	if err := os.RemoveAll(path + ".old"); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Append("after", clock.now().Add(time.Minute)); err != nil {
+	if err := j.Append("after", clock.Now().Add(time.Minute)); err != nil {
 		t.Fatalf("Append once the turn can proceed: %v", err)
 	}
-	k, err := openNonceJournal(path, clock.now)
+	k, err := openNonceJournal(path, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

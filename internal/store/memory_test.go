@@ -12,27 +12,10 @@ import (
 	"time"
 
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 var _ oauth1.NonceStore = (*Memory)(nil)
-
-// clock is an injectable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // tables counts the tables of every shard.
 func (m *Memory) tables() int {
@@ -43,10 +26,10 @@ func (m *Memory) tables() int {
 	return n
 }
 
-func newTestMemory(start int64) (*Memory, *clock) {
-	c := &clock{t: time.Unix(start, 0)}
+func newTestMemory(start int64) (*Memory, *testkit.Clock) {
+	c := testkit.NewClock(time.Unix(start, 0))
 	m := NewMemory()
-	m.now = c.now
+	m.now = c.Now
 	return m, c
 }
 
@@ -127,7 +110,7 @@ func TestMemoryFilesByStamp(t *testing.T) {
 	long := sameShard(m, "short")
 	mustRecord(t, m, "short", t0+20, time.Unix(t0+10, 0), true)
 	mustRecord(t, m, long, t0+21, time.Unix(t0+300, 0), true)
-	c.advance(100 * time.Second)
+	c.Add(100 * time.Second)
 	mustSeen(t, m, "short", t0+20, true)
 	mustSeen(t, m, long, t0+21, true)
 	// At t0+100 the tables of the first 30 keys (until t0+60) are gone.
@@ -166,11 +149,11 @@ func TestMemoryExpiry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, c := newTestMemory(t0)
-			mustRecord(t, m, "k", t0, c.now().Add(tt.ttl), true)
-			c.advance(tt.elapsed)
+			mustRecord(t, m, "k", t0, c.Now().Add(tt.ttl), true)
+			c.Add(tt.elapsed)
 			mustSeen(t, m, "k", t0, tt.seen)
 			// Once expired, the key may be recorded again.
-			mustRecord(t, m, "k", t0, c.now().Add(time.Minute), !tt.seen)
+			mustRecord(t, m, "k", t0, c.Now().Add(time.Minute), !tt.seen)
 		})
 	}
 }
@@ -191,8 +174,8 @@ func TestMemorySweep(t *testing.T) {
 	// expiry in it has passed: keys 0..49 go; keys 50..54 share tables
 	// with keys 55..59 of their shard, if there are any, which live until
 	// t0+56..t0+60. The sweep runs on the next Record in a new ten seconds.
-	c.advance(55 * time.Second)
-	mustRecord(t, m, "trigger", t0+55, c.now().Add(time.Hour), true)
+	c.Add(55 * time.Second)
+	mustRecord(t, m, "trigger", t0+55, c.Now().Add(time.Hour), true)
 	if got := m.Len(); got < 100-55+1 || got > 100-50+1 {
 		t.Errorf("after the sweep Len() = %d, want %d to %d", got, 100-55+1, 100-50+1)
 	}
@@ -204,13 +187,13 @@ func TestMemorySweep(t *testing.T) {
 	// Another Record in the same ten seconds does not sweep again (cheap
 	// path), but does not resurrect anything either.
 	before := m.Len()
-	mustRecord(t, m, "trigger2", t0+55, c.now().Add(time.Hour), true)
+	mustRecord(t, m, "trigger2", t0+55, c.Now().Add(time.Hour), true)
 	if m.Len() != before+1 {
 		t.Errorf("Len() = %d, want %d", m.Len(), before+1)
 	}
 	// Far in the future everything but the triggers is gone.
-	c.advance(10 * time.Minute)
-	mustRecord(t, m, "trigger3", t0+655, c.now().Add(time.Hour), true)
+	c.Add(10 * time.Minute)
+	mustRecord(t, m, "trigger3", t0+655, c.Now().Add(time.Hour), true)
 	if m.Len() != 3 {
 		t.Errorf("Len() = %d, want 3", m.Len())
 	}
@@ -229,7 +212,7 @@ func TestMemoryReRecordAfterExpiry(t *testing.T) {
 	for i := range 64 { // every shard holds one, in the table of stamps from t0
 		mustRecord(t, m, "old"+strconv.Itoa(i), t0, time.Unix(t0+5, 0), true)
 	}
-	c.advance(6 * time.Second)
+	c.Add(6 * time.Second)
 	mustRecord(t, m, "k", t0, time.Unix(t0+600, 0), true)
 	for i := range 64 {
 		mustRecord(t, m, "new"+strconv.Itoa(i), t0, time.Unix(t0+600, 0), true)
@@ -237,7 +220,7 @@ func TestMemoryReRecordAfterExpiry(t *testing.T) {
 	for i := range 64 {
 		mustSeen(t, m, "old"+strconv.Itoa(i), t0, false)
 	}
-	c.advance(30 * time.Second)
+	c.Add(30 * time.Second)
 	mustRecord(t, m, "other", t0+36, time.Unix(t0+600, 0), true) // sweeps
 	mustSeen(t, m, "k", t0, true)
 	mustRecord(t, m, "k", t0, time.Unix(t0+600, 0), false)
@@ -262,7 +245,7 @@ func TestMemoryKeep(t *testing.T) {
 	}
 	record("forgotten", t0, 61)
 	record("held", t0+50, 61)
-	c.advance(70 * time.Second)
+	c.Add(70 * time.Second)
 	mustSeen(t, m, "forgotten", t0, false)
 	if got := m.Since(); !got.Equal(time.Unix(t0-1000, 0)) {
 		t.Fatalf("Since() = %d before the reload", got.Unix()-t0)
@@ -276,12 +259,12 @@ func TestMemoryKeep(t *testing.T) {
 	}
 	record("overlap", t0+69, 61) // a request the old configuration still serves
 	oldRelease()
-	oldRelease()                 // a second release is harmless
-	c.advance(200 * time.Second) // t0+270: the old hold has passed for both
+	oldRelease()             // a second release is harmless
+	c.Add(200 * time.Second) // t0+270: the old hold has passed for both
 	mustSeen(t, m, "held", t0+50, true)
 	mustSeen(t, m, "overlap", t0+69, true)
 	mustRecord(t, m, "held", t0+50, time.Unix(t0+50+301, 0), false)
-	c.advance(150 * time.Second) // t0+420: the new hold has passed too
+	c.Add(150 * time.Second) // t0+420: the new hold has passed too
 	mustSeen(t, m, "held", t0+50, false)
 
 	// A shorter window changes nothing that is stored, nor Since.
@@ -294,13 +277,13 @@ func TestMemoryKeep(t *testing.T) {
 	// longer is released, for the shorter: a later lengthening starts
 	// from there.
 	record("both", t0+420, 31)
-	c.advance(100 * time.Second)
+	c.Add(100 * time.Second)
 	mustSeen(t, m, "both", t0+420, true)
 	newRelease()
 	if got := m.hold.Load(); got != 31 {
 		t.Errorf("hold %d after the longer window was released, want 31", got)
 	}
-	c.advance(10 * time.Second)
+	c.Add(10 * time.Second)
 	m.Keep(301 * time.Second)
 	if got, want := m.Since().Unix(), int64(t0+530-31+1); got != want {
 		t.Errorf("Since() = t0%+d after lengthening from 31 s, want t0%+d", got-t0, want-t0)
@@ -341,7 +324,7 @@ func TestMemoryKeepConcurrent(t *testing.T) {
 		wg.Wait()
 		// Every stamp's old hold has passed (t0+190+61 < t0+252); no
 		// table's new one has (t0+0+9+301 > t0+252).
-		c.advance(252 * time.Second)
+		c.Add(252 * time.Second)
 		for w := range workers {
 			for i := range each {
 				mustSeen(t, m, fmt.Sprintf("r%d-w%d-%d", round, w, i), int64(t0+10*(i/100)), true)
@@ -405,7 +388,7 @@ func TestMemoryWithVerifier(t *testing.T) {
 	m, c := newTestMemory(t0)
 	m.since = time.Unix(t0-60, 0)
 	v := testVerifier(m)
-	v.Now = c.now
+	v.Now = c.Now
 	request := signedRequest
 	// Inside the window, but signed before the store started: its nonce
 	// may have been used with a previous instance.
@@ -423,12 +406,12 @@ func TestMemoryWithVerifier(t *testing.T) {
 		t.Fatalf("replay: %v, want nonce_used", p)
 	}
 	// Still a replay 4 minutes later, inside the window.
-	c.advance(4 * time.Minute)
+	c.Add(4 * time.Minute)
 	if _, p := v.Verify(ctx, r); p == nil || p.Code != oauth1.NonceUsed {
 		t.Fatalf("replay after 4 min: %v, want nonce_used", p)
 	}
 	// After the window the timestamp, not the store, refuses it.
-	c.advance(2 * time.Minute)
+	c.Add(2 * time.Minute)
 	if _, p := v.Verify(ctx, r); p == nil || p.Code != oauth1.TimestampRefused {
 		t.Fatalf("replay after 6 min: %v, want timestamp_refused", p)
 	}
@@ -549,7 +532,7 @@ func FuzzMemoryModel(f *testing.F) {
 			k, arg := int64(ops[1]%32), int64(ops[2])
 			kind, key, stamp := ops[0]%3, "k"+strconv.FormatInt(k, 10), t0-10+k%8*4
 			ops = ops[3:]
-			now := c.now().Unix()
+			now := c.Now().Unix()
 			at := where{int64(maphash.String(m.seed, key) % memoryShards), stamp - mod(stamp, bucketSeconds)}
 			tb := tables[at]
 			if tb == nil {
@@ -580,12 +563,12 @@ func FuzzMemoryModel(f *testing.F) {
 					t.Fatalf("Seen(%s) = %v, model %v", key, got, live)
 				}
 			case 2: // advance 0..255 s
-				c.advance(time.Duration(arg) * time.Second)
+				c.Add(time.Duration(arg) * time.Second)
 			}
 		}
 		n := 0
 		for _, tb := range tables {
-			if tb.until > c.now().Unix() {
+			if tb.until > c.Now().Unix() {
 				n += len(tb.keys)
 			}
 		}
@@ -640,9 +623,9 @@ func TestMemoryTablesPresized(t *testing.T) {
 	for range 40 { // 40 s at 1600 nonces a second
 		for range 1600 {
 			seq++
-			mustRecord(t, m, "n"+strconv.Itoa(seq), c.now().Unix(), c.now().Add(5*time.Minute), true)
+			mustRecord(t, m, "n"+strconv.Itoa(seq), c.Now().Unix(), c.Now().Add(5*time.Minute), true)
 		}
-		c.advance(time.Second)
+		c.Add(time.Second)
 	}
 	for i := range m.shards {
 		b := m.shards[i].buckets
