@@ -45,12 +45,9 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 
-	b.Run("2LO-RSA-SHA1-2048", func(b *testing.B) {
-		verifyLoop(b, newVerifier(b), sign(b, spec{query: benchQuery}), Mode2LO)
-	})
-
-	b.Run("bare-rsa.VerifyPKCS1v15", func(b *testing.B) {
-		// The same key and the base string of the same request.
+	// bareInputs signs one benchmark request and returns, beside it and its
+	// verifier, what a bare RSA verification of it needs.
+	bareInputs := func(b *testing.B) (*Verifier, *Request, *rsa.PublicKey, [sha1.Size]byte, []byte) {
 		v := newVerifier(b)
 		r := sign(b, spec{query: benchQuery})
 		msg, signed, p := collect(r)
@@ -62,8 +59,16 @@ func BenchmarkVerify(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		digest := sha1.Sum([]byte(base))
-		pub := &testKey().PublicKey
+		return v, r, &testKey().PublicKey, sha1.Sum([]byte(base)), sig
+	}
+
+	b.Run("2LO-RSA-SHA1-2048", func(b *testing.B) {
+		verifyLoop(b, newVerifier(b), sign(b, spec{query: benchQuery}), Mode2LO)
+	})
+
+	b.Run("bare-rsa.VerifyPKCS1v15", func(b *testing.B) {
+		// The same key and the base string of the same request.
+		_, _, pub, digest, sig := bareInputs(b)
 		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA1, digest[:], sig); err != nil {
 			b.Fatal(err)
 		}
@@ -80,16 +85,7 @@ func BenchmarkVerify(b *testing.B) {
 		// Full Verify and the bare RSA verification alternate within one
 		// loop, so that drifting machine speed (shared CPUs) hits both
 		// alike; "full/bare" is the overhead ratio of the whole path.
-		v := newVerifier(b)
-		r := sign(b, spec{query: benchQuery})
-		msg, signed, p := collect(r)
-		if p != nil {
-			b.Fatal(p)
-		}
-		base := BaseString(r.Method, v.BaseURL.SignedURL(r.RawPath), signed)
-		sig, _ := base64.StdEncoding.DecodeString(msg.oauth.val("oauth_signature"))
-		digest := sha1.Sum([]byte(base))
-		pub := &testKey().PublicKey
+		v, r, pub, digest, sig := bareInputs(b)
 		var full, bare time.Duration
 		b.ReportAllocs()
 		b.ResetTimer()
