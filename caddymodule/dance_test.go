@@ -269,7 +269,7 @@ func TestAdminListsAndForgetsConsumerSideTokens(t *testing.T) {
 	}
 	// The listings answer GET only.
 	for _, path := range []string{"/applink/tokens", "/applink/remote-tokens"} {
-		post := newReq(t, http.MethodPost, fmt.Sprintf("http://localhost:%d%s", danceAdminPort, path), "", "")
+		post := testkit.NewRequest(t, http.MethodPost, fmt.Sprintf("http://localhost:%d%s", danceAdminPort, path), "", "")
 		if resp, body := testkit.Do(t, http.DefaultClient, post); resp.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("POST %s: %d %s, want 405", path, resp.StatusCode, body)
 		}

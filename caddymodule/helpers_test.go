@@ -33,7 +33,7 @@ func jsonLog(file string) string {
 // Caddy, at localhost:adminPort.
 func readAdmin(t *testing.T, adminPort int, path string) (*http.Response, string) {
 	t.Helper()
-	return testkit.Do(t, http.DefaultClient, newReq(t, http.MethodGet, fmt.Sprintf("http://localhost:%d%s", adminPort, path), "", ""))
+	return testkit.Do(t, http.DefaultClient, testkit.NewRequest(t, http.MethodGet, fmt.Sprintf("http://localhost:%d%s", adminPort, path), "", ""))
 }
 
 // scrape returns the metrics of the in-process Caddy, whose admin endpoint

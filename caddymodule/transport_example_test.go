@@ -53,7 +53,7 @@ func TestGatewayExample(t *testing.T) {
 		{"bamboo:93f2", "alice", "/rest/api/2/myself?expand=groups", `{"name":"alice","uri":"/rest/api/2/myself?expand=groups"}`},
 		{"confluence:7c1e", "", "/rest/api/2/search?jql=project%3DABC", `{"name":"svc-confluence-reader","uri":"/rest/api/2/search?jql=project%3DABC"}`},
 	} {
-		req := newReq(t, "GET", "http://localhost:8095"+c.target, "", "")
+		req := testkit.NewRequest(t, "GET", "http://localhost:8095"+c.target, "", "")
 		mode := signer.Mode2LO
 		if c.user != "" {
 			mode = signer.ModeImpersonation
@@ -68,19 +68,19 @@ func TestGatewayExample(t *testing.T) {
 	}
 
 	// Confluence may not impersonate; anonymous callers are refused.
-	req := newReq(t, "GET", "http://localhost:8095/rest/api/2/myself", "", "")
+	req := testkit.NewRequest(t, "GET", "http://localhost:8095/rest/api/2/myself", "", "")
 	if err := client("confluence:7c1e").Sign(req, signer.ModeImpersonation, "admin", nil); err != nil {
 		t.Fatal(err)
 	}
 	if resp, body := do(t, tester, req); resp.StatusCode != 401 || strings.Contains(body, "admin") {
 		t.Errorf("confluence impersonating: %d %q", resp.StatusCode, body)
 	}
-	if resp, body := do(t, tester, newReq(t, "GET", "http://localhost:8095/rest/api/2/myself", "", "", "X-Forwarded-User", "admin")); resp.StatusCode != 401 {
+	if resp, body := do(t, tester, testkit.NewRequest(t, "GET", "http://localhost:8095/rest/api/2/myself", "", "", "X-Forwarded-User", "admin")); resp.StatusCode != 401 {
 		t.Errorf("anonymous: %d %q", resp.StatusCode, body)
 	}
 
 	// The gateway's identity, for Jira's link wizard, anonymously.
-	resp, body := do(t, tester, newReq(t, "GET", "http://localhost:8095/plugins/servlet/oauth/consumer-info", "", ""))
+	resp, body := do(t, tester, testkit.NewRequest(t, "GET", "http://localhost:8095/plugins/servlet/oauth/consumer-info", "", ""))
 	var ci struct {
 		Key       string `xml:"key"`
 		PublicKey string `xml:"publicKey"`
@@ -93,7 +93,7 @@ func TestGatewayExample(t *testing.T) {
 	if err != nil || err2 != nil || !pub.Equal(gwPub) {
 		t.Errorf("consumer-info key is not the gateway's: %v %v", err, err2)
 	}
-	if resp, body := do(t, tester, newReq(t, "GET", "http://localhost:8095/rest/applinks/1.0/manifest", "", "")); resp.StatusCode != 200 || !strings.Contains(body, "<url>http://localhost:8095</url>") {
+	if resp, body := do(t, tester, testkit.NewRequest(t, "GET", "http://localhost:8095/rest/applinks/1.0/manifest", "", "")); resp.StatusCode != 200 || !strings.Contains(body, "<url>http://localhost:8095</url>") {
 		t.Errorf("manifest: %d %q", resp.StatusCode, body)
 	}
 }

@@ -57,25 +57,6 @@ func roundTrip(t *testing.T, tr http.RoundTripper, req *http.Request) (*http.Res
 	return resp, string(b)
 }
 
-func newReq(t *testing.T, method, url, ctype, body string, hdr ...string) *http.Request {
-	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
-	}
-	return req
-}
-
 // transportRecorder is a Go remote that records what reached it and verifies the
 // signature with our own protocol core (oauth1.Verifier) against base.
 type transportRecorder struct {

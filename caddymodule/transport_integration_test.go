@@ -102,7 +102,7 @@ http://localhost:%d {
 			if c.user != "" {
 				hdr = append(hdr, "X-Test-User", c.user)
 			}
-			resp, body := do(t, tester, newReq(t, c.method, front+c.target, c.ctype, c.body, hdr...))
+			resp, body := do(t, tester, testkit.NewRequest(t, c.method, front+c.target, c.ctype, c.body, hdr...))
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
@@ -230,7 +230,7 @@ http://localhost:%[3]d {
 			if c.user != "" {
 				hdr = []string{"X-Test-User", c.user}
 			}
-			resp, body := do(t, tester, newReq(t, c.method, front+c.target, c.ctype, c.body, hdr...))
+			resp, body := do(t, tester, testkit.NewRequest(t, c.method, front+c.target, c.ctype, c.body, hdr...))
 			if resp.StatusCode != 200 || !strings.HasPrefix(body, c.want) {
 				t.Errorf("%d %q (%s), want %q", resp.StatusCode, body, resp.Header.Get("WWW-Authenticate"), c.want)
 			}
@@ -243,7 +243,7 @@ http://localhost:%[3]d {
 			t.Fatal(err)
 		}
 		for user, want := range map[string]string{"": "user=svc-client mode=2lo-impersonation", "dave": "user=dave mode=2lo-impersonation"} {
-			req := newReq(t, "GET", fmt.Sprintf("http://localhost:%d/rest/api/2/myself", gwPort), "", "")
+			req := testkit.NewRequest(t, "GET", fmt.Sprintf("http://localhost:%d/rest/api/2/myself", gwPort), "", "")
 			mode := signer.Mode2LO
 			if user != "" {
 				mode = signer.ModeImpersonation
@@ -258,7 +258,7 @@ http://localhost:%[3]d {
 		}
 		// An anonymous client has no user: the transport refuses locally,
 		// it never calls the remote as the service user.
-		resp, body := do(t, tester, newReq(t, "GET", fmt.Sprintf("http://localhost:%d/rest/api/2/myself", gwPort), "", ""))
+		resp, body := do(t, tester, testkit.NewRequest(t, "GET", fmt.Sprintf("http://localhost:%d/rest/api/2/myself", gwPort), "", ""))
 		if resp.StatusCode != 401 || resp.Header.Get("X-Applink-Refused") != "no_user" {
 			t.Errorf("anonymous through the gateway: %d %q", resp.StatusCode, body)
 		}
@@ -309,7 +309,7 @@ http://localhost:%d {
 		{"3lo without a token", "/3lo/rest/x?a=1", "erin", "no_token", `no OAuth access token is stored for user "erin"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			req := newReq(t, "GET", front+c.path, "", "")
+			req := testkit.NewRequest(t, "GET", front+c.path, "", "")
 			if c.user != "" {
 				req.Header["X-Test-User"] = []string{c.user}
 			}
@@ -350,7 +350,7 @@ http://localhost:%d {
 }
 `, frontPort, rec.addr(), transportBlock("mode impersonation\n"+userFromHeader+"\nremote_base_url http://jira.example.test:8080/jira")))
 
-	req := newReq(t, "POST", fmt.Sprintf("http://localhost:%d/jira/rest/x?os_username=admin&oauth_token=evil&xoauth_requestor_id=admin&user_id=root&keep=1&sp=a+b", frontPort),
+	req := testkit.NewRequest(t, "POST", fmt.Sprintf("http://localhost:%d/jira/rest/x?os_username=admin&oauth_token=evil&xoauth_requestor_id=admin&user_id=root&keep=1&sp=a+b", frontPort),
 		"application/x-www-form-urlencoded", "k=v&os_password=pw&os_authType=basic&xoauth_requestor_id=root&oauth_signature=x",
 		"X-Test-User", "alice",
 		"Authorization", "Basic YWRtaW46YWRtaW4=",
@@ -393,7 +393,7 @@ http://localhost:%d {
 	}
 }
 `, frontPort, transportBlock("mode 2lo\ndial_timeout 2s")))
-	resp, body := do(t, tester, newReq(t, "GET", fmt.Sprintf("http://localhost:%d/rest/x", frontPort), "", ""))
+	resp, body := do(t, tester, testkit.NewRequest(t, "GET", fmt.Sprintf("http://localhost:%d/rest/x", frontPort), "", ""))
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Errorf("status %d %q, want 502", resp.StatusCode, body)
 	}
@@ -441,7 +441,7 @@ http://localhost:%d {
 	sends := map[string]int{"timestamp_refused": 2, "signature_invalid": 1, "made_up_problem": 1, "bare": 1, "login": 1}
 	for problem, n := range sends {
 		for range n {
-			resp, body := do(t, tester, newReq(t, "GET", front+"?problem="+problem, "", ""))
+			resp, body := do(t, tester, testkit.NewRequest(t, "GET", front+"?problem="+problem, "", ""))
 			if resp.StatusCode != oauthStatus(problem) {
 				t.Errorf("%s: status %d %q", problem, resp.StatusCode, body)
 			}
@@ -529,7 +529,7 @@ http://localhost:%d {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no health check reached the remote")
 	}
-	resp, body := do(t, tester, newReq(t, "GET", fmt.Sprintf("http://localhost:%d/rest/x", frontPort), "", "", "X-Test-User", "alice"))
+	resp, body := do(t, tester, testkit.NewRequest(t, "GET", fmt.Sprintf("http://localhost:%d/rest/x", frontPort), "", "", "X-Test-User", "alice"))
 	if resp.StatusCode != 200 || body != "mode=2lo-impersonation user=alice" {
 		t.Errorf("after health checks: %d %q", resp.StatusCode, body)
 	}

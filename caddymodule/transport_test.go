@@ -35,7 +35,7 @@ func provisioned(t *testing.T, tr *Transport) *Transport {
 // with a replacer and the request variables.
 func clientRequest(t *testing.T, method, url, ctype, body string, hdr ...string) *http.Request {
 	t.Helper()
-	req := newReq(t, method, url, ctype, body, hdr...)
+	req := testkit.NewRequest(t, method, url, ctype, body, hdr...)
 	return caddyhttp.PrepareRequest(req, caddy.NewReplacer(), nil, nil)
 }
 
@@ -146,7 +146,7 @@ http://localhost:%d {
 	}
 }
 `, frontPort, bad)
-	load := newReq(t, http.MethodPost, fmt.Sprintf("http://localhost:%d/load", transportAdminPort), "text/caddyfile", cfg)
+	load := testkit.NewRequest(t, http.MethodPost, fmt.Sprintf("http://localhost:%d/load", transportAdminPort), "text/caddyfile", cfg)
 	resp, body := testkit.Do(t, http.DefaultClient, load)
 	if resp.StatusCode == 200 || !strings.Contains(body, "private_key_file: "+bad) {
 		t.Errorf("load: %d %s", resp.StatusCode, body)

@@ -7,6 +7,8 @@ import (
 	"crypto/sha1"
 	"testing"
 	"time"
+
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // BenchmarkSign compares a whole Sign with the bare RSA operation it cannot
@@ -41,7 +43,7 @@ func BenchmarkSign(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			// Sign is idempotent on a signed request, so one request serves
 			// every iteration (its form body is put back each time).
-			req := newRequest(b, bc.method, "http://127.0.0.1:8080"+bc.target, bc.ctype, bc.body)
+			req := testkit.NewRequest(b, bc.method, "http://127.0.0.1:8080"+bc.target, bc.ctype, bc.body)
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := s.Sign(req, bc.mode, bc.user, bc.token); err != nil {
@@ -58,7 +60,7 @@ func BenchmarkSign(b *testing.B) {
 func BenchmarkSignVsBare(b *testing.B) {
 	key := testKey()
 	s := newSigner(b, "https://jira.example.com/jira")
-	req := newRequest(b, "GET", "http://127.0.0.1:8080/jira/rest/api/2/search?jql=project+%3D+TEST&expand=names&expand=schema", "", "")
+	req := testkit.NewRequest(b, "GET", "http://127.0.0.1:8080/jira/rest/api/2/search?jql=project+%3D+TEST&expand=names&expand=schema", "", "")
 	digest := sha1.Sum([]byte("GET&https%3A%2F%2Fjira.example.com%2Fjira%2Frest%2Fapi%2F2%2Fsearch&x"))
 	var bare, sign time.Duration
 	for b.Loop() {
@@ -89,7 +91,7 @@ func (noRSA) Sign(_, _ string) (string, error) { return "c2ln", nil }
 func BenchmarkSignOverheadWithoutRSA(b *testing.B) {
 	s := newSigner(b, "https://jira.example.com/jira")
 	s.rsa = noRSA{}
-	req := newRequest(b, "GET", "http://127.0.0.1:8080/jira/rest/api/2/search?jql=project+%3D+TEST&expand=names&expand=schema", "", "")
+	req := testkit.NewRequest(b, "GET", "http://127.0.0.1:8080/jira/rest/api/2/search?jql=project+%3D+TEST&expand=names&expand=schema", "", "")
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := s.Sign(req, ModeImpersonation, "alice", nil); err != nil {

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,22 +50,6 @@ func newSigner(t testing.TB, base string, opts ...func(*Config)) *Signer {
 func fixed(cfg *Config) {
 	cfg.Clock = func() time.Time { return time.Unix(1700000000, 0) }
 	cfg.Nonce = func() string { return "n0nce" }
-}
-
-func newRequest(t testing.TB, method, url, contentType, body string) *http.Request {
-	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatalf("NewRequest: %v", err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	return req
 }
 
 func readBody(t testing.TB, req *http.Request) string {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 	"github.com/caddy-applink/caddy-applink/internal/testoracle"
 )
 
@@ -149,7 +150,7 @@ func TestOauthlibInterop(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			o := oracles[c.oracle]
 			s := newSigner(t, bases[c.oracle])
-			req := newRequest(t, c.method, o.url+c.target, c.ctype, c.body)
+			req := testkit.NewRequest(t, c.method, o.url+c.target, c.ctype, c.body)
 			for k, vs := range c.header {
 				req.Header[k] = vs
 			}
@@ -251,7 +252,7 @@ func TestOauthlibInteropTampered(t *testing.T) {
 			if s == nil {
 				s = good
 			}
-			req := newRequest(t, tc.method, o.url+tc.target, tc.ctype, tc.body)
+			req := testkit.NewRequest(t, tc.method, o.url+tc.target, tc.ctype, tc.body)
 			if err := s.Sign(req, tc.mode, tc.user, tc.token); err != nil {
 				t.Fatal(err)
 			}
@@ -272,7 +273,7 @@ func TestOauthlibInteropTampered(t *testing.T) {
 	}
 
 	t.Run("replay", func(t *testing.T) {
-		req := newRequest(t, "POST", o.url+"/jira/rest/x?a=1", formType, "b=2")
+		req := testkit.NewRequest(t, "POST", o.url+"/jira/rest/x?a=1", formType, "b=2")
 		if err := good.Sign(req, ModeImpersonation, "alice", nil); err != nil {
 			t.Fatal(err)
 		}

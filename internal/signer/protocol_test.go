@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // TestSignProtocolGolden pins the request-token request: no oauth_token at
 // all, oauth_callback in the header and in the signed parameters.
 func TestSignProtocolGolden(t *testing.T) {
 	s := newSigner(t, "https://jira.example.com/jira", fixed)
-	req := newRequest(t, "POST", "https://jira.example.com/jira/plugins/servlet/oauth/request-token", "", "")
+	req := testkit.NewRequest(t, "POST", "https://jira.example.com/jira/plugins/servlet/oauth/request-token", "", "")
 	signed, err := s.SignProtocol(req, nil, oauth1.Param{Key: "oauth_callback", Value: "https://app.example.com/cb?a=1&b=x y"})
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +40,7 @@ func TestSignProtocolGolden(t *testing.T) {
 func TestSignProtocolAccessAndRenewal(t *testing.T) {
 	s := newSigner(t, "https://jira.example.com", fixed)
 	for _, extra := range []oauth1.Param{{Key: "oauth_verifier", Value: "v+1"}, {Key: "oauth_session_handle", Value: "h/2"}} {
-		req := newRequest(t, "POST", "https://jira.example.com/plugins/servlet/oauth/access-token", "", "")
+		req := testkit.NewRequest(t, "POST", "https://jira.example.com/plugins/servlet/oauth/access-token", "", "")
 		signed, err := s.SignProtocol(req, &Token{Token: "req-tok", Secret: "ignored"}, extra)
 		if err != nil {
 			t.Fatal(err)
@@ -75,7 +76,7 @@ func TestSignProtocolRefusals(t *testing.T) {
 		{nil, []oauth1.Param{{Key: "oauth_callback", Value: "oob"}, {Key: "oauth_callback", Value: "oob"}}, ErrBadProtocolParam},
 		{&Token{}, nil, ErrNoToken},
 	} {
-		req := newRequest(t, "POST", "https://jira.example.com/plugins/servlet/oauth/request-token", "", "")
+		req := testkit.NewRequest(t, "POST", "https://jira.example.com/plugins/servlet/oauth/request-token", "", "")
 		if _, err := s.SignProtocol(req, tc.token, tc.extra...); !errors.Is(err, tc.want) {
 			t.Errorf("%v %v: error %v, want %v", tc.token, tc.extra, err, tc.want)
 		}
@@ -106,7 +107,7 @@ func TestOauthlibProtocol(t *testing.T) {
 		{"renewal", "access-token", &Token{Token: testToken}, []oauth1.Param{{Key: "oauth_session_handle", Value: "handle 1"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req := newRequest(t, "POST", o.url+"/plugins/servlet/oauth/"+tc.endpoint, "", "")
+			req := testkit.NewRequest(t, "POST", o.url+"/plugins/servlet/oauth/"+tc.endpoint, "", "")
 			signed, err := s.SignProtocol(req, tc.token, tc.extra...)
 			if err != nil {
 				t.Fatal(err)
@@ -130,7 +131,7 @@ func TestOauthlibProtocol(t *testing.T) {
 				return
 			}
 			// The same request with the extra parameter changed after signing.
-			req = newRequest(t, "POST", o.url+"/plugins/servlet/oauth/"+tc.endpoint, "", "")
+			req = testkit.NewRequest(t, "POST", o.url+"/plugins/servlet/oauth/"+tc.endpoint, "", "")
 			if _, err := s.SignProtocol(req, tc.token, tc.extra...); err != nil {
 				t.Fatal(err)
 			}

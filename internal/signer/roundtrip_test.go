@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"github.com/caddy-applink/caddy-applink/internal/store"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 // coreVerdict is what the core-verifier test server reports.
@@ -116,7 +117,7 @@ func TestRoundTripCoreVerifier(t *testing.T) {
 			&Token{Token: testToken, Secret: testTokenSecret}, "", "", oauth1.TokenRejected},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req := newRequest(t, tc.method, srv.URL+tc.target, tc.ctype, tc.body)
+			req := testkit.NewRequest(t, tc.method, srv.URL+tc.target, tc.ctype, tc.body)
 			if err := s.Sign(req, tc.mode, tc.user, tc.token); err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +139,7 @@ func TestRoundTripCoreVerifier(t *testing.T) {
 		{"tampered user", "/jira/rest/x", ModeImpersonation, "alice", "xoauth_requestor_id=admin"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req := newRequest(t, "GET", srv.URL+tc.target, "", "")
+			req := testkit.NewRequest(t, "GET", srv.URL+tc.target, "", "")
 			if err := s.Sign(req, tc.mode, tc.user, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -180,18 +181,18 @@ func TestDghubbleAloneMismatches(t *testing.T) {
 					return &http.Response{StatusCode: 204, Body: http.NoBody, Request: r}, nil
 				})})
 			client := cfg.Client(ctx, dghubble.NewToken("", ""))
-			req := newRequest(t, tc.method, base+tc.target, tc.ctype, tc.body)
+			req := testkit.NewRequest(t, tc.method, base+tc.target, tc.ctype, tc.body)
 			if _, err := client.Do(req); err != nil {
 				t.Fatal(err)
 			}
-			fwd := newRequest(t, tc.method, srv.URL+tc.target, tc.ctype, tc.body)
+			fwd := testkit.NewRequest(t, tc.method, srv.URL+tc.target, tc.ctype, tc.body)
 			fwd.Header.Set("Authorization", captured.Header.Get("Authorization"))
 			got := askCore(t, fwd)
 			if ok := got.Problem == ""; ok != tc.dghubbleOK {
 				t.Errorf("dghubble alone: %+v, expected ok=%v", got, tc.dghubbleOK)
 			}
 
-			ours := newRequest(t, tc.method, srv.URL+tc.target, tc.ctype, tc.body)
+			ours := testkit.NewRequest(t, tc.method, srv.URL+tc.target, tc.ctype, tc.body)
 			if err := s.Sign(ours, Mode2LO, "", nil); err != nil {
 				t.Fatal(err)
 			}

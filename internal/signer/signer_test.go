@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
 func TestNew(t *testing.T) {
@@ -59,7 +60,7 @@ func TestParseMode(t *testing.T) {
 // nonce, and checks the signature with crypto/rsa directly.
 func TestSignGolden(t *testing.T) {
 	s := newSigner(t, "https://Jira.Example.com:443/jira/", fixed)
-	req := newRequest(t, "GET", "http://10.0.0.7:8080/jira/rest/api/2/search?jql=a+b&expand=y&expand=x&oauth_token=evil", "", "")
+	req := testkit.NewRequest(t, "GET", "http://10.0.0.7:8080/jira/rest/api/2/search?jql=a+b&expand=y&expand=x&oauth_token=evil", "", "")
 	req.Header.Set("Authorization", "Basic YWRtaW46YWRtaW4=")
 	signed, err := s.SignRequest(req, ModeImpersonation, "alice", nil)
 	if err != nil {
@@ -104,7 +105,7 @@ func TestSignedURL(t *testing.T) {
 		{"https://[::1]:8443/ctx", "http://x/ctx/a", "https://[::1]:8443/ctx/a"},
 	} {
 		s := newSigner(t, tc.base)
-		req := newRequest(t, "GET", tc.target, "", "")
+		req := testkit.NewRequest(t, "GET", tc.target, "", "")
 		signed, err := s.SignRequest(req, Mode2LO, "", nil)
 		if err != nil {
 			t.Fatalf("%s %s: %v", tc.base, tc.target, err)
@@ -150,7 +151,7 @@ func TestSignModes(t *testing.T) {
 		return m
 	}
 
-	req := newRequest(t, "GET", "http://x/rest", "", "")
+	req := testkit.NewRequest(t, "GET", "http://x/rest", "", "")
 	if err := s.Sign(req, Mode2LO, "ignored", &Token{Token: "ignored"}); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestSignModes(t *testing.T) {
 		t.Error("2lo: oauth_token absent (Atlassian would serve the request anonymously)")
 	}
 
-	req = newRequest(t, "GET", "http://x/rest", "", "")
+	req = testkit.NewRequest(t, "GET", "http://x/rest", "", "")
 	if err := s.Sign(req, Mode3LO, "ignored", &Token{Token: testToken, Secret: testTokenSecret}); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestSignModes(t *testing.T) {
 		t.Errorf("3lo: header %v, query %q", h, req.URL.RawQuery)
 	}
 
-	req = newRequest(t, "GET", "http://x/rest", "", "")
+	req = testkit.NewRequest(t, "GET", "http://x/rest", "", "")
 	if err := s.Sign(req, ModeImpersonation, "jürgen o'brien+1@example.com", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func TestSignErrorsLeaveRequestAlone(t *testing.T) {
 		{"bad query encoding", "http://x/a?q=%zz", "", "", Mode2LO, "", nil, nil},
 		{"bad form encoding", "http://x/a", formType, "q=%z", Mode2LO, "", nil, nil},
 	} {
-		req := newRequest(t, "POST", tc.target, tc.ctype, tc.body)
+		req := testkit.NewRequest(t, "POST", tc.target, tc.ctype, tc.body)
 		req.Header.Set("Authorization", "Basic eDp5")
 		before := req.URL.String()
 		err := s.Sign(req, tc.mode, tc.user, tc.token)
@@ -230,7 +231,7 @@ func TestSignStripsIdentity(t *testing.T) {
 	for _, ctype := range []string{formType, formType + "; charset=UTF-8", "Application/X-WWW-Form-URLEncoded"} {
 		for _, method := range []string{"POST", "PUT"} {
 			body := "user_id=admin&b=1&oauth_token=evil&xoauth_requestor_id=admin&b=%2B"
-			req := newRequest(t, method, target, ctype, body)
+			req := testkit.NewRequest(t, method, target, ctype, body)
 			req.Header["authorization"] = []string{"Basic YWRtaW46YWRtaW4="} // non-canonical key
 			req.Header.Add("Authorization", `OAuth oauth_token="evil"`)
 			signed, err := s.SignRequest(req, ModeImpersonation, "alice", nil)
@@ -280,7 +281,7 @@ func TestSignStripsIdentity(t *testing.T) {
 // space, "%2B" a plus, a key without "=" an empty value.
 func TestSignRepeatedAndPlus(t *testing.T) {
 	s := newSigner(t, "https://jira.example.com", fixed)
-	req := newRequest(t, "POST", "http://x/a?e=2&e=1&e=2&q=a+b&p=1%2B1&flag&empty=", formType+";charset=UTF-8", "e=0&f=x+y")
+	req := testkit.NewRequest(t, "POST", "http://x/a?e=2&e=1&e=2&q=a+b&p=1%2B1&flag&empty=", formType+";charset=UTF-8", "e=0&f=x+y")
 	signed, err := s.SignRequest(req, Mode2LO, "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +309,7 @@ func TestSignRepeatedAndPlus(t *testing.T) {
 func TestSignBody(t *testing.T) {
 	s := newSigner(t, "https://jira.example.com")
 
-	req := newRequest(t, "POST", "http://x/a", formType, "a=1&b=%C3%A9")
+	req := testkit.NewRequest(t, "POST", "http://x/a", formType, "a=1&b=%C3%A9")
 	req.ContentLength = -1
 	req.TransferEncoding = []string{"chunked"}
 	if err := s.Sign(req, Mode2LO, "", nil); err != nil {
@@ -329,7 +330,7 @@ func TestSignBody(t *testing.T) {
 	}
 
 	// Everything stripped: an empty body.
-	req = newRequest(t, "POST", "http://x/a", formType, "oauth_token=x")
+	req = testkit.NewRequest(t, "POST", "http://x/a", formType, "oauth_token=x")
 	if err := s.Sign(req, Mode2LO, "", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +340,7 @@ func TestSignBody(t *testing.T) {
 
 	// A JSON body is neither read nor signed.
 	body := &trackingBody{Reader: strings.NewReader(`{"oauth_token":"x"}`)}
-	req = newRequest(t, "POST", "http://x/a", "application/json", "")
+	req = testkit.NewRequest(t, "POST", "http://x/a", "application/json", "")
 	req.Body = body
 	if err := s.Sign(req, Mode2LO, "", nil); err != nil {
 		t.Fatal(err)
@@ -361,7 +362,7 @@ func (b *trackingBody) Close() error               { return nil }
 // instead of piling up parameters (retries, redirects).
 func TestSignIdempotent(t *testing.T) {
 	s := newSigner(t, "https://jira.example.com/jira")
-	req := newRequest(t, "POST", "http://x/jira/a?x=1", formType, "f=1")
+	req := testkit.NewRequest(t, "POST", "http://x/jira/a?x=1", formType, "f=1")
 	for i := 0; i < 3; i++ {
 		if err := s.Sign(req, ModeImpersonation, fmt.Sprintf("user%d", i), nil); err != nil {
 			t.Fatal(err)
@@ -380,7 +381,7 @@ func TestSignIdempotent(t *testing.T) {
 
 func TestSignNonceAndClock(t *testing.T) {
 	s := newSigner(t, "https://jira.example.com", func(c *Config) { c.Nonce = func() string { return "" } })
-	req := newRequest(t, "POST", "http://x/a", formType, "a=1")
+	req := testkit.NewRequest(t, "POST", "http://x/a", formType, "a=1")
 	if err := s.Sign(req, Mode2LO, "", nil); err == nil {
 		t.Error("empty nonce accepted")
 	}
@@ -392,7 +393,7 @@ func TestSignNonceAndClock(t *testing.T) {
 	s = newSigner(t, "https://jira.example.com")
 	seen := map[string]bool{}
 	for i := 0; i < 50; i++ {
-		signed, err := s.SignRequest(newRequest(t, "GET", "http://x/", "", ""), Mode2LO, "", nil)
+		signed, err := s.SignRequest(testkit.NewRequest(t, "GET", "http://x/", "", ""), Mode2LO, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

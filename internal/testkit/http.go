@@ -124,3 +124,24 @@ func roundTrip(c *http.Client, req *http.Request) (*http.Response, string, error
 	b, err := io.ReadAll(resp.Body)
 	return resp, string(b), err
 }
+
+// NewRequest builds a client request with an optional body, Content-Type
+// and further headers given as name, value pairs.
+func NewRequest(t testing.TB, method, url, contentType, body string, header ...string) *http.Request {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		t.Fatalf("NewRequest: %v", err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
+	return req
+}
