@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ var (
 	remoteBucket = []byte("remote_tokens")
 	metaBucket   = []byte("meta")
 	schemaKey    = []byte("schema")
+	journalKey   = []byte("journal_id") // pairs the state file with its nonce journal
 )
 
 const schemaVersion = "1"
@@ -43,16 +45,32 @@ func OpenBolt(path string) (*Bolt, error) {
 		}
 		return nil, fmt.Errorf("state file %s: cannot open: %w", path, err)
 	}
+	var journalID [16]byte
+	fresh := false
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(metaBucket)
 		if err != nil {
 			return err
 		}
-		if v := meta.Get(schemaKey); v != nil && string(v) != schemaVersion {
+		v := meta.Get(schemaKey)
+		if v != nil && string(v) != schemaVersion {
 			return fmt.Errorf("schema version %s, this build reads %s", v, schemaVersion)
 		}
+		fresh = v == nil
 		if err := meta.Put(schemaKey, []byte(schemaVersion)); err != nil {
 			return err
+		}
+		if id := meta.Get(journalKey); len(id) == len(journalID) {
+			journalID = [16]byte(id)
+		} else {
+			// A state file from a release before this journal: its own
+			// journal is found as such (see OpenNonceJournal).
+			if _, err := rand.Read(journalID[:]); err != nil {
+				return err
+			}
+			if err := meta.Put(journalKey, journalID[:]); err != nil {
+				return err
+			}
 		}
 		if _, err = tx.CreateBucketIfNotExists(remoteBucket); err != nil {
 			return err
@@ -65,7 +83,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	// Opened under the state file's lock, which makes it this process's.
-	journal, err := OpenNonceJournal(JournalPathFor(path))
+	journal, err := OpenNonceJournal(path, journalID, fresh)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
@@ -76,8 +94,8 @@ func OpenBolt(path string) (*Bolt, error) {
 // Path returns the file name.
 func (b *Bolt) Path() string { return b.path }
 
-// NonceJournal is the journal of nonces stamped ahead of the clock that
-// lives beside the state file (see NonceJournal).
+// NonceJournal is the journal of accepted nonces that lives beside the
+// state file (see NonceJournal).
 func (b *Bolt) NonceJournal() *NonceJournal { return b.journal }
 
 // Close releases the file and its nonce journal.

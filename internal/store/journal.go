@@ -1,267 +1,356 @@
 package store
 
 import (
-	"bufio"
-	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// NonceJournal closes the one replay gap a memory nonce store leaves across
-// a restart. A restarted store refuses requests stamped before it started
-// (its Since), so it need not remember their nonces. It does need the
-// nonces of requests stamped after that second which it accepted before
-// the crash: those a client whose clock runs ahead sent. The verifier
-// appends exactly those here (see oauth1.AheadJournal), and the next start
-// reads them back.
+// NonceJournal keeps every nonce the proxy accepts on disk beside the state
+// file, so that a restart, graceful or not, neither forgets a nonce (a
+// replay would pass) nor has to refuse every request stamped before it (a
+// linked app does not retry a refused timestamp).
 //
-// Records are appended with one write each, not synced: a crash of the
-// process (panic, kill -9, OOM) keeps them, since the kernel has them; a
-// crash of the host may lose the last half minute. Two files take turns: the
-// current one, and the one before it, deleted once all its records have
-// expired. A record holds a SHA-256 digest of the nonce key, never the
-// key, which may contain an access token.
+// The journal is a directory of segment files, each a header and a run of
+// fixed-size records (a nonce key's SHA-256 digest, never the key, which
+// may hold an access token; its stamp; and how long it must be kept).
+// The current segment is mapped into memory: an append is a copy into the
+// page cache, which the kernel keeps when the process dies (kill -9, a
+// panic, the OOM killer) and writes out within seconds. What it can lose is
+// the last seconds before the host itself fails; so a graceful close syncs
+// the segments and marks them clean, a segment also names the boot it was
+// written in, and a start that finds an unclean segment of an earlier boot
+// refuses, for one window, what was stamped before it (as does a start that
+// finds a segment torn, unreadable or another state file's, or none where
+// there should be one). That floor, and the stamps whose segments expired
+// (see Since), are carried in every new segment's header, so that they
+// survive the next restart too.
 type NonceJournal struct {
-	path string
-	now  func() time.Time
+	dir    string
+	id     [16]byte // the state file's: a segment with another is not ours
+	boot   [16]byte // zero where the boot cannot be known
+	now    func() time.Time
+	ignore []string // why a segment was not trusted, for the log
 
-	// Journaled before this open, still live then: read-only afterwards.
-	restored      map[[digestSize]byte]int64 // digest -> until (unix s)
-	restoredUntil int64                      // the latest until among them
+	restored atomic.Pointer[restoredSet] // what was accepted before this open; nil once expired
 
-	mu           sync.Mutex
-	cur          *os.File
-	curStart     int64 // when cur was started (unix s)
-	curMaxUntil  int64 // 0: cur holds no record
-	havePrev     bool
-	prevMaxUntil int64
-	closed       bool
+	floor atomic.Int64 // Since, unix s: max(the open's floor, deleted + 1)
+
+	mu        sync.Mutex
+	cur       *segment
+	old       []*segment // full, or left by earlier runs: deleted once expired
+	opened    int64      // the open's floor (unix s), carried on
+	deleted   int64      // the latest stamp of a deleted segment (unix s)
+	lastSweep int64
+	closed    bool
 }
 
+// JournalPathFor is the journal directory of a state file: beside it, so
+// that the lock that makes the state file one process's makes the journal
+// its own too.
+func JournalPathFor(stateFile string) string { return stateFile + ".nonces.d" }
+
+// legacyJournalFor is where earlier releases journaled only the nonces
+// stamped ahead of the clock.
+func legacyJournalFor(stateFile string) string { return stateFile + ".nonces" }
+
 const (
+	segmentMagic  = "applink nonce journal 2\n"
+	segmentHeader = 4096 // records start on a page of their own
+	journalRecord = 32   // digest (16), stamp (8), keep-until (8, written last: 0 is no record)
 	digestSize    = 16
-	journalRecord = 8 + digestSize // until (big-endian unix s), digest
-	// journalTurn is how long a file takes appends before it is set aside.
-	journalTurn = 10 * time.Minute
+
+	// header fields, little-endian
+	hdrID       = 24
+	hdrBoot     = 40
+	hdrClean    = 56 // 1: closed cleanly, everything synced
+	hdrSince    = 64 // the floor in force when the segment was started
+	hdrDeleted  = 72 // the latest stamp of a segment deleted before
+	hdrCapacity = 80 // records
+	hdrCreated  = 88
 )
 
-var journalHeader = []byte("applink nonce journal 1\n")
+// segmentRecords is how many records a segment holds: 8 MiB files, one
+// every half minute at 4,000 requests a second. A variable for the tests.
+var segmentRecords = (8<<20 - segmentHeader) / journalRecord
 
-// JournalPathFor is where the journal of a state file lives: beside it, so
-// that the file lock that makes the state file one process's also makes
-// the journal its own.
-func JournalPathFor(stateFile string) string { return stateFile + ".nonces" }
+// sweepSeconds is how often an append looks for segments to delete.
+const sweepSeconds = 1
 
-func nonceDigest(key string) [digestSize]byte {
+// JournalGrace is how long after its stamp a restored nonce is kept at
+// least: the proxy may restart with a longer timestamp_window, under which
+// its stamp stays acceptable for longer. It is the longest hold a verifier
+// asks for: the longest window the handler takes, and a second.
+const JournalGrace = time.Hour + time.Second
+
+type segment struct {
+	path     string
+	maxStamp int64
+	maxUntil int64
+	clean    bool
+	w        *segmentWriter // the current segment only
+	next     int
+	capacity int
+}
+
+// NonceDigest is what the journal keeps of a nonce key.
+func NonceDigest(key string) [digestSize]byte {
 	sum := sha256.Sum256([]byte(key))
 	return [digestSize]byte(sum[:digestSize])
 }
 
-// OpenNonceJournal reads the live records of path (and of the file set
-// aside before it), writes them to a fresh path, and opens it for appends.
-// A file that is not a journal gives an error naming it: without its
-// records, a replay could pass.
-func OpenNonceJournal(path string) (*NonceJournal, error) {
-	return openNonceJournal(path, time.Now)
+// OpenNonceJournal opens the journal of stateFile, whose journal ID is id.
+// fresh says the state file was created by this open: then no request can
+// have been accepted with it, and a missing journal is no loss. Segments it
+// cannot trust are set aside (renamed *.ignored) and listed by Ignored;
+// only a journal it cannot write is an error.
+func OpenNonceJournal(stateFile string, id [16]byte, fresh bool) (*NonceJournal, error) {
+	return openNonceJournal(stateFile, id, fresh, time.Now, bootID())
 }
 
-func openNonceJournal(path string, now func() time.Time) (*NonceJournal, error) {
-	j := &NonceJournal{path: path, now: now, restored: map[[digestSize]byte]int64{}}
-	t := now().Unix()
-	for _, p := range []string{path + ".old", path} {
-		if err := j.load(p, t); err != nil {
-			return nil, err
+func openNonceJournal(stateFile string, id [16]byte, fresh bool, now func() time.Time, boot [16]byte) (*NonceJournal, error) {
+	dir := JournalPathFor(stateFile)
+	j := &NonceJournal{dir: dir, id: id, boot: boot, now: now}
+	t := now()
+	ts := t.Unix()
+	startFloor := ts // a request stamped in this second may have been accepted before it
+	if t.Nanosecond() != 0 {
+		startFloor++
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("nonce journal %s: %w", dir, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("nonce journal %s: %w", dir, err)
+	}
+	floor, ours := int64(0), false
+	distrust := func(name, why string) {
+		j.ignore = append(j.ignore, filepath.Join(dir, name)+": "+why)
+		floor = max(floor, startFloor)
+	}
+	var live []restoredEntry
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, "seg-") || strings.Contains(name, ".") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			distrust(name, "unreadable ("+err.Error()+")")
+			continue
+		}
+		h, err := parseSegmentHeader(data)
+		if err == nil && h.id != id {
+			err = errors.New("written for another state file")
+		}
+		if err != nil {
+			distrust(name, err.Error()+"; set aside as "+name+".ignored")
+			if rerr := os.Rename(path, path+".ignored"); rerr != nil {
+				return nil, fmt.Errorf("nonce journal %s: setting aside %s: %w", dir, name, rerr)
+			}
+			continue
+		}
+		ours = true
+		if !h.clean && (boot == [16]byte{} || h.boot != boot) {
+			distrust(name, "not closed cleanly before the host restarted: its last records may be lost")
+		}
+		if len(data) < segmentHeader+h.capacity*journalRecord {
+			distrust(name, "truncated")
+		}
+		floor = max(floor, h.since)
+		j.deleted = max(j.deleted, h.deleted)
+		s := &segment{path: path, clean: h.clean}
+		for rec := data[segmentHeader:]; len(rec) >= journalRecord; rec = rec[journalRecord:] {
+			until := int64(binary.LittleEndian.Uint64(rec[24:]))
+			if until == 0 {
+				continue // never written, or cut short
+			}
+			stamp := int64(binary.LittleEndian.Uint64(rec[16:]))
+			s.maxStamp, s.maxUntil = max(s.maxStamp, stamp), max(s.maxUntil, until)
+			if keep := max(until, stamp+int64(JournalGrace/time.Second)); keep > ts {
+				live = append(live, restoredEntry{key: restoredKey(rec[:digestSize]), until: keep})
+			}
+		}
+		j.old = append(j.old, s)
+	}
+	// Earlier releases journaled only what was stamped ahead of the clock,
+	// and refused everything stamped before a start.
+	legacy := legacyJournalFor(stateFile)
+	legacyLive, hadLegacy, err := readLegacyJournal(legacy, ts)
+	if err != nil {
+		distrust(filepath.Base(legacy), err.Error())
+	}
+	if hadLegacy {
+		floor = max(floor, startFloor)
+	}
+	live = append(live, legacyLive...)
+	if !fresh && !ours && !hadLegacy {
+		distrust(".", "no journal beside a state file that has been used")
+	}
+	j.restored.Store(newRestoredSet(live))
+
+	j.opened = floor
+	j.setFloorLocked()
+	if err := j.startSegmentLocked(ts); err != nil {
+		return nil, err
+	}
+	// The new segment carries the floor; only now may what it replaces go.
+	for _, p := range []string{legacy + ".old", legacy} {
+		if err := removeIfExists(p); err != nil {
+			return nil, fmt.Errorf("nonce journal %s: %w", p, err)
 		}
 	}
-	// Rewrite what is live into a fresh file, synced: these records are
-	// all that stands between a replay and the upstream, and the old
-	// files go next.
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("nonce journal %s: %w", path, err)
-	}
-	w := bufio.NewWriter(f)
-	_, _ = w.Write(journalHeader)
-	for d, until := range j.restored {
-		_, _ = w.Write(encodeRecord(d, until))
-	}
-	err = errors.Join(w.Flush(), f.Sync(), f.Close())
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = removeIfExists(path + ".old")
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("nonce journal %s: %w", path, err)
-	}
-	if err := j.openCurLocked(); err != nil {
-		return nil, fmt.Errorf("nonce journal %s: %w", path, err)
-	}
-	j.curStart, j.curMaxUntil = t, j.restoredUntil
+	j.sweepLocked(ts)
 	return j, nil
 }
 
-// load adds the records of p that are live at now to j.restored. A missing
-// file has none.
-func (j *NonceJournal) load(p string, now int64) error {
-	data, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+// Ignored lists the segments the open did not trust, and why, for the log.
+// Each of them set a floor (see Since).
+func (j *NonceJournal) Ignored() []string { return slices.Clone(j.ignore) }
+
+// Since returns the stamp before which requests must be refused: the open's
+// floor (zero unless it found something it could not trust) and the stamps
+// of deleted segments, whose nonces are forgotten.
+func (j *NonceJournal) Since() time.Time { return time.Unix(j.floor.Load(), 0) }
+
+func (j *NonceJournal) setFloorLocked() {
+	f := j.opened
+	if j.deleted > 0 {
+		f = max(f, j.deleted+1)
 	}
-	if err == nil {
-		var latest int64
-		latest, err = parseJournal(data, now, j.restored)
-		j.restoredUntil = max(j.restoredUntil, latest)
-	}
-	if err != nil {
-		return fmt.Errorf("nonce journal %s: %w", p, err)
-	}
-	return nil
+	j.floor.Store(f)
 }
 
-var errNotJournal = errors.New("not an applink nonce journal; move it away, and an empty journal is started")
-
-// parseJournal adds the records of a journal's content that are live at now
-// to restored, and returns the latest until among them. A record cut short
-// by a crash of the host, or a header cut short while the file was being
-// created, is ignored.
-func parseJournal(data []byte, now int64, restored map[[digestSize]byte]int64) (latest int64, err error) {
-	if !bytes.HasPrefix(data, journalHeader) {
-		if bytes.HasPrefix(journalHeader, data) {
-			return 0, nil
-		}
-		return 0, errNotJournal
-	}
-	for data = data[len(journalHeader):]; len(data) >= journalRecord; data = data[journalRecord:] {
-		until := int64(binary.BigEndian.Uint64(data))
-		if until <= now {
-			continue
-		}
-		d := [digestSize]byte(data[8:journalRecord])
-		restored[d] = max(restored[d], until)
-		latest = max(latest, until)
-	}
-	return latest, nil
-}
-
-func encodeRecord(d [digestSize]byte, until int64) []byte {
-	var rec [journalRecord]byte
-	binary.BigEndian.PutUint64(rec[:8], uint64(until))
-	copy(rec[8:], d[:])
-	return rec[:]
-}
-
-// Restored reports whether key was journaled before this open and has not
-// expired: a request with that nonce was accepted before the restart.
-// With nothing restored it costs a comparison, and once the last restored
-// record expires, a reading of the clock.
-func (j *NonceJournal) Restored(key string) bool {
-	if len(j.restored) == 0 {
+// Restored reports whether a nonce with this digest was accepted before
+// this open and is still kept. Once the last restored nonce expires it
+// costs a clock reading.
+func (j *NonceJournal) Restored(d [digestSize]byte) bool {
+	r := j.restored.Load()
+	if r == nil {
 		return false
 	}
 	now := j.now().Unix()
-	if now >= j.restoredUntil {
+	if now >= r.until {
+		j.restored.CompareAndSwap(r, nil)
 		return false
 	}
-	until, ok := j.restored[nonceDigest(key)]
-	return ok && until > now
+	return r.contains(restoredKey(d[:]), now)
 }
 
-// Append records key until the given time, before the request is let
-// through.
-func (j *NonceJournal) Append(key string, until time.Time) error {
-	rec := encodeRecord(nonceDigest(key), until.Unix())
+// Append records a nonce, stamped at stamp, to be kept until the given
+// time, before the request is let through.
+func (j *NonceJournal) Append(d [digestSize]byte, stamp int64, until time.Time) error {
+	var rec [journalRecord]byte
+	copy(rec[:], d[:])
+	binary.LittleEndian.PutUint64(rec[16:], uint64(stamp))
+	u := until.Unix()
+	if u <= 0 {
+		u = 1
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
 		return ErrClosed
 	}
-	if err := j.turnLocked(j.now().Unix()); err != nil {
-		return fmt.Errorf("nonce journal %s: %w", j.path, err)
+	now := j.now().Unix()
+	if now-j.lastSweep >= sweepSeconds {
+		j.sweepLocked(now)
 	}
-	if j.cur == nil {
-		if err := j.openCurLocked(); err != nil {
-			return fmt.Errorf("nonce journal %s: %w", j.path, err)
-		}
-	}
-	// One write: with O_APPEND the record lands whole or, cut by a crash
-	// of the host, as a tail the next open ignores.
-	if _, err := j.cur.Write(rec); err != nil {
-		return fmt.Errorf("nonce journal %s: %w", j.path, err)
-	}
-	j.curMaxUntil = max(j.curMaxUntil, until.Unix())
-	return nil
-}
-
-// turnLocked deletes the set-aside file once its records have all expired,
-// and sets the current one aside after a turn, so that the journal holds
-// at most two turns of records.
-func (j *NonceJournal) turnLocked(now int64) error {
-	if j.havePrev && now > j.prevMaxUntil {
-		if err := removeIfExists(j.path + ".old"); err != nil {
-			return err
-		}
-		j.havePrev = false
-	}
-	if j.havePrev || now-j.curStart < int64(journalTurn/time.Second) {
-		return nil
-	}
-	if j.curMaxUntil == 0 {
-		j.curStart = now // nothing to set aside
-		return nil
-	}
-	// Closed before the rename, which some systems refuse on an open file.
-	// A crash at any step leaves the records in the file or in .old, and
-	// the next open reads both; a failure leaves cur nil, and the next
-	// append tries again.
-	if j.cur != nil {
-		err := j.cur.Close()
-		j.cur = nil
-		if err != nil {
+	if j.cur == nil || j.cur.next == j.cur.capacity {
+		if err := j.startSegmentLocked(now); err != nil {
 			return err
 		}
 	}
-	if err := os.Rename(j.path, j.path+".old"); err != nil {
-		return err
+	s := j.cur
+	if err := s.w.writeRecord(segmentHeader+s.next*journalRecord, &rec, uint64(u)); err != nil {
+		// The mapping is no use now: the next append starts a new segment.
+		j.retireLocked()
+		return fmt.Errorf("nonce journal %s: %w", s.path, err)
 	}
-	j.havePrev, j.prevMaxUntil = true, j.curMaxUntil
-	j.curStart, j.curMaxUntil = now, 0
+	s.next++
+	s.maxStamp, s.maxUntil = max(s.maxStamp, stamp), max(s.maxUntil, u)
 	return nil
 }
 
-// openCurLocked opens the journal file for appends, creating it with its
-// header if it does not exist.
-func (j *NonceJournal) openCurLocked() error {
-	f, err := os.OpenFile(j.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+// startSegmentLocked sets the current segment aside and starts a new one,
+// synced with its directory: it carries the floor.
+func (j *NonceJournal) startSegmentLocked(now int64) error {
+	j.retireLocked()
+	var hdr [segmentHeader]byte
+	copy(hdr[:], segmentMagic)
+	copy(hdr[hdrID:], j.id[:])
+	copy(hdr[hdrBoot:], j.boot[:])
+	binary.LittleEndian.PutUint64(hdr[hdrSince:], uint64(j.floor.Load()))
+	binary.LittleEndian.PutUint64(hdr[hdrDeleted:], uint64(j.deleted))
+	binary.LittleEndian.PutUint64(hdr[hdrCapacity:], uint64(segmentRecords))
+	binary.LittleEndian.PutUint64(hdr[hdrCreated:], uint64(now))
+	var suffix [8]byte
+	_, _ = rand.Read(suffix[:])
+	path := filepath.Join(j.dir, fmt.Sprintf("seg-%016x-%x", j.now().UnixNano(), suffix))
+	w, err := createSegment(path, hdr[:], segmentHeader+segmentRecords*journalRecord)
+	if err == nil {
+		err = syncDir(j.dir)
+	}
 	if err != nil {
-		return err
-	}
-	if fi, err := f.Stat(); err != nil || fi.Size() == 0 {
-		if err == nil {
-			_, err = f.Write(journalHeader)
+		if w != nil {
+			_ = w.close(false)
 		}
-		if err != nil {
-			_ = f.Close()
-			return err
-		}
+		_ = os.Remove(path)
+		return fmt.Errorf("nonce journal %s: %w", j.dir, err)
 	}
-	j.cur = f
+	j.cur = &segment{path: path, w: w, capacity: segmentRecords}
 	return nil
 }
 
-// Close stops appends; later ones fail with ErrClosed.
+// retireLocked moves the current segment, if any, to the old ones.
+func (j *NonceJournal) retireLocked() {
+	if j.cur == nil {
+		return
+	}
+	_ = j.cur.w.close(false) // written out by the kernel; synced at Close
+	j.cur.w = nil
+	j.old = append(j.old, j.cur)
+	j.cur = nil
+}
+
+// sweepLocked deletes the old segments whose records have all expired, and
+// records in the current segment's header the latest stamp they held.
+func (j *NonceJournal) sweepLocked(now int64) {
+	j.lastSweep = now
+	kept := j.old[:0]
+	deleted := j.deleted
+	for _, s := range j.old {
+		if s.maxUntil <= now && removeIfExists(s.path) == nil {
+			deleted = max(deleted, s.maxStamp)
+			continue
+		}
+		kept = append(kept, s)
+	}
+	clear(j.old[len(kept):])
+	j.old = kept
+	if deleted != j.deleted {
+		j.deleted = deleted
+		j.setFloorLocked()
+		if j.cur != nil {
+			_ = j.cur.w.writeHeaderField(hdrDeleted, uint64(deleted))
+		}
+	}
+}
+
+// Close syncs every segment, marks them clean (a later boot may trust them
+// whole), and stops appends: later ones fail with ErrClosed.
 func (j *NonceJournal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -269,10 +358,114 @@ func (j *NonceJournal) Close() error {
 		return nil
 	}
 	j.closed = true
-	if j.cur == nil {
+	var errs []error
+	if j.cur != nil {
+		errs = append(errs, j.cur.w.close(true))
+		j.cur.w = nil
+		j.cur.clean = true
+	}
+	for _, s := range j.old {
+		if !s.clean {
+			errs = append(errs, markClean(s.path))
+			s.clean = true
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// markClean syncs a segment written through an earlier mapping and sets
+// its clean flag.
+func markClean(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	return j.cur.Close()
+	if err != nil {
+		return err
+	}
+	var one [8]byte
+	binary.LittleEndian.PutUint64(one[:], 1)
+	err = f.Sync()
+	if err == nil {
+		_, err = f.WriteAt(one[:], hdrClean)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+type segmentHeaderFields struct {
+	id, boot       [16]byte
+	clean          bool
+	since, deleted int64
+	capacity       int
+}
+
+func parseSegmentHeader(data []byte) (segmentHeaderFields, error) {
+	var h segmentHeaderFields
+	if len(data) < segmentHeader || string(data[:len(segmentMagic)]) != segmentMagic {
+		if len(data) < len(segmentMagic) && strings.HasPrefix(segmentMagic, string(data)) {
+			return h, errors.New("torn while it was being created")
+		}
+		return h, errors.New("not an applink nonce journal segment")
+	}
+	h.id = [16]byte(data[hdrID:])
+	h.boot = [16]byte(data[hdrBoot:])
+	h.clean = binary.LittleEndian.Uint64(data[hdrClean:]) == 1
+	h.since = int64(binary.LittleEndian.Uint64(data[hdrSince:]))
+	h.deleted = int64(binary.LittleEndian.Uint64(data[hdrDeleted:]))
+	c := binary.LittleEndian.Uint64(data[hdrCapacity:])
+	if c == 0 || c > 1<<30 {
+		return h, fmt.Errorf("a capacity of %d records", c)
+	}
+	h.capacity = int(c)
+	return h, nil
+}
+
+// JournaledNonces is a memory nonce store with a journal: every nonce it
+// records is journaled, and the nonces restored from the journal are seen.
+type JournaledNonces struct {
+	*Memory
+	Journal *NonceJournal
+}
+
+// Seen reports whether key is stored, or was accepted before the restart.
+func (n JournaledNonces) Seen(ctx context.Context, key string, stamp int64) (bool, error) {
+	if n.Journal.Restored(NonceDigest(key)) {
+		return true, nil
+	}
+	return n.Memory.Seen(ctx, key, stamp)
+}
+
+// Record stores key unless it is stored or was accepted before the
+// restart, and journals it for as long as the memory store keeps it.
+func (n JournaledNonces) Record(ctx context.Context, key string, stamp int64, until time.Time) (bool, error) {
+	d := NonceDigest(key)
+	if n.Journal.Restored(d) {
+		return false, nil
+	}
+	fresh, err := n.Memory.Record(ctx, key, stamp, until)
+	if !fresh || err != nil {
+		return fresh, err
+	}
+	if held := time.Unix(stamp, 0).Add(n.Memory.Hold()); held.After(until) {
+		until = held
+	}
+	if err := n.Journal.Append(d, stamp, until); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Since is the later of the journal's floor and the memory store's own
+// (a reload that lengthened the window), not the memory store's start: the
+// journal remembers what was accepted before it.
+func (n JournaledNonces) Since() time.Time {
+	if f := n.Memory.Floor(); f.After(n.Journal.Since()) {
+		return f
+	}
+	return n.Journal.Since()
 }
 
 func removeIfExists(p string) error {
@@ -290,41 +483,15 @@ func syncDir(dir string) error {
 	return errors.Join(d.Sync(), d.Close())
 }
 
-// JournaledNonces is a memory nonce store with a journal: it refuses the
-// nonces restored from the journal as seen, and journals the nonces the
-// verifier says were stamped ahead of the clock.
-type JournaledNonces struct {
-	*Memory
-	Journal *NonceJournal
-}
-
-// Seen reports whether key is stored, or was journaled before the restart.
-func (n JournaledNonces) Seen(ctx context.Context, key string, stamp int64) (bool, error) {
-	if n.Journal.Restored(key) {
-		return true, nil
+// writeZeros extends f to size with written zeros, so that its blocks are
+// allocated.
+func writeZeros(f *os.File, size int64) error {
+	zeros := make([]byte, 1<<20)
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		n := min(int64(len(zeros)), size-off)
+		if _, err := f.WriteAt(zeros[:n], off); err != nil {
+			return err
+		}
 	}
-	return n.Memory.Seen(ctx, key, stamp)
+	return nil
 }
-
-// Record stores key until the given time unless it is stored, or was
-// journaled before the restart.
-func (n JournaledNonces) Record(ctx context.Context, key string, stamp int64, until time.Time) (bool, error) {
-	if n.Journal.Restored(key) {
-		return false, nil
-	}
-	return n.Memory.Record(ctx, key, stamp, until)
-}
-
-// JournalAhead implements oauth1.AheadJournal. A journaled nonce is kept
-// JournalGrace past its expiry: the proxy may restart with a longer
-// timestamp_window, under which the nonce's stamp stays acceptable for
-// longer. (A reload is Memory.Keep's to handle; across a restart only the
-// journal remembers.) Its key holds its stamp, so keeping it longer can
-// refuse nothing but a replay.
-func (n JournaledNonces) JournalAhead(_ context.Context, key string, until time.Time) error {
-	return n.Journal.Append(key, until.Add(JournalGrace))
-}
-
-// JournalGrace is how long past its expiry a journaled nonce is kept: the
-// longest timestamp_window the handler accepts.
-const JournalGrace = time.Hour

@@ -100,6 +100,19 @@ func (m *Memory) Since() time.Time {
 	return m.since
 }
 
+// Floor returns the stamp before which a reload that lengthened the window
+// may have forgotten nonces (zero if none has): Since without the store's
+// start.
+func (m *Memory) Floor() time.Time {
+	if f := m.floor.Load(); f > 0 {
+		return time.Unix(f, 0)
+	}
+	return time.Time{}
+}
+
+// Hold returns the longest hold registered with Keep (zero if none).
+func (m *Memory) Hold() time.Duration { return time.Duration(m.hold.Load()) * time.Second }
+
 func (m *Memory) shard(h uint64) *nonceShard { return &m.shards[h%memoryShards] }
 
 // lockShard locks the shard of h, unless the store is closed (ErrClosed,
