@@ -56,8 +56,11 @@ func IsOAuthScheme(h string) bool {
 // as RFC 5849 section 3.5.1 defines it. Names and values are percent-decoded
 // ("+" stays "+"); the realm is returned apart because it is not signed.
 // Duplicated names are kept so that the caller can refuse them.
+//
+// It reads WWW-Authenticate challenges too, and is lenient where the
+// verifier is not (see appendAuthorizationParams).
 func ParseAuthorizationHeader(h string) (realm string, params []Param, err error) {
-	rawRealm, params, err := appendAuthorizationParams(nil, h)
+	rawRealm, params, err := parseAuthorization(nil, h, false)
 	if err != nil {
 		return "", nil, err
 	}
@@ -68,13 +71,40 @@ func ParseAuthorizationHeader(h string) (realm string, params []Param, err error
 	return realm, params, nil
 }
 
-// appendAuthorizationParams is ParseAuthorizationHeader appending to dst,
-// except that the realm it returns is still percent-encoded (its encoding
-// checked): the verifier ignores it, and need not decode it. On error it
-// returns dst as it was.
+// Errors of the verifier's reading of the Authorization header, where
+// net.oauth's would differ from RFC 5849's.
+var (
+	ErrRawPlusOrComma = errors.New(`"+" and "," must be percent-encoded (net.oauth reads "+" as a space and splits at every ",")`)
+	ErrHeaderBytes    = errors.New("control characters and bytes above 0x7E must be percent-encoded")
+)
+
+// appendAuthorizationParams is the verifier's ParseAuthorizationHeader,
+// appending to dst, except that the realm it returns is still
+// percent-encoded (its encoding checked): the verifier ignores it, and
+// need not decode it. On error it returns dst as it was.
+//
+// It refuses what net.oauth, the product's OAuth library, reads otherwise
+// than RFC 5849 (so that the proxy never verifies a header the product
+// would read differently): a raw "+" (a space to net.oauth's URLDecoder)
+// or "," (where net.oauth's regular expressions split the header, inside
+// quotes too) in a name or in a value other than the realm's, bytes that
+// are not printable ASCII (Tomcat reads header bytes as ISO-8859-1, and
+// net.oauth's pattern does not match across U+0085), and decoded names
+// and values that are not UTF-8 (URLDecoder replaces such bytes).
 func appendAuthorizationParams(dst []Param, h string) (rawRealm string, params []Param, err error) {
+	return parseAuthorization(dst, h, true)
+}
+
+func parseAuthorization(dst []Param, h string, strict bool) (rawRealm string, params []Param, err error) {
 	if !IsOAuthScheme(h) {
 		return "", dst, ErrNotOAuth
+	}
+	if strict {
+		for i := 0; i < len(h); i++ {
+			if c := h[i]; c < ' ' && c != '\t' || c > '~' {
+				return "", dst, ErrHeaderBytes
+			}
+		}
 	}
 	s := trimOWS(h)[5:]
 	if dst == nil {
@@ -130,16 +160,25 @@ func appendAuthorizationParams(dst []Param, h string) (rawRealm string, params [
 		if err != nil {
 			return "", dst, fmt.Errorf("parameter name %q: %w", truncate(rawKey), err)
 		}
-		if key == "realm" {
+		// net.oauth leaves out "realm" in any case.
+		if key == "realm" || strict && strings.EqualFold(key, "realm") {
 			if !validPercentEncoding(rawVal) {
 				return "", dst, fmt.Errorf("value of %q: %w", truncate(key), ErrBadEncoding)
 			}
 			rawRealm = rawVal
 			continue
 		}
+		if strict && (strings.ContainsAny(rawKey, "+,") || strings.ContainsAny(rawVal, "+,")) {
+			return "", dst, fmt.Errorf("parameter %q: %w", truncate(key), ErrRawPlusOrComma)
+		}
 		val, err := PercentDecode(rawVal, false)
 		if err != nil {
 			return "", dst, fmt.Errorf("value of %q: %w", truncate(key), err)
+		}
+		if strict {
+			if err := CharsetUTF8.Servlet([]Param{{Key: key, Value: val}}); err != nil {
+				return "", dst, err
+			}
 		}
 		params = append(params, Param{Key: key, Value: val})
 	}
@@ -158,7 +197,10 @@ func isOWS(c byte) bool { return c == ' ' || c == '\t' }
 // ParseForm splits an application/x-www-form-urlencoded string (a query string
 // or a form body) into decoded pairs, in order, keeping duplicates and empty
 // values ("a" and "a=" both give a=""). "+" decodes to a space, as in a
-// servlet container.
+// servlet container. Like Tomcat, it skips a pair without a name ("=x"):
+// such a pair is neither handed to the product nor signed by net.oauth.
+// The values are the decoded bytes; ParseFormIn reads them as Tomcat
+// does in a charset.
 func ParseForm(raw string) ([]Param, error) {
 	params, err := appendForm(nil, raw)
 	if err != nil || len(params) == 0 {
@@ -184,6 +226,9 @@ func appendForm(dst []Param, raw string) ([]Param, error) {
 			continue
 		}
 		k, v, _ := strings.Cut(seg, "=")
+		if k == "" {
+			continue // Tomcat: "parameters.invalidChunk", no name
+		}
 		key, err := PercentDecode(k, true)
 		if err != nil {
 			return dst, fmt.Errorf("parameter name %q: %w", truncate(k), err)

@@ -227,7 +227,12 @@ func TestParseForm(t *testing.T) {
 		{"second = belongs to value", "a=b=c", []Param{{"a", "b=c"}}},
 		{"encoded & and =", "a=%26%3D", []Param{{"a", "&="}}},
 		{"UTF-8", "name=J%C3%BCrgen", []Param{{"name", "Jürgen"}}},
-		{"empty name", "=v", []Param{{"", "v"}}},
+		// Tomcat skips a pair without a name (it was kept, and signed,
+		// before: net.oauth does not sign it).
+		{"empty name", "=v", nil},
+		{"empty name among others", "a=1&=v&=&b=2", []Param{{"a", "1"}, {"b", "2"}}},
+		{"empty name, bad escape", "=%zz&a=1", []Param{{"a", "1"}}},
+		{"name of one space", "+=v", []Param{{" ", "v"}}},
 		{"semicolon is not a separator", "a=1;b=2", []Param{{"a", "1;b=2"}}},
 		{"RFC 5849 query", "b5=%3D%253D&a3=a&c%40=&a2=r%20b", []Param{{"b5", "=%3D"}, {"a3", "a"}, {"c@", ""}, {"a2", "r b"}}},
 	}

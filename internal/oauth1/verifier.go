@@ -110,6 +110,10 @@ type Request struct {
 	RawQuery      string   // as received
 	Authorization []string // every Authorization header value
 	Form          string   // the body, when it is application/x-www-form-urlencoded
+	// Charset is how the product's servlet container decodes query and
+	// form (see RequestCharset): the parameters are verified as it will
+	// read them, or refused where they would not be read the same.
+	Charset Charset
 }
 
 // Result is the outcome of a successful verification.
@@ -420,7 +424,7 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 		return nil, nil, &Problem{Unavailable: true, Reason: "verifier has no consumers or no nonce store"}
 	}
 	o := &msg.oauth
-	if ver := o.known[kVersion]; o.has[kVersion] && ver != "1.0" {
+	if ver := o.known[kVersion]; o.has[kVersion] && !AcceptableVersion(ver) {
 		return nil, nil, problem(VersionRejected, "oauth_version must be 1.0 or absent",
 			"oauth_version "+strconv.Quote(truncate(ver)), Param{"oauth_acceptable_versions", "1.0-1.0"})
 	}
@@ -632,9 +636,14 @@ const (
 // an impersonated user, a signed requestor or a logged-in approver: not
 // empty, valid UTF-8 (no U+FFFD either), at most MaxUserNameLen
 // characters, no C0 or C1 control characters: it goes into a header
-// upstream.
+// upstream. Nor may it begin or end with a space: the product's HTTP
+// parser drops those from the header, so the product would get another
+// name than the logs, placeholders and metrics show.
 func ValidUserName(u string) bool {
 	if u == "" || len(u) > MaxUserNameBytes || utf8.RuneCountInString(u) > MaxUserNameLen {
+		return false
+	}
+	if u[0] == ' ' || u[len(u)-1] == ' ' {
 		return false
 	}
 	for _, r := range u {
@@ -724,9 +733,9 @@ func collectInto(r *Request, buf []Param) (msg message, signed []Param, found bo
 		}
 	}
 	nh := len(all)
-	all, qerr := appendForm(all, r.RawQuery)
+	all, qerr := appendFormIn(all, r.RawQuery, r.Charset)
 	nq := len(all)
-	all, ferr := appendForm(all, r.Form)
+	all, ferr := appendFormIn(all, r.Form, r.Charset)
 	headerParams, query, form := all[:nh:nh], all[nh:nq:nq], all[nq:]
 
 	locs := 0
@@ -752,10 +761,10 @@ func collectInto(r *Request, buf []Param) (msg message, signed []Param, found bo
 			"several OAuth Authorization headers")
 	}
 	if qerr != nil {
-		return message{}, nil, false, problem(ParameterRejected, "query string: "+qerr.Error(), "query: "+qerr.Error())
+		return message{}, nil, false, formProblem("query string", "query", qerr)
 	}
 	if ferr != nil {
-		return message{}, nil, false, problem(ParameterRejected, "form body: "+ferr.Error(), "form: "+ferr.Error())
+		return message{}, nil, false, formProblem("form body", "form", ferr)
 	}
 	if locs > 1 {
 		var names []string
