@@ -43,6 +43,8 @@ func TestProvisionErrors(t *testing.T) {
 	if err := os.WriteFile(corrupt, []byte(strings.Repeat("not a bbolt file ", 1024)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A file where the journal's directory goes: the proxy could not
+	// journal, so it must not start.
 	foreignJournal := filepath.Join(dir, "state.db")
 	if err := os.WriteFile(store.JournalPathFor(foreignJournal), []byte("my notes\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -66,7 +68,7 @@ func TestProvisionErrors(t *testing.T) {
 		{map[string]any{"base_url": "https://x", "consumers": []any{
 			map[string]any{"key": "a", "secret": "s"}, map[string]any{"key": "a", "secret": "t"}}}, "configured twice"},
 		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "file", "path": corrupt}}, corrupt},
-		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "file", "path": foreignJournal}}, store.JournalPathFor(foreignJournal) + ": not an applink nonce journal"},
+		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "file", "path": foreignJournal}}, "nonce journal " + store.JournalPathFor(foreignJournal)},
 		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "redis", "url": "redis://127.0.0.1:1/0"}}, "127.0.0.1:1"},
 		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "tape"}}, "state must be file, redis or memory"},
 		// {env.*} placeholders resolve: this one is valid.

@@ -149,8 +149,9 @@ const (
 )
 
 // A restart may lengthen the window up to maxTimestampWindow: the nonce
-// journal keeps its nonces that much past their expiry.
-var _ [store.JournalGrace - maxTimestampWindow]struct{}
+// journal keeps what it restores as long as that window's hold.
+// (oauth1.NonceHold is the window and a second.)
+var _ [store.JournalGrace - maxTimestampWindow - time.Second]struct{}
 
 // Provision sets up the handler.
 func (h *Handler) Provision(ctx caddy.Context) error {
@@ -254,10 +255,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	// A fleet shares its nonces where it shares its tokens; one instance
-	// keeps them in memory, and journals those stamped ahead of its clock
-	// beside its state file, which a restart would otherwise forget.
+	// keeps them in memory and, with a state file, journals them beside it,
+	// so that a restart neither forgets them nor refuses what was stamped
+	// before it.
 	var nonces oauth1.NonceStore
-	var journal oauth1.AheadJournal
 	if st.fleetNonces != nil {
 		nonces = st.fleetNonces
 	} else {
@@ -271,8 +272,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.releaseHold = mem.Keep(oauth1.NonceHold(window))
 		nonces = mem
 		if st.journal != nil {
-			jn := store.JournaledNonces{Memory: mem, Journal: st.journal}
-			nonces, journal = jn, jn
+			nonces = store.JournaledNonces{Memory: mem, Journal: st.journal}
 		}
 	}
 	h.verifier = &oauth1.Verifier{
@@ -281,7 +281,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Nonces:    nonces,
 		// A Seen round trip across the network costs more than it saves.
 		RecordOnly: st.fleetNonces != nil,
-		Journal:    journal,
 		Window:     window,
 		Tokens:     h.provider,
 
@@ -424,9 +423,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		observe("none", "anonymous", "ok", time.Time{})
 	} else {
 		if s := h.series[res.Consumer]; s != nil {
-			s.observeVerified(res.Mode, started)
+			s.observeVerified(res.Mode, started, res.Skew)
 		} else {
 			observe(res.Consumer.Key, string(res.Mode), "ok", started)
+			observeSkew(res.Consumer.Key, res.Skew)
 		}
 		drop = hygiene.DropFromVerifiedRequest
 		// The OAuth header is spent, and no other credential may ride along
@@ -491,6 +491,9 @@ func (h *Handler) refuseTimed(w http.ResponseWriter, r *http.Request, p *oauth1.
 		observeStoreError("state")
 	}
 	observe(h.metricConsumer(p.Consumer), "refused", outcome, started)
+	if p.Stamped {
+		observeSkew(h.metricConsumer(p.Consumer), p.Skew)
+	}
 	h.logger.Info("request refused",
 		zap.String("consumer", p.Consumer),
 		zap.String("problem", p.Code),

@@ -22,7 +22,12 @@ var applinkMetrics = struct {
 	duration    *prometheus.HistogramVec
 	storeErrors *prometheus.CounterVec
 	tokens      prometheus.GaugeFunc
+	skew        *prometheus.HistogramVec
 }{}
+
+// skewBuckets span the longest timestamp_window both ways, finest near zero:
+// stamps are whole seconds, so a client on time shows between -1 and 0.
+var skewBuckets = []float64{-3600, -900, -300, -120, -60, -30, -10, -5, -2, -1, 0, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600}
 
 func initMetrics(registry *prometheus.Registry) error {
 	const sub = "applink"
@@ -37,12 +42,17 @@ func initMetrics(registry *prometheus.Registry) error {
 		}, []string{"outcome"})
 		applinkMetrics.storeErrors = newCounterVec(sub, "store_errors_total",
 			"Failures of the nonce or token store (requests were refused with 503).", "store")
+		applinkMetrics.skew = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: metricsNamespace, Subsystem: sub, Name: "clock_skew_seconds",
+			Help:    "oauth_timestamp of signed requests less the proxy's clock, by consumer, accepted or refused: a signing server whose clock drifts shows here before its requests leave the timestamp window.",
+			Buckets: skewBuckets,
+		}, []string{"consumer"})
 		applinkMetrics.tokens = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: metricsNamespace, Subsystem: sub, Name: "stored_tokens",
 			Help: "Tokens (request and access) in the token stores in use.",
 		}, countStoredTokens)
 	})
-	return register(registry, applinkMetrics.requests, applinkMetrics.duration, applinkMetrics.storeErrors, applinkMetrics.tokens)
+	return register(registry, applinkMetrics.requests, applinkMetrics.duration, applinkMetrics.storeErrors, applinkMetrics.tokens, applinkMetrics.skew)
 }
 
 // metricsNamespace is Caddy's: the metrics are caddy_<subsystem>_<name>.
@@ -119,6 +129,7 @@ func observe(consumer, mode, outcome string, started time.Time) {
 type verifiedSeries struct {
 	key      string // the consumer key, its label
 	requests [len(verifiedModes)]atomic.Pointer[prometheus.Counter]
+	skew     atomic.Pointer[prometheus.Observer]
 }
 
 // verifiedModes are the modes verifiedSeries caches counters for.
@@ -127,12 +138,19 @@ var verifiedModes = [...]oauth1.Mode{oauth1.Mode2LO, oauth1.ModeImpersonation, o
 // okDuration caches the latency histogram of outcome "ok".
 var okDuration atomic.Pointer[prometheus.Observer]
 
-// observeVerified is observe(s.key, mode, "ok", started), through the
-// cached series.
-func (s *verifiedSeries) observeVerified(mode oauth1.Mode, started time.Time) {
+// observeVerified is observe(s.key, mode, "ok", started) and
+// observeSkew(s.key, skew), through the cached series.
+func (s *verifiedSeries) observeVerified(mode oauth1.Mode, started time.Time, skew time.Duration) {
 	if applinkMetrics.requests == nil {
 		return
 	}
+	o := s.skew.Load()
+	if o == nil {
+		h := applinkMetrics.skew.WithLabelValues(s.key)
+		o = &h
+		s.skew.Store(o)
+	}
+	(*o).Observe(skew.Seconds())
 	i := slices.Index(verifiedModes[:], mode)
 	if i < 0 {
 		observe(s.key, string(mode), "ok", started)
@@ -157,5 +175,13 @@ func (s *verifiedSeries) observeVerified(mode oauth1.Mode, started time.Time) {
 func observeStoreError(store string) {
 	if applinkMetrics.storeErrors != nil {
 		applinkMetrics.storeErrors.WithLabelValues(store).Inc()
+	}
+}
+
+// observeSkew records a signed request's clock skew. consumer must already
+// be bounded.
+func observeSkew(consumer string, skew time.Duration) {
+	if applinkMetrics.skew != nil {
+		applinkMetrics.skew.WithLabelValues(consumer).Observe(skew.Seconds())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func metricValue(t *testing.T, metrics, series string) float64 {
@@ -54,5 +55,42 @@ func TestMetricsCountOutcomesWithBoundedLabels(t *testing.T) {
 	resp, body := readAdmin(t, handlerAdminPort, "/applink/ready")
 	if resp.StatusCode != 200 || !strings.Contains(body, `"ready":true`) {
 		t.Errorf("readiness: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestMetricsClockSkew: the skew histogram files each signed request, by
+// its bounded consumer label, accepted or refused for its timestamp.
+func TestMetricsClockSkew(t *testing.T) {
+	rec := newRecorder(t)
+	tester := startProxy(t, rec, "", "")
+	series := func(consumer, le string) string {
+		return `caddy_applink_clock_skew_seconds_bucket{consumer="` + consumer + `",le="` + le + `"}`
+	}
+	before := scrape(t, handlerAdminPort)
+	behind := strconv.FormatInt(time.Now().Add(-90*time.Second).Unix(), 10)
+	if resp, _ := do(t, tester, signSpec{Target: "/rest/a", Timestamp: behind}.build(t)); resp.StatusCode != 200 {
+		t.Fatalf("90 s behind: %d", resp.StatusCode)
+	}
+	ahead := strconv.FormatInt(time.Now().Add(20*time.Minute).Unix(), 10)
+	if resp, _ := do(t, tester, signSpec{Target: "/rest/a", Timestamp: ahead}.build(t)); resp.StatusCode != 400 {
+		t.Fatalf("20 min ahead: %d, want 400", resp.StatusCode)
+	}
+	do(t, tester, signSpec{Consumer: "attacker", Target: "/rest/a", Timestamp: behind}.build(t))
+	after := scrape(t, handlerAdminPort)
+	grew := func(s string) float64 { return metricValue(t, after, s) - metricValue(t, before, s) }
+	const c = "bamboo:93f2"
+	for _, tc := range []struct {
+		le   string
+		want float64
+	}{{"-120", 0}, {"-60", 1}, {"900", 1}, {"3600", 2}, {"+Inf", 2}} {
+		if d := grew(series(c, tc.le)); d != tc.want {
+			t.Errorf("%s grew by %v, want %v", series(c, tc.le), d, tc.want)
+		}
+	}
+	if d := grew(series("unknown", "-60")); d != 1 {
+		t.Errorf("an unknown consumer's skew: %v, want 1 under \"unknown\"", d)
+	}
+	if strings.Contains(after, "attacker") {
+		t.Error("a consumer key from the request became a label")
 	}
 }

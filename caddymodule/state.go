@@ -49,8 +49,8 @@ type openedState struct {
 	// fleetNonces are the nonces a fleet shares (redis); nil where each
 	// instance keeps its own in memory.
 	fleetNonces oauth1.NonceStore
-	// journal keeps the nonces of requests stamped ahead of the clock
-	// beside the state file (file); nil otherwise.
+	// journal keeps the nonces an instance accepts beside its state file
+	// (file), so that a restart remembers them; nil otherwise.
 	journal *store.NonceJournal
 	key     string // the pool key, for releaseState
 }
@@ -102,6 +102,13 @@ func openState(cfg *StateConfig, repl *caddy.Replacer) (openedState, error) {
 			b, err := store.OpenBolt(abs)
 			if err != nil {
 				return openedState{}, "", nil, err
+			}
+			if ignored := b.NonceJournal().Ignored(); len(ignored) > 0 {
+				// Not an error: the proxy starts, and refuses for one
+				// window what was stamped before it, as after a crash.
+				caddy.Log().Named("applink.state").Warn("nonce journal not trusted whole; requests stamped before this start are refused until they leave the timestamp window",
+					zap.String("state_file", abs), zap.Strings("ignored", ignored),
+					zap.Time("refused_before", b.NonceJournal().Since()))
 			}
 			stop := startSweeper(abs, b)
 			return openedState{store: b, journal: b.NonceJournal()}, abs, func() error { stop(); return b.Close() }, nil

@@ -183,6 +183,7 @@ func TestCheckWorkingLink(t *testing.T) {
 		"[ok] the remote's own consumer: key jira:fake",
 		"Signed request: GET " + vs.srv.URL + "/rest/applinks/1.0/manifest (2LO, signed against " + vs.srv.URL + ")",
 		"[ok] 200 OK", "proves the signature, not the user",
+		"[ok] clock: the remote's is within 1s of ours",
 		"Result: the link works",
 	} {
 		if !strings.Contains(out, w) {

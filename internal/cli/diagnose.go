@@ -62,7 +62,7 @@ func (d *diagnosis) run() bool {
 	rp, oauthChallenge := problemOf(f)
 	if f.status >= 200 && f.status < 300 && rp.Problem == "" {
 		d.p.line("ok", "%d %s", f.status, http.StatusText(f.status))
-		d.clockWarning()
+		d.clockReport()
 		if d.mode == signer.Mode2LO {
 			d.p.line("", "Note: Atlassian runs a 2LO request as the link's execute-as user, or anonymously when it has none, and the manifest is public: a 200 here proves the signature, not the user. --path /rest/api/2/myself (Jira) shows which user the request runs as.")
 		}
@@ -270,13 +270,20 @@ func (d *diagnosis) timestampRefused(rp consumer.RemoteProblem) {
 	p.line("", "Fix: run NTP (chrony, systemd-timesyncd) on both machines and check their time zones; the window is 5 minutes either way.")
 }
 
-func (d *diagnosis) clockWarning() {
+// clockReport says how far the remote's clock is from ours: drift shows
+// here (and in the proxy's caddy_applink_clock_skew_seconds) long before
+// requests leave the 5-minute window.
+func (d *diagnosis) clockReport() {
 	off, err := clockOffset(d.f)
-	if err != nil {
-		return
-	}
-	if off > time.Minute || off < -time.Minute {
+	switch {
+	case err != nil:
+		d.p.line("", "Clock: not measured (%v).", err)
+	case off > time.Minute || off < -time.Minute:
 		d.p.line("warning", "the remote's clock is %s %s: past 5 minutes, signed requests fail with timestamp_refused. Run NTP on both machines.", absDur(off), aheadBehind(int64(off/time.Second)))
+	case off >= -time.Second && off <= time.Second:
+		d.p.line("ok", "clock: the remote's is within 1s of ours (its Date header, 1 s resolution)")
+	default:
+		d.p.line("", "Clock: the remote's is %s %s (its Date header, 1 s resolution); the window is 5 minutes either way.", absDur(off), aheadBehind(int64(off/time.Second)))
 	}
 }
 

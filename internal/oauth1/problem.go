@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Problem codes of the OAuth Problem Reporting extension, as net.oauth and so
@@ -69,6 +70,10 @@ type Problem struct {
 	Reason      string  // for the log only
 	Consumer    string  // consumer key as sent, for the log
 	Unavailable bool
+	// Skew is the request's oauth_timestamp less the verifier's clock,
+	// where Stamped says the timestamp was read.
+	Skew    time.Duration
+	Stamped bool
 }
 
 func (p *Problem) Error() string {

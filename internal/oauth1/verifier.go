@@ -88,18 +88,11 @@ type NonceStore interface {
 	// Record stores key at least until the given time; it returns false
 	// when the key was already stored. It must be atomic.
 	Record(ctx context.Context, key string, stamp int64, until time.Time) (bool, error)
-	// Since is the time from which the store remembers everything: a memory
-	// store forgets on restart, so requests signed before that are refused.
+	// Since is the time from which the store remembers every nonce it
+	// recorded: requests stamped before it are refused. A memory store
+	// forgets on restart; a journaled one only where its journal could
+	// not be trusted.
 	Since() time.Time
-}
-
-// AheadJournal keeps, for a NonceStore that forgets on restart, what its
-// Since does not cover: the nonces of requests stamped after
-// the current second, which a client whose clock runs ahead sends. The
-// verifier journals each such nonce before it lets the request through; the
-// NonceStore must refuse journaled nonces after a restart.
-type AheadJournal interface {
-	JournalAhead(ctx context.Context, key string, until time.Time) error
 }
 
 // Request is what the verifier needs of an HTTP request, taken before any
@@ -122,6 +115,8 @@ type Result struct {
 	Consumer *Consumer // nil when anonymous
 	User     string    // the user the request runs as
 	Location Location  // where the OAuth parameters were
+	// Skew is the request's oauth_timestamp less the verifier's clock.
+	Skew time.Duration
 }
 
 // Endpoint says what a signed request is for: a resource (the product's
@@ -168,11 +163,8 @@ type Verifier struct {
 	// worth paying (a replay then costs a signature check, not every
 	// request a second trip).
 	RecordOnly bool
-	// Journal, if set, keeps the nonces of requests stamped after the
-	// current second, which Nonces.Since does not cover after a restart.
-	Journal AheadJournal
-	Window  time.Duration // timestamp tolerance both ways; 5 min if zero
-	Now     func() time.Time
+	Window     time.Duration // timestamp tolerance both ways; 5 min if zero
+	Now        func() time.Time
 	// Tokens resolves oauth_token values; nil refuses every token
 	// (token_rejected), so only 2LO works.
 	Tokens TokenResolver
@@ -216,6 +208,8 @@ func IsRequestorParam(key string) bool { return key == "xoauth_requestor_id" || 
 type message struct {
 	oauth     oauthParams // single-valued oauth_* params
 	loc       Location
+	skew      time.Duration // oauth_timestamp less the clock, once read
+	stamped   bool          // skew is set
 	requestor string
 	hasReq    bool
 }
@@ -332,9 +326,10 @@ func (v *Verifier) Verify(ctx context.Context, r *Request) (*Result, *Problem) {
 	c, state, p := v.verify(ctx, r, &msg, signed, Resource)
 	if p != nil {
 		p.Consumer = key
+		p.Skew, p.Stamped = msg.skew, msg.stamped
 		return nil, p
 	}
-	res := &Result{Consumer: c, Location: msg.loc}
+	res := &Result{Consumer: c, Location: msg.loc, Skew: msg.skew}
 	if msg.oauth.known[kToken] != "" {
 		user, p := v.Tokens.User(ctx, c, state)
 		if p != nil {
@@ -445,6 +440,7 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 	}
 	now := v.now()
 	window := v.window()
+	msg.skew, msg.stamped = time.Unix(ts, 0).Sub(now), true
 	lo, hi := now.Add(-window).Unix(), now.Add(window).Unix()
 	// Round Since up: a request stamped with the second the store started in
 	// may have been signed, and accepted, before it started.
@@ -453,14 +449,22 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 	if since.Nanosecond() != 0 {
 		sinceSec++
 	}
+	inWindow := ts >= lo && ts <= hi
 	if sinceSec > lo {
 		lo = sinceSec
 	}
 	if ts < lo || ts > hi {
-		return nil, nil, &Problem{Code: TimestampRefused,
+		p := &Problem{Code: TimestampRefused,
 			Params: []Param{{"oauth_acceptable_timestamps", fmt.Sprintf("%d-%d", lo, hi)}},
 			Advice: "check the clock of the signing server",
 			Reason: fmt.Sprintf("timestamp %d is %ds from now", ts, ts-now.Unix())}
+		if inWindow {
+			// The clock is fine: the store has no record of what was
+			// accepted with that stamp, and a replay must not pass.
+			p.Advice = "the proxy restarted and has no record of the requests it accepted before; sign the request again"
+			p.Reason = fmt.Sprintf("timestamp %d is before %d, from which the nonce store has a record since the proxy restarted", ts, lo)
+		}
+		return nil, nil, p
 	}
 
 	method := o.known[kSignatureMethod]
@@ -562,12 +566,6 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 	}
 	if !fresh {
 		return nil, nil, problem(NonceUsed, "", "replayed nonce (concurrent)")
-	}
-	if ts > now.Unix() && v.Journal != nil {
-		// A restart refuses what was stamped before it, but not this.
-		if err := v.Journal.JournalAhead(ctx, nonceKey, until); err != nil {
-			return nil, nil, &Problem{Unavailable: true, Reason: "nonce journal: " + err.Error()}
-		}
 	}
 	return c, state, nil
 }

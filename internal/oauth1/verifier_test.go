@@ -760,81 +760,46 @@ func TestVerifyStoreErrors(t *testing.T) {
 	}
 }
 
-// journalingStore is a fakeStore that also journals nonces stamped ahead.
-type journalingStore struct {
-	*fakeStore
-	err       error
-	journaled map[string]time.Time
-}
-
-func (s *journalingStore) JournalAhead(_ context.Context, key string, until time.Time) error {
-	if s.err != nil {
-		return s.err
-	}
-	s.journaled[key] = until
-	return nil
-}
-
-// TestVerifyJournalsNoncesStampedAhead checks that exactly the accepted
-// requests stamped after the current second reach the journal, which a
-// restarted store needs (its Since covers the rest), and that a journal
-// that fails refuses the request with 503.
-func TestVerifyJournalsNoncesStampedAhead(t *testing.T) {
+// TestVerifyFloorSaysTheProxyRestarted: a stamp inside the window that the
+// nonce store cannot vouch for (it started after it) is refused with a
+// reason and advice that blame the restart, not the client's clock; a stamp
+// outside the window still blames the clock.
+func TestVerifyFloorSaysTheProxyRestarted(t *testing.T) {
 	v, st := newTestVerifier(t)
-	js := &journalingStore{fakeStore: st, journaled: map[string]time.Time{}}
-	v.Nonces, v.Journal = js, js
-	for _, tc := range []struct {
-		ts      int
-		journal bool
-	}{{testNow - 100, false}, {testNow, false}, {testNow + 1, true}, {testNow + 299, true}} {
-		nonce := "n" + strconv.Itoa(tc.ts-testNow)
-		if _, p := v.Verify(context.Background(), sign(t, spec{ts: strconv.Itoa(tc.ts), nonce: nonce})); p != nil {
-			t.Fatalf("ts now%+d: %v", tc.ts-testNow, p)
-		}
-		var key string
-		var until time.Time
-		for k, u := range js.journaled {
-			if strings.HasSuffix(k, "\x00"+nonce) {
-				key, until = k, u
-			}
-		}
-		if (key != "") != tc.journal {
-			t.Errorf("ts now%+d: journaled %v, want %v", tc.ts-testNow, key != "", tc.journal)
-			continue
-		}
-		if key == "" {
-			continue
-		}
-		if _, recorded := st.m[key]; !recorded {
-			t.Errorf("ts now%+d: journaled key %q is not the recorded one", tc.ts-testNow, key)
-		}
-		if want := time.Unix(int64(tc.ts)+300+1, 0); !until.Equal(want) {
-			t.Errorf("ts now%+d: journaled until %v, want %v (the record's)", tc.ts-testNow, until, want)
-		}
+	st.since = time.Unix(testNow-10, 0)
+	_, p := v.Verify(context.Background(), sign(t, spec{ts: strconv.Itoa(testNow - 30)}))
+	if p == nil || p.Code != TimestampRefused {
+		t.Fatalf("stamp before the store's start: %v", p)
 	}
+	if !strings.Contains(p.Reason, "since the proxy restarted") || !strings.Contains(p.Advice, "the proxy restarted") ||
+		strings.Contains(p.Advice, "clock") {
+		t.Errorf("reason %q, advice %q: want both to say the proxy restarted", p.Reason, p.Advice)
+	}
+	_, p = v.Verify(context.Background(), sign(t, spec{ts: strconv.Itoa(testNow - 400)}))
+	if p == nil || p.Code != TimestampRefused || !strings.Contains(p.Advice, "clock") || !strings.Contains(p.Reason, "-400s from now") {
+		t.Errorf("stamp outside the window: %+v; want the clock blamed", p)
+	}
+}
 
-	// A request refused for another reason is not journaled.
-	n := len(js.journaled)
-	r := sign(t, spec{ts: strconv.Itoa(testNow + 5), nonce: "tampered"})
-	r.RawQuery = "changed=1"
-	if _, p := v.Verify(context.Background(), r); p == nil {
-		t.Fatal("tampered request accepted")
+// TestVerifyReportsSkew: the result, and a problem once the timestamp has
+// been read, carry the stamp less the verifier's clock.
+func TestVerifyReportsSkew(t *testing.T) {
+	v, _ := newTestVerifier(t)
+	v.Now = func() time.Time { return time.Unix(testNow, 250e6) }
+	res, p := v.Verify(context.Background(), sign(t, spec{ts: strconv.Itoa(testNow - 42)}))
+	if p != nil {
+		t.Fatal(p)
 	}
-	if len(js.journaled) != n {
-		t.Error("a refused request was journaled")
+	if want := -42250 * time.Millisecond; res.Skew != want {
+		t.Errorf("Result.Skew = %v, want %v", res.Skew, want)
 	}
-
-	js.err = errStoreDown
-	res, p := v.Verify(context.Background(), sign(t, spec{ts: strconv.Itoa(testNow + 2), nonce: "down"}))
-	if p == nil || res != nil {
-		t.Fatalf("journal down, request accepted: %+v", res)
+	_, p = v.Verify(context.Background(), sign(t, spec{ts: strconv.Itoa(testNow + 900)}))
+	if p == nil || !p.Stamped || p.Skew != 899750*time.Millisecond {
+		t.Errorf("refused stamp: %+v; want Stamped with a skew of 899.75s", p)
 	}
-	if !p.Unavailable || p.HTTPStatus() != 503 || !strings.Contains(p.Error(), "store down") {
-		t.Errorf("got %+v (status %d), want Unavailable/503", p, p.HTTPStatus())
-	}
-	// A present-stamped request does not need the journal.
-	if _, p := v.Verify(context.Background(), sign(t, spec{nonce: "present"})); p != nil {
-		t.Errorf("journal down, present-stamped request: %v", p)
+	_, p = v.Verify(context.Background(), sign(t, spec{ts: "soon"}))
+	if p == nil || p.Stamped {
+		t.Errorf("unreadable stamp: %+v; want no skew", p)
 	}
 }
 
