@@ -384,3 +384,50 @@ func validJavaHex(s string) bool {
 
 func isDigit(c byte) bool    { return '0' <= c && c <= '9' }
 func isHexDigit(c byte) bool { _, ok := unhex(c); return ok }
+
+// ErrUnencodable is PercentEncodeIn's error for a character the charset
+// has no byte for.
+var ErrUnencodable = errors.New("has a character the request's charset cannot encode")
+
+// PercentEncodeIn percent-encodes s (UTF-8) as the bytes of charset c: what
+// a servlet container decoding in c reads back as s. A signer that adds a
+// parameter (xoauth_requestor_id) to a query in ISO-8859-1 must send
+// "J%FCrgen", not UTF-8's "J%C3%BCrgen", which Tomcat would read as
+// "JÃ¼rgen".
+func PercentEncodeIn(s string, c Charset) (string, error) {
+	switch c {
+	case CharsetUTF8:
+		return PercentEncode(s), nil
+	case CharsetLatin1, CharsetASCII:
+		limit := rune(0xff)
+		if c == CharsetASCII {
+			limit = 0x7f
+		}
+		b := make([]byte, 0, len(s))
+		for _, r := range s {
+			if r > limit || r == utf8.RuneError {
+				return "", ErrUnencodable
+			}
+			b = append(b, byte(r))
+		}
+		return PercentEncode(string(b)), nil
+	}
+	return "", ErrCharset
+}
+
+// FormType is the media type of a URL-encoded form body.
+const FormType = "application/x-www-form-urlencoded"
+
+// ParsesForm reports whether Tomcat, with its defaults
+// (parseBodyMethods="POST"), parses a request's body into getParameterMap,
+// so that net.oauth signs its parameters: a POST whose first Content-Type
+// value, before ";" and trimmed as Java trims, is exactly FormType. Tomcat
+// compares case-sensitively: "Application/X-WWW-Form-Urlencoded" is a body
+// it leaves alone.
+func ParsesForm(method string, contentType []string) bool {
+	if method != "POST" || len(contentType) == 0 {
+		return false
+	}
+	mt, _, _ := strings.Cut(contentType[0], ";")
+	return javaTrim(mt) == FormType
+}

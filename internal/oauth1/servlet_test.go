@@ -216,3 +216,53 @@ func TestParseAuthorizationHeaderStaysLenient(t *testing.T) {
 		t.Errorf("got %q, %v", ps, err)
 	}
 }
+
+func TestPercentEncodeIn(t *testing.T) {
+	tests := []struct {
+		s    string
+		cs   Charset
+		want string
+		err  error
+	}{
+		{"Jürgen Ō", CharsetUTF8, "J%C3%BCrgen%20%C5%8C", nil},
+		{"Jürgen", CharsetLatin1, "J%FCrgen", nil},
+		{"Ō", CharsetLatin1, "", ErrUnencodable},
+		{"a b", CharsetASCII, "a%20b", nil},
+		{"ü", CharsetASCII, "", ErrUnencodable},
+		{"a", CharsetUnsupported, "", ErrCharset},
+	}
+	for _, tt := range tests {
+		got, err := PercentEncodeIn(tt.s, tt.cs)
+		if got != tt.want || !errors.Is(err, tt.err) {
+			t.Errorf("PercentEncodeIn(%q, %v) = %q, %v; want %q, %v", tt.s, tt.cs, got, err, tt.want, tt.err)
+		}
+		if err == nil {
+			if ps, err := ParseFormIn("u="+got, tt.cs); err != nil || len(ps) != 1 || ps[0].Value != tt.s {
+				t.Errorf("ParseFormIn of %q in %v = %q, %v; want %q", got, tt.cs, ps, err, tt.s)
+			}
+		}
+	}
+}
+
+func TestParsesForm(t *testing.T) {
+	tests := []struct {
+		method string
+		ct     []string
+		want   bool
+	}{
+		{"POST", []string{"application/x-www-form-urlencoded"}, true},
+		{"POST", []string{"application/x-www-form-urlencoded; charset=UTF-8"}, true},
+		{"POST", []string{" application/x-www-form-urlencoded\t;x"}, true},
+		{"POST", []string{"Application/x-www-form-urlencoded"}, false},
+		{"POST", []string{"application/x-www-form-urlencoded\u00a0"}, false},
+		{"POST", []string{"text/plain", "application/x-www-form-urlencoded"}, false},
+		{"POST", nil, false},
+		{"PUT", []string{"application/x-www-form-urlencoded"}, false},
+		{"post", []string{"application/x-www-form-urlencoded"}, false},
+	}
+	for _, tt := range tests {
+		if got := ParsesForm(tt.method, tt.ct); got != tt.want {
+			t.Errorf("ParsesForm(%s, %q) = %v", tt.method, tt.ct, got)
+		}
+	}
+}

@@ -28,18 +28,22 @@ func mediaType(ct string) string {
 	return strings.TrimSpace(mt)
 }
 
+// looksLikeForm reports whether req has a body whose media type is a
+// form's in any case: readForm reads it.
+func looksLikeForm(req *http.Request) bool {
+	return req.Body != nil && req.Body != http.NoBody &&
+		strings.EqualFold(mediaType(req.Header.Get("Content-Type")), formType)
+}
+
 // readForm reads a form body. Identity parameters are stripped from every
 // body that looks like a form (media type compared case-insensitively, any
 // method): a servlet container configured to parse more than POST bodies
 // must not let the client pick the user either. The parameters are signed
 // only when Tomcat, with its defaults (parseBodyMethods="POST", exact media
-// type), puts them into getParameterMap, which is what net.oauth signs.
-func (s *Signer) readForm(req *http.Request) (formBody, error) {
-	if req.Body == nil || req.Body == http.NoBody {
-		return formBody{}, nil
-	}
-	mt := mediaType(req.Header.Get("Content-Type"))
-	if !strings.EqualFold(mt, formType) {
+// type), puts them into getParameterMap, which is what net.oauth signs;
+// they are read as Tomcat decodes them in cs.
+func (s *Signer) readForm(req *http.Request, cs oauth1.Charset) (formBody, error) {
+	if !looksLikeForm(req) {
 		return formBody{}, nil
 	}
 	f := formBody{read: true, orig: req.Body}
@@ -58,11 +62,11 @@ func (s *Signer) readForm(req *http.Request) (formBody, error) {
 	} else {
 		f.send = raw
 	}
-	if req.Method == http.MethodPost && mt == formType {
-		f.params, err = oauth1.ParseForm(send)
+	if oauth1.ParsesForm(req.Method, req.Header.Values("Content-Type")) {
+		f.params, err = oauth1.ParseFormIn(send, cs)
 		if err != nil {
 			f.undo(req)
-			return formBody{}, fmt.Errorf("signer: form body: %w", err)
+			return formBody{}, fmt.Errorf("%w: form body: %w", ErrParams, err)
 		}
 	}
 	return f, nil

@@ -66,6 +66,15 @@ var (
 	ErrNoToken      = errors.New("signer: 3-legged OAuth needs an access token, got none")
 	ErrUnknownMode  = errors.New("signer: unknown mode")
 	ErrFormTooLarge = errors.New("signer: form body is larger than the limit")
+	// ErrCharset: the request declares a charset in which the remote's
+	// Tomcat would decode query or form into other parameter names than
+	// the signer reads (UTF-16, an unknown one, or two that differ).
+	ErrCharset = errors.New("signer: the request's charset is not one whose query and form can be signed (send UTF-8)")
+	// ErrParams: a query or form parameter the remote would read as
+	// other characters than the signer signs (bytes that are not UTF-8,
+	// not ASCII in a charset other than UTF-8 and ISO-8859-1, a user name
+	// the charset cannot encode) or not at all (bad percent-encoding).
+	ErrParams = errors.New("signer: a query or form parameter cannot be signed as the remote will read it")
 )
 
 // DefaultMaxFormBytes bounds how much of a form body is read into memory to
@@ -181,8 +190,13 @@ func (s *Signer) Sign(req *http.Request, mode Mode, user string, token *Token) e
 // host. Every query parameter is signed, every value of a repeated one, "+"
 // decoding to a space as in a servlet container. A form body is signed when
 // Tomcat would parse it into parameters: a POST whose Content-Type, without
-// its parameters (charset), is application/x-www-form-urlencoded. The body is
-// read (up to the limit) and put back for sending.
+// its parameters (charset), is application/x-www-form-urlencoded, in that
+// case (oauth1.ParsesForm). The body is read (up to the limit) and put back
+// for sending. Parameters are signed as the remote's Tomcat decodes them,
+// in the charset the Content-Type declares (UTF-8 if none): ISO-8859-1
+// ones as their characters, with the impersonated user encoded in it; a
+// request the remote would read otherwise is refused (ErrCharset,
+// ErrParams).
 //
 // Sign changes nothing when it fails, except that a body that could not be
 // read is lost. A RoundTripper must sign a clone (req.Clone), since
@@ -267,18 +281,29 @@ func (s *Signer) sign(req *http.Request, mode Mode, user string, token *Token, e
 	if err != nil {
 		return nil, err
 	}
+	// With useBodyEncodingForURI (Jira's connector), the remote decodes
+	// the query in the body's charset too.
+	cs, _, csErr := oauth1.RequestCharset(req.Header.Values("Content-Type"))
+	if (csErr != nil || !cs.ASCIICompatible()) &&
+		(req.URL.RawQuery != "" || mode == ModeImpersonation || looksLikeForm(req)) {
+		return nil, ErrCharset
+	}
 	query, _ := oauth1.RemoveParams(req.URL.RawQuery, isIdentityParam)
 	if mode == ModeImpersonation {
+		u, err := oauth1.PercentEncodeIn(user, cs)
+		if err != nil {
+			return nil, fmt.Errorf("%w: the user name %w", ErrParams, err)
+		}
 		if query != "" {
 			query += "&"
 		}
-		query += "xoauth_requestor_id=" + oauth1.PercentEncode(user)
+		query += "xoauth_requestor_id=" + u
 	}
-	queryParams, err := oauth1.ParseForm(query)
+	queryParams, err := oauth1.ParseFormIn(query, cs)
 	if err != nil {
-		return nil, fmt.Errorf("signer: query string: %w", err)
+		return nil, fmt.Errorf("%w: query string: %w", ErrParams, err)
 	}
-	form, err := s.readForm(req)
+	form, err := s.readForm(req, cs)
 	if err != nil {
 		return nil, err
 	}

@@ -205,6 +205,15 @@ func TestSignErrorsLeaveRequestAlone(t *testing.T) {
 		{"form too large", "http://x/a", formType, "a=0123456789abcdef", Mode2LO, "", nil, ErrFormTooLarge},
 		{"bad query encoding", "http://x/a?q=%zz", "", "", Mode2LO, "", nil, nil},
 		{"bad form encoding", "http://x/a", formType, "q=%z", Mode2LO, "", nil, nil},
+		// What the remote's Tomcat would read as other characters.
+		{"query that is not UTF-8", "http://x/a?q=%E9", "", "", Mode2LO, "", nil, ErrParams},
+		{"form that is not UTF-8", "http://x/a", formType, "q=%E9", Mode2LO, "", nil, ErrParams},
+		{"query in UTF-16", "http://x/a?q=1", "text/plain; charset=UTF-16", "x", Mode2LO, "", nil, ErrCharset},
+		{"impersonation in UTF-16", "http://x/a", "application/json; charset=UTF-16", "x", ModeImpersonation, "alice", nil, ErrCharset},
+		{"two charsets", "http://x/a?q=1", "text/plain; charset=utf-8; charset=utf-16", "x", Mode2LO, "", nil, ErrCharset},
+		{"user not in ISO-8859-1", "http://x/a", "text/plain; charset=ISO-8859-1", "x", ModeImpersonation, "Ōtani", nil, ErrParams},
+		{"impersonation with a leading space", "http://x/a", "", "", ModeImpersonation, " alice", nil, ErrBadUser},
+		{"impersonation with a trailing space", "http://x/a", "", "", ModeImpersonation, "alice ", nil, ErrBadUser},
 	} {
 		req := testkit.NewRequest(t, "POST", tc.target, tc.ctype, tc.body)
 		req.Header.Set("Authorization", "Basic eDp5")
