@@ -140,6 +140,16 @@ func runProxy(t *testing.T, bin, dir, config, url string) func() {
 // the nonce store's first second has passed.
 func startApplink(t *testing.T, bin, dir, home, cfg, url string) *testproc.Proc {
 	t.Helper()
+	p, _ := launchApplink(t, bin, dir, home, cfg, url)
+	// The in-memory nonce store refuses the second it started in.
+	time.Sleep(1100 * time.Millisecond)
+	return p
+}
+
+// launchApplink is startApplink without the wait for the start second to
+// pass, and with the process's log.
+func launchApplink(t *testing.T, bin, dir, home, cfg, url string) (*testproc.Proc, *testproc.LogBuffer) {
+	t.Helper()
 	run := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
 	run.Dir = dir
 	run.Env = append(os.Environ(), "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home)
@@ -158,9 +168,7 @@ func startApplink(t *testing.T, bin, dir, home, cfg, url string) *testproc.Proc 
 	if err := p.Await(20*time.Second, func() bool { return testproc.Answers(url) }); err != nil {
 		t.Fatalf("%s: %v\n%s", url, err, logs.String())
 	}
-	// The in-memory nonce store refuses the second it started in.
-	time.Sleep(1100 * time.Millisecond)
-	return p
+	return p, logs
 }
 
 // demoClient is a dghubble/oauth1 2LO client signing with the demo key.
