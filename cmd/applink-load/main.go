@@ -374,7 +374,7 @@ func (e *env) bench() (int, error) {
 	signing := perSig * time.Duration(n)
 	ts, spread, ahead := poolTimestamps(time.Now(), upSince, signing, use)
 	if ahead {
-		fmt.Println("note: the phases are too long for timestamps that are all past when first used; some are ahead of the proxies' clock, and the proxies journal those nonces")
+		fmt.Println("note: the phases are too long for timestamps that are all past when first used; some are ahead of the proxies' clock, unlike an NTP-synced client's")
 	}
 	fmt.Printf("pre-signing %d unique 2LO RSA-SHA1 requests (2048-bit key) on %d cores, about %s...\n",
 		n, runtime.GOMAXPROCS(0), signing.Round(time.Second))
@@ -599,9 +599,8 @@ loop:
 
 // poolTimestamps places the pool's timestamps: spread seconds of them,
 // centred on ts. They lie in the past when the proxies first see them, as an
-// NTP-synced client's do (a proxy journals the nonce of every request
-// stamped ahead of its clock, see store.NonceJournal), and are still inside
-// the window at the last use. The estimate of the signing time is allowed
+// NTP-synced client's do, and are still inside the window at the last
+// use. The estimate of the signing time is allowed
 // a tenth either way. When the phases are too long for that, the timestamps
 // are centred on the span of use, and ahead reports it.
 func poolTimestamps(now, upSince time.Time, signing, use time.Duration) (ts, spread int64, ahead bool) {
