@@ -313,6 +313,12 @@ func (cc *ConsumerConfig) build(repl *caddy.Replacer) (*oauth1.Consumer, error) 
 	if strings.ContainsAny(c.TwoLeggedUser, "\r\n\x00") {
 		return nil, errors.New("two_legged user contains control characters")
 	}
+	if c.TwoLeggedUser != "" && !oauth1.ValidUserName(c.TwoLeggedUser) {
+		// A space at either end would be dropped by the product's HTTP
+		// parser: it would run the request as another user than the logs say.
+		return nil, fmt.Errorf("two_legged user %q is not a valid user name (UTF-8, at most %d characters, no control characters, no space at either end)",
+			c.TwoLeggedUser, oauth1.MaxUserNameLen)
+	}
 	switch {
 	case cc.PublicKey != "" && cc.PublicKeyFile != "":
 		return nil, errors.New("set public_key or public_key_file, not both")
@@ -383,11 +389,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.stripLoginHeader(r)
 	}
 
-	form, p := h.readForm(r)
+	cs, p := requestCharset(r, rawQuery)
 	if p != nil {
 		return h.refuse(w, r, p)
 	}
-	if handled, err := h.serveProvider(w, r, form); handled {
+	form, p := h.readForm(r, cs)
+	if p != nil {
+		return h.refuse(w, r, p)
+	}
+	// The provider's endpoints read the form as Tomcat would, if at all.
+	if handled, err := h.serveProvider(w, r, tomcatForm(r, form)); handled {
 		return err
 	}
 	started := time.Now()
@@ -397,7 +408,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		RawPath:       rawPath,
 		RawQuery:      rawQuery,
 		Authorization: r.Header["Authorization"],
-		Form:          signedForm(method, form),
+		Form:          signedForm(method, tomcatForm(r, form)),
+		Charset:       cs,
 	}
 	res, p := h.verifier.Verify(r.Context(), req)
 	if p != nil {
@@ -506,22 +518,54 @@ func (h *Handler) refuseTimed(w http.ResponseWriter, r *http.Request, p *oauth1.
 	return nil
 }
 
+// requestCharset is the charset the product's Tomcat decodes r's query and
+// form body in (oauth1.RequestCharset: with useBodyEncodingForURI, the
+// Content-Type's charset applies to the query too, on any request). Tomcat
+// splits on the raw "=" and "&" bytes, then decodes names in that charset:
+// in UTF-16, "os_username" or "xoauth_requestor_id" would reach the product
+// while the stripper, reading bytes, saw other names. A query or a form
+// body in a charset that is not ASCII-compatible, or under a Content-Type
+// that names two, is refused; without either nothing is decoded in it.
+// No Atlassian client sends such requests.
+func requestCharset(r *http.Request, rawQuery string) (oauth1.Charset, *oauth1.Problem) {
+	cts := r.Header.Values("Content-Type")
+	cs, name, err := oauth1.RequestCharset(cts)
+	if err == nil && cs.ASCIICompatible() {
+		return cs, nil
+	}
+	form := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 && isFormContentType(cts)
+	if rawQuery == "" && r.URL.RawQuery == "" && !form {
+		return cs, nil
+	}
+	what := "query string"
+	if form {
+		what = "form body"
+	}
+	reason := what + " in charset " + strconv.Quote(name)
+	if err != nil {
+		reason = what + ": " + err.Error()
+	}
+	return cs, &oauth1.Problem{Code: oauth1.ParameterRejected, Status: http.StatusUnsupportedMediaType,
+		Advice: "query strings and form bodies must be UTF-8 (or another ASCII-compatible charset), " +
+			"and the Content-Type may name one charset only",
+		Reason: reason}
+}
+
 // readForm reads an application/x-www-form-urlencoded body (bounded), so its
-// OAuth parameters can be checked, and puts it back for the upstream.
-func (h *Handler) readForm(r *http.Request) (string, *oauth1.Problem) {
+// OAuth parameters can be checked, and puts it back for the upstream. cs
+// is the request's charset, which requestCharset let through.
+func (h *Handler) readForm(r *http.Request, cs oauth1.Charset) (string, *oauth1.Problem) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return "", nil
 	}
 	if !isFormContentType(r.Header.Values("Content-Type")) {
 		return "", nil
 	}
-	if cs := formCharset(r.Header.Get("Content-Type")); !asciiCompatible(cs) {
-		// Tomcat splits on the raw "=" and "&" bytes, then decodes names in
-		// the declared charset: a UTF-16 body could hide parameter names
-		// from this check. Such forms are not used by any Atlassian client.
+	if !cs.ASCIICompatible() {
+		// requestCharset refuses these; never read a form blind.
 		return "", &oauth1.Problem{Code: oauth1.ParameterRejected, Status: http.StatusUnsupportedMediaType,
 			Advice: "form bodies must be UTF-8 (or another ASCII-compatible charset)",
-			Reason: "form body in charset " + strconv.Quote(cs)}
+			Reason: "form body in " + cs.String()}
 	}
 	tooLarge := &oauth1.Problem{Code: oauth1.ParameterRejected, Status: http.StatusRequestEntityTooLarge,
 		Advice: "form body larger than " + strconv.FormatInt(h.MaxFormBody, 10) + " bytes",
@@ -545,9 +589,23 @@ func (h *Handler) readForm(r *http.Request) (string, *oauth1.Problem) {
 // signedForm returns the form body whose parameters are part of the
 // signature: POST only, as Tomcat's getParameterMap (and so Atlassian, and
 // our own signer) reads it. A PUT form body is not signed; its identity
-// parameters are still stripped on the way upstream.
+// parameters are still stripped on the way upstream. form must be what
+// tomcatForm returned.
 func signedForm(method, form string) string {
 	if method != http.MethodPost {
+		return ""
+	}
+	return form
+}
+
+// tomcatForm is form if Tomcat would parse r's body into parameters at all:
+// its media type is exactly application/x-www-form-urlencoded
+// (oauth1.IsFormType; Tomcat compares case-sensitively). Another form body
+// ("Application/X-WWW-Form-Urlencoded") is not signed, as net.oauth does
+// not see it; its identity parameters are still stripped on the way
+// upstream.
+func tomcatForm(r *http.Request, form string) string {
+	if !oauth1.IsFormType(r.Header.Values("Content-Type")) {
 		return ""
 	}
 	return form
@@ -556,37 +614,14 @@ func signedForm(method, form string) string {
 // isFormContentType reports whether a body is a URL-encoded form. Like
 // Tomcat, it looks only at the part before ";", so that a malformed charset
 // parameter cannot hide a form (and its OAuth or identity parameters) from
-// the check; unlike Tomcat it ignores case, which only reads more bodies.
+// the check; unlike Tomcat it ignores case, which only reads (and strips)
+// more bodies: tomcatForm signs Tomcat's only.
 func isFormContentType(values []string) bool {
 	if len(values) == 0 {
 		return false
 	}
 	mt, _, _ := strings.Cut(values[0], ";")
 	return strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded")
-}
-
-// formCharset returns the lower-cased charset parameter of a Content-Type,
-// read leniently (a malformed header still yields its charset).
-func formCharset(ct string) string {
-	_, params, _ := strings.Cut(ct, ";")
-	for _, p := range strings.Split(params, ";") {
-		k, v, ok := strings.Cut(p, "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "charset") {
-			return strings.ToLower(strings.Trim(strings.TrimSpace(v), `"'`))
-		}
-	}
-	return ""
-}
-
-// asciiCompatible allows the charsets in which "&", "=", "%" and the
-// parameter names are the ASCII bytes the check reads.
-func asciiCompatible(cs string) bool {
-	switch {
-	case cs == "", cs == "utf-8", cs == "utf8", cs == "us-ascii", cs == "ascii",
-		strings.HasPrefix(cs, "iso-8859-"), strings.HasPrefix(cs, "windows-125"), cs == "latin1":
-		return true
-	}
-	return false
 }
 
 // rewritten reports whether an earlier handler (rewrite, uri) changed the

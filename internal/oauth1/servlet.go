@@ -131,8 +131,15 @@ func indexFold(s, sub string) int {
 }
 
 // classifyCharset maps a charset name (any case, as Java's
-// Charset.forName accepts its aliases) to how its parameters are read.
+// Charset.forName accepts its aliases) to how its parameters are read. A
+// name that cannot be a Java charset's (empty, a quote, a space: see
+// legalCharsetName) is ISO-8859-1: Tomcat falls back to it for a charset
+// it does not know. A legal name this package does not know may be a
+// charset Java has (Shift_JIS, IBM037, ...): it is unsupported.
 func classifyCharset(name string) Charset {
+	if !legalCharsetName(name) {
+		return CharsetLatin1
+	}
 	n := strings.ToLower(name)
 	switch n {
 	case "utf-8", "utf8", "unicode-1-1-utf-8":
@@ -156,6 +163,24 @@ func classifyCharset(name string) Charset {
 		}
 	}
 	return CharsetUnsupported
+}
+
+// legalCharsetName is java.nio.charset.Charset's rule for a name: a
+// letter or digit, then letters, digits and "-+.:_".
+func legalCharsetName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && strings.IndexByte("-+.:_", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // ASCIICompatible reports whether parameter names and the "&", "=" and
@@ -425,7 +450,14 @@ const FormType = "application/x-www-form-urlencoded"
 // compares case-sensitively: "Application/X-WWW-Form-Urlencoded" is a body
 // it leaves alone.
 func ParsesForm(method string, contentType []string) bool {
-	if method != "POST" || len(contentType) == 0 {
+	return method == "POST" && IsFormType(contentType)
+}
+
+// IsFormType is ParsesForm but for the method: whether the first
+// Content-Type value, before ";" and trimmed as Java trims, is exactly
+// FormType.
+func IsFormType(contentType []string) bool {
+	if len(contentType) == 0 {
 		return false
 	}
 	mt, _, _ := strings.Cut(contentType[0], ";")

@@ -35,13 +35,16 @@ func TestRequestCharset(t *testing.T) {
 		{[]string{"text/plain; charset=IBM037"}, CharsetUnsupported, "IBM037", nil},
 		{[]string{"text/plain; charset=x-nonexistent"}, CharsetUnsupported, "x-nonexistent", nil},
 		// Tomcat 9.0.70 finds "charset=" anywhere, case-sensitively, and
-		// reads up to ";": a name with a space is not a charset Java
-		// knows, an empty one neither (it then decodes ISO-8859-1).
+		// reads up to ";". A name that cannot be a Java charset's (a
+		// space, a quote, none) makes it fall back to ISO-8859-1.
 		{[]string{"text/plain; mycharset=UTF-16BE"}, CharsetUnsupported, "UTF-16BE", nil},
 		{[]string{"text/plain,charset=UTF-16BE"}, CharsetUnsupported, "UTF-16BE", nil},
-		{[]string{"text/plain; charset=UTF-16BE x"}, CharsetUnsupported, "UTF-16BE x", nil},
-		{[]string{"text/plain; charset="}, CharsetUnsupported, "", nil},
-		{[]string{`text/plain; charset=""`}, CharsetUnsupported, `""`, nil},
+		{[]string{"text/plain; charset=UTF-16BE x"}, CharsetLatin1, "UTF-16BE x", nil},
+		{[]string{"text/plain; charset="}, CharsetLatin1, "", nil},
+		{[]string{`text/plain; charset=""`}, CharsetLatin1, `""`, nil},
+		{[]string{`text/plain; charset="`}, CharsetLatin1, `"`, nil},
+		{[]string{`text/plain; charset="UTF-16BE`}, CharsetLatin1, `"UTF-16BE`, nil},
+		{[]string{"text/plain; charset=Shift_JIS"}, CharsetUnsupported, "Shift_JIS", nil},
 		{[]string{`text/plain; x="a;b"; charset=UTF-16BE`}, CharsetUnsupported, "UTF-16BE", nil},
 		// Spellings Tomcat 9.0.70 ignores but another parser honours:
 		// they count, so that a product on another Tomcat cannot be
@@ -123,7 +126,9 @@ func TestVerifyServletReading(t *testing.T) {
 		{name: "a pair without a name, signed as net.oauth does", s: spec{query: "a=1"},
 			edit: func(r *Request) { r.RawQuery = "=x&a=1&=" }},
 		{name: "Realm in any case is not signed", s: spec{},
-			edit: func(r *Request) { r.Authorization[0] = strings.Replace(r.Authorization[0], "OAuth ", `OAuth REALM="x", `, 1) }},
+			edit: func(r *Request) {
+				r.Authorization[0] = strings.Replace(r.Authorization[0], "OAuth ", `OAuth REALM="x", `, 1)
+			}},
 		{name: "ISO-8859-1 query, signed as its characters in UTF-8", s: spec{query: "xoauth_requestor_id=J%C3%BCrgen&q=%C3%A9"},
 			edit: func(r *Request) {
 				r.RawQuery, r.Charset = "xoauth_requestor_id=J%FCrgen&q=%E9", CharsetLatin1
@@ -179,7 +184,9 @@ func TestVerifyServletReading(t *testing.T) {
 		{"a raw , in a header value (net.oauth splits there)", spec{nonce: "n,1"},
 			func(r *Request) { r.Authorization[0] = strings.Replace(r.Authorization[0], "n%2C1", "n,1", 1) }, rejected("")},
 		{"a header byte above 0x7E", spec{realm: "x"},
-			func(r *Request) { r.Authorization[0] = strings.Replace(r.Authorization[0], `realm="x"`, "realm=\"\x85\"", 1) }, rejected("")},
+			func(r *Request) {
+				r.Authorization[0] = strings.Replace(r.Authorization[0], `realm="x"`, "realm=\"\x85\"", 1)
+			}, rejected("")},
 		{"a header value that is not UTF-8", spec{nonce: "n\xe9"}, nil, rejected("")},
 		{"a requestor with a leading space", spec{query: "xoauth_requestor_id=%20alice"}, nil, rejected("xoauth_requestor_id")},
 		{"a requestor with a trailing space", spec{query: "xoauth_requestor_id=alice+"}, nil, rejected("xoauth_requestor_id")},
