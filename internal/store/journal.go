@@ -151,10 +151,7 @@ func openNonceJournal(stateFile string, id [16]byte, fresh bool, now func() time
 			distrust(name, "unreadable ("+err.Error()+")")
 			continue
 		}
-		h, err := parseSegmentHeader(data)
-		if err == nil && h.id != id {
-			err = errors.New("written for another state file")
-		}
+		seg, entries, problems, err := readSegment(data, id, boot, ts)
 		if err != nil {
 			distrust(name, err.Error()+"; set aside as "+name+".ignored")
 			if rerr := os.Rename(path, path+".ignored"); rerr != nil {
@@ -163,27 +160,13 @@ func openNonceJournal(stateFile string, id [16]byte, fresh bool, now func() time
 			continue
 		}
 		ours = true
-		if !h.clean && (boot == [16]byte{} || h.boot != boot) {
-			distrust(name, "not closed cleanly before the host restarted: its last records may be lost")
+		for _, why := range problems {
+			distrust(name, why)
 		}
-		if len(data) < segmentHeader+h.capacity*journalRecord {
-			distrust(name, "truncated")
-		}
-		floor = max(floor, h.since)
-		j.deleted = max(j.deleted, h.deleted)
-		s := &segment{path: path, clean: h.clean}
-		for rec := data[segmentHeader:]; len(rec) >= journalRecord; rec = rec[journalRecord:] {
-			until := int64(binary.LittleEndian.Uint64(rec[24:]))
-			if until == 0 {
-				continue // never written, or cut short
-			}
-			stamp := int64(binary.LittleEndian.Uint64(rec[16:]))
-			s.maxStamp, s.maxUntil = max(s.maxStamp, stamp), max(s.maxUntil, until)
-			if keep := max(until, stamp+int64(JournalGrace/time.Second)); keep > ts {
-				live = append(live, restoredEntry{key: restoredKey(rec[:digestSize]), until: keep})
-			}
-		}
-		j.old = append(j.old, s)
+		floor = max(floor, seg.since)
+		j.deleted = max(j.deleted, seg.deleted)
+		live = append(live, entries...)
+		j.old = append(j.old, &segment{path: path, clean: seg.clean, maxStamp: seg.maxStamp, maxUntil: seg.maxUntil})
 	}
 	// Earlier releases journaled only what was stamped ahead of the clock,
 	// and refused everything stamped before a start.
@@ -400,6 +383,46 @@ type segmentHeaderFields struct {
 	clean          bool
 	since, deleted int64
 	capacity       int
+}
+
+// segmentRead is what readSegment learns of a segment.
+type segmentRead struct {
+	segmentHeaderFields
+	maxStamp, maxUntil int64
+}
+
+// readSegment parses a segment's content, read at now: an error for one
+// that is not this state file's (set aside whole); else its header, the
+// records still to be kept, and why it cannot be trusted whole, if it
+// cannot (each reason sets a floor).
+func readSegment(data []byte, id, boot [16]byte, now int64) (seg segmentRead, live []restoredEntry, problems []string, err error) {
+	h, err := parseSegmentHeader(data)
+	if err == nil && h.id != id {
+		err = errors.New("written for another state file")
+	}
+	if err != nil {
+		return seg, nil, nil, err
+	}
+	seg.segmentHeaderFields = h
+	if !h.clean && (boot == [16]byte{} || h.boot != boot) {
+		problems = append(problems, "not closed cleanly before the host restarted: its last records may be lost")
+	}
+	if len(data) < segmentHeader+h.capacity*journalRecord {
+		problems = append(problems, "truncated")
+	}
+	records := data[segmentHeader:min(len(data), segmentHeader+h.capacity*journalRecord)]
+	for ; len(records) >= journalRecord; records = records[journalRecord:] {
+		until := int64(binary.LittleEndian.Uint64(records[24:]))
+		if until == 0 {
+			continue // never written, or cut short
+		}
+		stamp := int64(binary.LittleEndian.Uint64(records[16:]))
+		seg.maxStamp, seg.maxUntil = max(seg.maxStamp, stamp), max(seg.maxUntil, until)
+		if keep := max(until, stamp+int64(JournalGrace/time.Second)); keep > now {
+			live = append(live, restoredEntry{key: restoredKey(records[:digestSize]), until: keep})
+		}
+	}
+	return seg, live, problems, nil
 }
 
 func parseSegmentHeader(data []byte) (segmentHeaderFields, error) {

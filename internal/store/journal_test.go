@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -402,16 +403,17 @@ func TestJournaledNoncesOutliveALongerWindow(t *testing.T) {
 	}
 }
 
-// FuzzOpenSegment puts any content in a segment file: the open never
-// fails or panics, trusts only a well-formed segment of its own state
-// file, and restores exactly its whole, live records.
-func FuzzOpenSegment(f *testing.F) {
-	seg := func(records ...[3]uint64) []byte {
+// FuzzReadSegment parses any content as a segment: it never panics, takes
+// only a well-formed segment of its own state file, restores exactly its
+// whole, live records within its capacity, and calls it truncated exactly
+// when it is shorter than its capacity.
+func FuzzReadSegment(f *testing.F) {
+	seg := func(capacity int, records ...[3]uint64) []byte {
 		b := make([]byte, segmentHeader, segmentHeader+len(records)*journalRecord)
 		copy(b, segmentMagic)
 		copy(b[hdrID:], testJournalID[:])
 		copy(b[hdrBoot:], thisBoot[:])
-		binary.LittleEndian.PutUint64(b[hdrCapacity:], uint64(len(records)))
+		binary.LittleEndian.PutUint64(b[hdrCapacity:], uint64(capacity))
 		for _, r := range records {
 			var rec [journalRecord]byte
 			binary.LittleEndian.PutUint64(rec[0:], r[0])
@@ -423,35 +425,48 @@ func FuzzOpenSegment(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte(segmentMagic[:7]))
-	f.Add(seg([3]uint64{7, t0, t0 + 100}))
-	f.Add(seg([3]uint64{7, t0, t0 + 100}, [3]uint64{8, t0 - 9000, t0 - 8000}, [3]uint64{9, 0, 0}))
+	f.Add(seg(1, [3]uint64{7, t0, t0 + 100}))
+	f.Add(seg(4, [3]uint64{7, t0, t0 + 100}, [3]uint64{8, t0 - 9000, t0 - 8000}, [3]uint64{9, 0, 0}))
+	f.Add(seg(2, [3]uint64{7, t0, t0 + 100}, [3]uint64{8, t0, t0 + 100}, [3]uint64{9, t0, t0 + 100}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		data = data[:min(len(data), segmentHeader+64*journalRecord)]
-		state := filepath.Join(t.TempDir(), "state.db")
-		if err := os.MkdirAll(JournalPathFor(state), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(JournalPathFor(state), "seg-0"), data)
-		j, err := openNonceJournal(state, testJournalID, false, testkit.NewClock(time.Unix(t0, 0)).Now, thisBoot)
-		if err != nil {
-			t.Fatalf("open: %v", err)
-		}
-		defer j.Close()
+		got, live, problems, err := readSegment(data, testJournalID, thisBoot, t0)
 		h, herr := parseSegmentHeader(data)
-		ours := herr == nil && h.id == testJournalID
-		if !ours && j.Since().Unix() != t0 {
-			t.Fatalf("a segment that is not ours left floor %d, want %d", j.Since().Unix(), t0)
+		if ours := herr == nil && h.id == testJournalID; ours != (err == nil) {
+			t.Fatalf("header %v (ours %v), readSegment error %v", herr, ours, err)
 		}
-		if !ours {
+		if err != nil {
 			return
 		}
-		for rec := data[segmentHeader:]; len(rec) >= journalRecord; rec = rec[journalRecord:] {
-			until := int64(binary.LittleEndian.Uint64(rec[24:]))
-			stamp := int64(binary.LittleEndian.Uint64(rec[16:]))
-			live := until != 0 && max(until, stamp+int64(JournalGrace/time.Second)) > t0
-			if got := j.Restored([digestSize]byte(rec[:digestSize])); live && !got {
-				t.Fatalf("a live record (stamp %d, until %d) is not restored", stamp, until)
+		if truncated := len(data) < segmentHeader+h.capacity*journalRecord; truncated != slices.Contains(problems, "truncated") {
+			t.Fatalf("truncated %v, problems %q", truncated, problems)
+		}
+		want := map[uint64]int64{}
+		var maxStamp int64
+		body := data[segmentHeader:]
+		for i := 0; i < h.capacity && len(body) >= journalRecord; i, body = i+1, body[journalRecord:] {
+			until := int64(binary.LittleEndian.Uint64(body[24:]))
+			stamp := int64(binary.LittleEndian.Uint64(body[16:]))
+			if until == 0 {
+				continue
 			}
+			maxStamp = max(maxStamp, stamp)
+			if keep := max(until, stamp+int64(JournalGrace/time.Second)); keep > t0 {
+				k := restoredKey(body[:digestSize])
+				want[k] = max(want[k], keep)
+			}
+		}
+		set := newRestoredSet(live)
+		for k, keep := range want {
+			if set == nil || !set.contains(k, t0) || !set.contains(k, keep-1) || set.contains(k, keep) {
+				t.Fatalf("record %x, kept until %d, is not restored until then", k, keep)
+			}
+		}
+		if len(want) == 0 && set != nil {
+			t.Fatal("restored records where none is live")
+		}
+		if got.maxStamp != maxStamp {
+			t.Fatalf("max stamp %d, want %d", got.maxStamp, maxStamp)
 		}
 	})
 }
