@@ -8,11 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	dghubble "github.com/dghubble/oauth1"
 
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
+	"github.com/caddy-applink/caddy-applink/internal/store"
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 	"github.com/caddy-applink/caddy-applink/internal/testproc"
 )
@@ -66,9 +69,26 @@ func TestTokensOutliveCrashAndRevokeFromCLI(t *testing.T) {
 
 	// Crash and restart: the token is still there.
 	proc.Kill()
-	startBinary(t, bin, dir, cfgFile, "http://localhost:8087/")
+	proc = startBinary(t, bin, dir, cfgFile, "http://localhost:8087/")
 	if body := get(t, client, "http://localhost:8087/rest/api/2/myself", nil); body != "user=alice" {
 		t.Fatalf("after a crash and restart: %q", body)
+	}
+
+	// A torn nonce journal costs no token either.
+	proc.Stop(syscall.SIGTERM, 10*time.Second)
+	<-proc.Done()
+	segments, _ := filepath.Glob(filepath.Join(store.JournalPathFor(f.state), "seg-*"))
+	for _, seg := range segments {
+		if err := os.WriteFile(seg, []byte("torn"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(segments) == 0 {
+		t.Fatal("no journal segment to tear")
+	}
+	startBinary(t, bin, dir, cfgFile, "http://localhost:8087/")
+	if body := get(t, client, "http://localhost:8087/rest/api/2/myself", nil); body != "user=alice" {
+		t.Fatalf("after a restart on a torn journal: %q", body)
 	}
 
 	out, err := exec.Command(bin, "tokens", "list", "--address", "localhost:2022").CombinedOutput()
