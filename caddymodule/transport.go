@@ -338,10 +338,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		switch {
 		case errors.Is(err, signer.ErrBadUser):
 			return t.refuse(req, remoteHost, reasonBadUser, http.StatusUnauthorized, "",
-				"applink: the user name to act as contains control characters or invalid UTF-8; the request was not sent."), nil
+				"applink: the user name to act as contains control characters or invalid UTF-8, or begins or ends with a space; the request was not sent."), nil
 		case errors.Is(err, signer.ErrFormTooLarge):
 			return t.refuse(req, remoteHost, reasonBadRequest, http.StatusRequestEntityTooLarge, user,
 				"applink: the form body is too large to sign; the request was not sent."), nil
+		case errors.Is(err, signer.ErrCharset):
+			// The remote decodes the query (useBodyEncodingForURI) and a
+			// form in this charset: in UTF-16 it would read other names.
+			return t.refuse(req, remoteHost, reasonBadParams, http.StatusUnsupportedMediaType, user,
+				"applink: the request's Content-Type names a charset in which the remote would read the query or form body as other parameters than the ones signed (UTF-16, an unknown charset, or two charsets); send UTF-8. The request was not sent."), nil
+		case errors.Is(err, signer.ErrParams):
+			return t.refuse(req, remoteHost, reasonBadParams, http.StatusBadRequest, user,
+				"applink: a query or form parameter cannot be signed as the remote will read it ("+
+					strings.TrimPrefix(err.Error(), signer.ErrParams.Error()+": ")+"); percent-encode parameters in UTF-8. The request was not sent."), nil
 		}
 		t.logger.Error("cannot sign request", zap.String("remote", remoteHost), zap.Error(err))
 		return nil, err

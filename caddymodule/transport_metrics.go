@@ -25,6 +25,9 @@ const (
 	reasonTokenStore  = "token_store_unavailable"
 	reasonRenewFailed = "token_renewal_failed"
 	reasonBadRequest  = "body_too_large"
+	// A query or form the remote's Tomcat would read as other parameters
+	// than the ones signed (its charset, bytes that are not in it).
+	reasonBadParams = "unsignable_parameters"
 )
 
 func initTransportMetrics() {
