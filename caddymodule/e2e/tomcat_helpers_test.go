@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,10 +141,20 @@ func fuzzing() bool {
 	return f != nil && f.Value.String() != ""
 }
 
+// fuzzCoordinator reports whether this process coordinates fuzzing: it
+// starts the workers, with its own os.Args[0], and calls no fuzz function.
+func fuzzCoordinator() bool {
+	w := flag.Lookup("test.fuzzworker")
+	return fuzzing() && (w == nil || w.Value.String() != "true")
+}
+
 // loadOracleProxyFor is loadOracleProxy for a fuzz target: on free ports
-// while fuzzing.
+// while fuzzing. The fuzzing coordinator gets nil: it needs no proxy.
 func loadOracleProxyFor(f *testing.F) *oracleProxy {
 	f.Helper()
+	if fuzzCoordinator() {
+		return nil
+	}
 	tc := needTomcat(f)
 	admin, hp, hs := adminPort, httpPort, httpsPort
 	if fuzzing() {
@@ -158,7 +169,11 @@ func loadOracleProxyFor(f *testing.F) *oracleProxy {
 		admin, hp, hs = ports[0], ports[1], ports[2]
 	}
 	tester := caddytest.NewTester(f).WithDefaultOverrides(caddytest.Config{AdminPort: admin, LoadRequestTimeout: 20 * time.Second})
+	// caddytest starts Caddy by rewriting os.Args ("caddy run ..."), which
+	// Caddy has read once its admin endpoint answers.
+	args := os.Args
 	tester.InitServer(oracleCaddyfile(tc, admin, hp, hs), "caddyfile")
+	os.Args = args
 	if f.Failed() {
 		f.FailNow()
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/caddy-applink/caddy-applink/internal/hygiene"
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 	"github.com/caddy-applink/caddy-applink/internal/testtomcat"
@@ -78,9 +79,10 @@ func checkOut(t testing.TB, name string, res outResult, user string) {
 		t.Errorf("%s: the remote's net.oauth refuses the transport's signature: %s %s\n   base string %s",
 			name, r.OAuth.Problem, strOr(r.OAuth.Error), r.Base())
 	}
+	// The names the remote reads an identity or OAuth from (Seraph's in
+	// any case, as the transport strips them).
 	for _, n := range r.Names() {
-		if strings.HasPrefix(strings.ToLower(n), "oauth_") || strings.HasPrefix(strings.ToLower(n), "os_") ||
-			strings.EqualFold(n, "user_id") || strings.EqualFold(n, "xoauth_requestor_id") && (user == "" || n != "xoauth_requestor_id") {
+		if oauth1.IsOAuthParam(n) || hygiene.IsSeraphParam(n) || oauth1.IsRequestorParam(n) && !(user != "" && n == "xoauth_requestor_id") {
 			t.Errorf("%s: the remote got parameter %q = %q", name, n, r.Param(n))
 		}
 	}
