@@ -430,6 +430,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			Advice: "percent-encode the request path (RFC 3986): it cannot be forwarded exactly as signed",
 			Reason: "request path not in canonical percent-encoding"})
 	}
+	if res.Mode != oauth1.ModeAnonymous && strings.ContainsAny(rawPath, "[]") {
+		// Go and Tomcat (Jira's relaxedPathChars) take a raw "[" or "]",
+		// but net.oauth builds its base string URI with java.net.URI,
+		// which throws on them: the product would not verify this request.
+		return h.refuse(w, r, &oauth1.Problem{Code: oauth1.ParameterRejected, Consumer: res.Consumer.Key,
+			Advice: `percent-encode "[" and "]" in the request path (%5B, %5D): the product's OAuth library cannot read them raw`,
+			Reason: `raw "[" or "]" in the request path`})
+	}
 	drop := hygiene.DropFromAnyRequest
 	if res.Mode == oauth1.ModeAnonymous {
 		observe("none", "anonymous", "ok", time.Time{})

@@ -197,6 +197,9 @@ type oracleRequest struct {
 	// Auth, when set, renders the Authorization header instead (the
 	// signature percent-encoded): for spellings the encoder never makes.
 	Auth func(sig string) string
+	// Base, when set, is signed instead of net.oauth's base string (for a
+	// request net.oauth cannot build one of).
+	Base string
 }
 
 // oauth2LO is the protocol parameters of a 2LO request from consumer
@@ -284,7 +287,10 @@ func (p *oracleProxy) run(t testing.TB, r oracleRequest) oracleResult {
 		if err != nil {
 			t.Fatalf("oracle: %v", err)
 		}
-		if p0 != nil {
+		switch {
+		case r.Base != "":
+			sig = p.sign(t, r, r.Base)
+		case p0 != nil:
 			sig = p.sign(t, r, p0.Base())
 		}
 	}

@@ -60,6 +60,23 @@ func TestSignAsTomcatReads(t *testing.T) {
 	}
 }
 
+// TestSignPathBrackets: "[" and "]" are sent and signed percent-encoded:
+// net.oauth's java.net.URI cannot read them raw.
+func TestSignPathBrackets(t *testing.T) {
+	s := newSigner(t, "https://jira.example.com", fixed)
+	req := testkit.NewRequest(t, "GET", "http://x/a[1]/b", "", "")
+	signed, err := s.SignRequest(req, Mode2LO, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := req.URL.EscapedPath(); got != "/a%5B1%5D/b" {
+		t.Errorf("path sent %q", got)
+	}
+	if signed.URL != "https://jira.example.com/a%5B1%5D/b" {
+		t.Errorf("signed URL %q", signed.URL)
+	}
+}
+
 func sorted(ps []oauth1.Param) []oauth1.Param {
 	out := append([]oauth1.Param(nil), ps...)
 	for i := 1; i < len(out); i++ {

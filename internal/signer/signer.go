@@ -336,6 +336,14 @@ func (s *Signer) sign(req *http.Request, mode Mode, user string, token *Token, e
 	if method == "" {
 		method = http.MethodGet
 	}
+	// Go sends "[" and "]" in a path raw, and Jira's Tomcat takes them,
+	// but the remote's net.oauth cannot build a URI with them: send (and
+	// sign) them percent-encoded, the same path to Tomcat once decoded.
+	rawPath := ""
+	if strings.ContainsAny(path, "[]") {
+		rawPath = strings.NewReplacer("[", "%5B", "]", "%5D").Replace(path)
+		path = rawPath
+	}
 	signedURL := s.base.SignedURL(path)
 	base := oauth1.BaseString(method, signedURL, params)
 	sig, err := s.rsa.Sign(tokenSecret, base)
@@ -355,6 +363,9 @@ func (s *Signer) sign(req *http.Request, mode Mode, user string, token *Token, e
 		req.Header = make(http.Header)
 	}
 	req.Header.Set("Authorization", authz)
+	if rawPath != "" {
+		req.URL.RawPath = rawPath
+	}
 	req.URL.RawQuery = query
 	form.apply(req)
 
