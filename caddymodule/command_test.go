@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-applink/caddy-applink/internal/store"
 )
 
@@ -17,7 +19,9 @@ func startProxyWithStateFile(t *testing.T) store.StateStore {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
 	startProxy(t, newRecorder(t), "state file "+path, "")
-	st, err := acquireState(&StateConfig{Backend: "file", Path: path})
+	// The running config holds the file: this shares it, and needs no
+	// config of its own.
+	st, err := acquireState(caddy.Context{Context: context.Background()}, &StateConfig{Backend: "file", Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ func (h *DanceHandler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("state encryption_key: %w", err)
 		}
 	}
-	st, err := acquireState(h.State)
+	st, err := acquireState(ctx, h.State)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}

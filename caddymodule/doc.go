@@ -13,6 +13,8 @@
 //   - http.handlers.applink_publish (directive applink_publish): serves our
 //     consumer-info and applinks manifest;
 //   - admin.api.applink: token administration on Caddy's admin endpoint;
+//   - applink, an app the others load: a state file another process holds
+//     fails the start, not a validation (validate-then-reload);
 //   - the subcommands keygen, sign, check, dance, tokens and remote-tokens.
 //
 // The protocol and everything else that needs no Caddy type lives under

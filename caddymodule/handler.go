@@ -223,7 +223,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.series[c] = &verifiedSeries{key: c.Key}
 	}
 
-	st, err := openState(h.State, repl)
+	st, err := openState(ctx, h.State, repl)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}

@@ -46,8 +46,9 @@ var statePool = caddy.NewUsagePool()
 // it serves, so that no module guesses a store's abilities from its type.
 type openedState struct {
 	store store.StateStore // tokens, provider and consumer side
-	// fleetNonces are the nonces a fleet shares (redis); nil where each
-	// instance keeps its own in memory.
+	// fleetNonces are the nonces a fleet shares (redis), or the refusing
+	// stand-in of a state file held elsewhere; nil where each instance
+	// keeps its own in memory.
 	fleetNonces oauth1.NonceStore
 	// journal keeps the nonces an instance accepts beside its state file
 	// (file), so that a restart remembers them; nil otherwise.
@@ -63,7 +64,7 @@ type pooledState struct {
 func (p pooledState) Destruct() error { return p.closer() }
 
 // openState returns the shared stores for cfg.
-func openState(cfg *StateConfig, repl *caddy.Replacer) (openedState, error) {
+func openState(ctx caddy.Context, cfg *StateConfig, repl *caddy.Replacer) (openedState, error) {
 	backend := "file"
 	if cfg != nil && cfg.Backend != "" {
 		backend = cfg.Backend
@@ -98,7 +99,7 @@ func openState(cfg *StateConfig, repl *caddy.Replacer) (openedState, error) {
 		if err != nil {
 			return openedState{}, err
 		}
-		return poolState("applink.state.file:"+abs, func() (openedState, string, func() error, error) {
+		st, err := poolState("applink.state.file:"+abs, func() (openedState, string, func() error, error) {
 			b, err := store.OpenBolt(abs)
 			if err != nil {
 				return openedState{}, "", nil, err
@@ -113,6 +114,18 @@ func openState(cfg *StateConfig, repl *caddy.Replacer) (openedState, error) {
 			stop := startSweeper(abs, b)
 			return openedState{store: b, journal: b.NonceJournal()}, abs, func() error { stop(); return b.Close() }, nil
 		})
+		if errors.Is(err, store.ErrLocked) {
+			// Another process holds the file: most often the running
+			// instance, while this one only validates its config
+			// (validate-then-reload). Validation passes without the
+			// file; starting fails (stateApp.Start).
+			if err := lockedElsewhere(ctx, err); err != nil {
+				return openedState{}, err
+			}
+			ls := lockedState{err}
+			return openedState{store: ls, fleetNonces: ls}, nil
+		}
+		return st, err
 	}
 	return openedState{}, fmt.Errorf("state must be file, redis or memory, not %q", backend)
 }
@@ -232,8 +245,8 @@ var processKey = sync.OnceValue(func() []byte {
 // acquireState opens (or shares) the token store cfg names, for other
 // modules (the signing transport, the consumer-side dance) that must use the
 // same store as the applink handler. Call releaseState(key) in Cleanup.
-func acquireState(cfg *StateConfig) (openedState, error) {
-	return openState(cfg, caddy.NewReplacer())
+func acquireState(ctx caddy.Context, cfg *StateConfig) (openedState, error) {
+	return openState(ctx, cfg, caddy.NewReplacer())
 }
 
 // releaseState releases a store obtained from acquireState.

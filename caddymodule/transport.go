@@ -188,7 +188,7 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 	}
 	t.derived = make(map[string]*signer.Signer)
 
-	if err := t.provisionTokens(); err != nil {
+	if err := t.provisionTokens(ctx); err != nil {
 		return err
 	}
 

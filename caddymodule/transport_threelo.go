@@ -19,7 +19,7 @@ import (
 
 // provisionTokens checks the 3LO settings and, for mode 3lo without an
 // injected tokenSource, opens the shared consumer-side token store.
-func (t *Transport) provisionTokens() error {
+func (t *Transport) provisionTokens(ctx caddy.Context) error {
 	if t.mode != signer.Mode3LO {
 		for name, set := range map[string]bool{"state": t.State != nil, "link_id": t.LinkID != "",
 			"dance_base_url": t.DanceBaseURL != "", "renew_before": t.RenewBefore != 0} {
@@ -50,7 +50,7 @@ func (t *Transport) provisionTokens() error {
 			return fmt.Errorf("state encryption_key: %w", err)
 		}
 	}
-	st, err := acquireState(t.State)
+	st, err := acquireState(ctx, t.State)
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}

@@ -23,6 +23,9 @@ var (
 
 const schemaVersion = "1"
 
+// ErrLocked says another process holds the state file open.
+var ErrLocked = errors.New("locked by another process")
+
 // Bolt is the embedded token store: one bbolt file, safe across restarts
 // and crashes (every write is a synced transaction). Open it once per
 // process: bbolt holds an exclusive lock on the file.
@@ -41,7 +44,7 @@ func OpenBolt(path string) (*Bolt, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("state file %s is locked by another process (is another applink running on it?)", path)
+			return nil, fmt.Errorf("state file %s is %w (is another applink running on it?)", path, ErrLocked)
 		}
 		return nil, fmt.Errorf("state file %s: cannot open: %w", path, err)
 	}
