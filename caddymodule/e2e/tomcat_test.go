@@ -70,7 +70,7 @@ func checkOut(t testing.TB, name string, res outResult, user string) {
 	}
 	r := res.Remote
 	if r == nil {
-		if res.Refused == "" && !strings.Contains(res.Body, "Apache Tomcat") {
+		if res.Refused == "" && !tomcatRefused(oracleResult{Header: res.Header, Body: res.Body}) {
 			t.Errorf("%s: neither the remote's answer nor a local refusal: %d %.300s", name, res.Status, res.Body)
 		}
 		return
