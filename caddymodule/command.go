@@ -19,8 +19,8 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/cli"
 )
 
-// The subcommands keygen, sign, check and dance, whose bodies live in
-// internal/cli.
+// The subcommands keygen, sign, check, dance and health, whose bodies live
+// in internal/cli.
 func init() {
 	for _, c := range cli.Commands() {
 		caddycmd.RegisterCommand(caddycmd.Command{Name: c.Name, Usage: c.Usage, Short: c.Short, Long: c.Long, CobraFunc: c.CobraFunc})

@@ -1,7 +1,8 @@
 // Package cli holds the bodies of caddy-applink's subcommands (keygen,
-// sign, check, dance): each is a thin cobra wrapper around a function that
-// takes its options and output streams, so tests call them directly. The
-// caddymodule package registers them with Caddy's command line.
+// sign, check, dance, health): each is a thin cobra wrapper around a
+// function that takes its options and output streams, so tests call them
+// directly. The caddymodule package registers them with Caddy's command
+// line.
 package cli
 
 import (
@@ -43,7 +44,7 @@ func Execute(ctx context.Context, c Command, args []string, stdin io.Reader, std
 
 // Commands returns the subcommands.
 func Commands() []Command {
-	return []Command{keygenCommand(), signCommand(), checkCommand(), danceCommand()}
+	return []Command{keygenCommand(), signCommand(), checkCommand(), danceCommand(), healthCommand()}
 }
 
 // errFailed makes the binary exit with status 1 after the command has

@@ -21,7 +21,7 @@ func TestCommandsRegistered(t *testing.T) {
 			t.Errorf("%s: incomplete command", c.Name)
 		}
 	}
-	for _, n := range []string{"keygen", "sign", "check", "dance"} {
+	for _, n := range []string{"keygen", "sign", "check", "dance", "health"} {
 		if !names[n] {
 			t.Errorf("command %s missing", n)
 		}
