@@ -465,6 +465,9 @@ func (t *Transport) inspect(req *http.Request, resp *http.Response, remoteHost, 
 	if rp.Problem == "" && resp.StatusCode != http.StatusUnauthorized {
 		return "" // an OAuth realm on a non-401 error: not a refusal of our signature
 	}
+	// The caller sees this refusal; it must not blame its own signature
+	// (which a gateway's applink handler accepted) for it.
+	resp.Header[consumer.RemoteRefusedHeader] = append([]string{remoteHost}, resp.Header.Values(consumer.RemoteRefusedHeader)...)
 	label := problemLabel(rp.Problem)
 	countProblem(remoteHost, label)
 	fields := []zap.Field{

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -37,7 +38,12 @@ it, and says in words what is wrong:
 3. a GET of <base_url><path> signed with our consumer key and private key,
    2-legged (or with impersonation, --as), and a diagnosis of the remote's
    answer: every oauth_problem of OAuth's Problem Reporting extension,
-   redirects, clock skew, base-URL mismatches (with both base strings).
+   redirects, clock skew, base-URL mismatches (with both base strings);
+   through a caddy-applink gateway, which hop refused; with --path, the
+   user the answer names;
+4. the same request with a corrupted signature, which must be refused with
+   an OAuth problem: otherwise nothing verifies signatures at this URL, and
+   the 200 of step 3 proves nothing.
 
 --consumer-key     our consumer key, as the remote knows it (required)
 --key              our private key, PEM (required)
@@ -47,7 +53,8 @@ it, and says in words what is wrong:
 --remote-base-url  the URL to sign against, if not <base_url>
 --timeout          per request (default 10s, as the applinks wizard)
 
-Exit status: 0 when the signed request succeeds, 1 otherwise.
+Exit status: 0 when the link works (the signed request succeeded, its
+mis-signed copy was refused, and no step reported an error), 1 otherwise.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			var o CheckOptions
@@ -77,7 +84,8 @@ type CheckOptions struct {
 }
 
 // Check diagnoses the link to o.BaseURL and reports on out. It returns 0
-// when the signed request succeeded, 1 otherwise.
+// when the link works (the signed request succeeded, a mis-signed copy was
+// refused, and no step reported an error), 1 otherwise.
 func Check(ctx context.Context, o CheckOptions, out io.Writer) (int, error) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -123,19 +131,30 @@ func Check(ctx context.Context, o CheckOptions, out io.Writer) (int, error) {
 	}
 	target := baseURL + path
 	p.section("Signed request", fmt.Sprintf("GET %s (%s, signed against %s)", target, modeName(mode, o.As), s.RemoteBaseURL().Origin()+s.RemoteBaseURL().ContextPath()))
-	ok := checkSigned(ctx, p, client, s, target, mode, o.As)
+	ok := checkSigned(ctx, p, client, s, target, mode, o.As, path != manifest.ManifestPath)
+	if ok {
+		// A 200 alone proves nothing: a site that verifies nothing (or a
+		// Host that matched no site, which Caddy answers with an empty
+		// 200) says the same.
+		p.section("Mis-signed copy", "the same GET with a corrupted signature, which must be refused")
+		ok = checkMisSigned(ctx, p, client, s, target, mode, o.As)
+	}
 
 	p.printf("\n")
-	if ok {
-		p.printf("Result: the link works: %s accepted our signature.\n", baseURL)
+	if ok && p.errors == 0 {
+		p.printf("Result: the link works: %s verified our signature and accepted it.\n", baseURL)
 		return 0, nil
 	}
 	p.printf("Result: the link does NOT work.\n")
 	return 1, nil
 }
 
-// report writes the check's output.
-type report struct{ w io.Writer }
+// report writes the check's output and counts its errors: one error
+// anywhere means the link does not work.
+type report struct {
+	w      io.Writer
+	errors int
+}
 
 func (r *report) printf(format string, args ...any) { fmt.Fprintf(r.w, format, args...) }
 
@@ -146,6 +165,9 @@ func (r *report) section(title, what string) {
 // line writes an indented line; kind is "", "ok", "warning" or "error".
 func (r *report) line(kind, format string, args ...any) {
 	prefix := "  "
+	if kind == "error" {
+		r.errors++
+	}
 	if kind != "" {
 		prefix += "[" + kind + "] "
 	}
@@ -283,7 +305,7 @@ func redirected(p *report, f *fetched, marker string) bool {
 	return true
 }
 
-func checkSigned(ctx context.Context, p *report, client *http.Client, s *signer.Signer, target string, mode signer.Mode, user string) bool {
+func checkSigned(ctx context.Context, p *report, client *http.Client, s *signer.Signer, target string, mode signer.Mode, user string, showUser bool) bool {
 	req, err := http.NewRequest(http.MethodGet, target, nil)
 	if err != nil {
 		p.line("error", "%v", err)
@@ -301,8 +323,58 @@ func checkSigned(ctx context.Context, p *report, client *http.Client, s *signer.
 		p.line("", "Check DNS, firewalls and TLS certificates between here and the remote.")
 		return false
 	}
-	d := &diagnosis{p: p, f: f, signed: signed, mode: mode}
+	d := &diagnosis{p: p, f: f, signed: signed, mode: mode, showUser: showUser}
 	return d.run()
+}
+
+// checkMisSigned sends a copy of the signed request whose signature is
+// corrupted: only a refusal with an OAuth problem proves that something at
+// target verified the first one.
+func checkMisSigned(ctx context.Context, p *report, client *http.Client, s *signer.Signer, target string, mode signer.Mode, user string) bool {
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	if err != nil {
+		p.line("error", "%v", err)
+		return false
+	}
+	if _, err := s.SignRequest(req, mode, user, nil); err != nil {
+		p.line("error", "cannot sign: %v", err)
+		return false
+	}
+	req.Header.Set("Authorization", corruptSignature(req.Header.Get("Authorization")))
+	f, err := fetch(ctx, client, req)
+	if err != nil {
+		p.line("error", "cannot reach the remote: %v", err)
+		return false
+	}
+	rp, challenge := problemOf(f)
+	switch {
+	case f.status >= 200 && f.status < 300:
+		p.line("error", "%d %s: the mis-signed copy was accepted too", f.status, http.StatusText(f.status))
+		p.line("", "Nothing verifies signatures at this URL: the first 200 proves nothing. The Host may match no site of the proxy in front (Caddy then answers an empty 200), the request may not reach an Atlassian product, or nothing there checks OAuth. Check the base URL and the proxy's site addresses.")
+		return false
+	case rp.Problem != "" || challenge && f.status == http.StatusUnauthorized:
+		p.line("ok", "%d %s, oauth_problem=%s: something here verifies signatures", f.status, http.StatusText(f.status), cmp.Or(rp.Problem, "(none)"))
+		return true
+	}
+	p.line("error", "%d %s without an OAuth problem: %s", f.status, http.StatusText(f.status), snippet(f.body))
+	p.line("", "Cannot tell whether anything verifies signatures at this URL: a mis-signed request must be refused with an OAuth challenge (401, WWW-Authenticate: OAuth).")
+	return false
+}
+
+// corruptSignature changes one character of the oauth_signature of an
+// Authorization header, keeping it valid base64 of the same length.
+func corruptSignature(h string) string {
+	const key = `oauth_signature="`
+	i := strings.Index(h, key)
+	if i < 0 || i+len(key) >= len(h) {
+		return h
+	}
+	j := i + len(key)
+	c := byte('A')
+	if h[j] == 'A' {
+		c = 'B'
+	}
+	return h[:j] + string(c) + h[j+1:]
 }
 
 func containsSuffix(list []string, suffix string) bool {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-applink/caddy-applink/internal/consumer"
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 )
 
@@ -242,4 +243,64 @@ func TestCheckManifestFindings(t *testing.T) {
 			t.Errorf("check %q: exit %d, want 1", args, code)
 		}
 	}
+}
+
+// TestCheckFalsePositives: each way check once said "the link works" when
+// it did not.
+func TestCheckFalsePositives(t *testing.T) {
+	args := func(url string, extra ...string) []string {
+		return append(append([]string{"--consumer-key", testConsumer, "--key", ourKeyFile()}, extra...), url)
+	}
+	t.Run("an error line before a working signed request", func(t *testing.T) {
+		vs := newVerifierServer(t)
+		// A proxy in front answers the manifest with 404: the link wizard
+		// cannot create the link, whatever the signed request does.
+		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/rest/applinks/1.0/manifest" && r.Header.Get("Authorization") == "" {
+				http.NotFound(w, r)
+				return
+			}
+			vs.srv.Config.Handler.ServeHTTP(w, r)
+		}))
+		t.Cleanup(front.Close)
+		code, out, _ := run(t, checkCommand(), "", args(front.URL, "--remote-base-url", vs.srv.URL)...)
+		if code == 0 || !strings.Contains(out, "[error] 404") || !strings.Contains(out, "Result: the link does NOT work.") {
+			t.Errorf("exit %d; want 1 and a failed result after the error:\n%s", code, out)
+		}
+	})
+	t.Run("an empty 200 for everything", func(t *testing.T) {
+		// What Caddy answers when the Host matches no site.
+		empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		t.Cleanup(empty.Close)
+		code, out, _ := run(t, checkCommand(), "", args(empty.URL)...)
+		if code == 0 || !strings.Contains(out, "the mis-signed copy was accepted too") || !strings.Contains(out, "Nothing verifies signatures at this URL") {
+			t.Errorf("exit %d; want 1, nothing verifies:\n%s", code, out)
+		}
+	})
+	t.Run("--path names the user", func(t *testing.T) {
+		vs := newVerifierServer(t)
+		code, out, _ := run(t, checkCommand(), "", args(vs.srv.URL, "--as", "alice", "--path", "/rest/api/2/myself")...)
+		if code != 0 || !strings.Contains(out, "[ok] the remote ran the request as alice") {
+			t.Errorf("exit %d; want the user named:\n%s", code, out)
+		}
+		code, out, _ = run(t, checkCommand(), "", args(vs.srv.URL, "--path", "/rest/api/2/myself")...)
+		if code != 0 || !strings.Contains(out, "[ok] the remote ran the request as svc-cli") {
+			t.Errorf("2LO: exit %d; want the execute-as user named:\n%s", code, out)
+		}
+	})
+	t.Run("a refusal by the remote behind a gateway", func(t *testing.T) {
+		srv := fakeRemote(t, func(w http.ResponseWriter, r *http.Request, base string) {
+			w.Header().Add(consumer.RemoteRefusedHeader, "jira.internal:8080")
+			problem(401, "oauth_problem", "signature_invalid")(w, r, base)
+		})
+		code, out, _ := run(t, checkCommand(), "", args(srv.URL)...)
+		for _, want := range []string{"oauth_problem=signature_invalid, from jira.internal:8080, behind the proxy", "The fault is in the proxy's link to jira.internal:8080", "not in ours"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+		if code == 0 || strings.Contains(out, "publish ours again") {
+			t.Errorf("exit %d, or it blamed our key:\n%s", code, out)
+		}
+	})
 }

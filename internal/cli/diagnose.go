@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -50,10 +52,11 @@ func shortDiagnosis(problem string) string {
 
 // diagnosis explains the remote's answer to the signed request.
 type diagnosis struct {
-	p      *report
-	f      *fetched
-	signed *signer.Signed
-	mode   signer.Mode
+	p        *report
+	f        *fetched
+	signed   *signer.Signed
+	mode     signer.Mode
+	showUser bool // --path: say which user the answer names
 }
 
 // run reports on the answer and returns whether the link works.
@@ -63,10 +66,24 @@ func (d *diagnosis) run() bool {
 	if f.status >= 200 && f.status < 300 && rp.Problem == "" {
 		d.p.line("ok", "%d %s", f.status, http.StatusText(f.status))
 		d.clockReport()
-		if d.mode == signer.Mode2LO {
+		if d.showUser {
+			if u := userOf(f); u != "" {
+				d.p.line("ok", "the remote ran the request as %s", u)
+			} else {
+				d.p.line("", "The answer names no user (Jira: --path /rest/api/2/myself, Confluence: /rest/api/user/current, Bamboo: /rest/api/latest/currentUser, Bitbucket: /plugins/servlet/applinks/whoami).")
+			}
+		}
+		if d.mode == signer.Mode2LO && !d.showUser {
 			d.p.line("", "Note: Atlassian runs a 2LO request as the link's execute-as user, or anonymously when it has none, and the manifest is public: a 200 here proves the signature, not the user. --path /rest/api/2/myself (Jira) shows which user the request runs as.")
 		}
 		return true
+	}
+	if hops := f.header.Values(consumer.RemoteRefusedHeader); len(hops) > 0 && (rp.Problem != "" || oauthChallenge) {
+		d.p.line("error", "%d %s, oauth_problem=%s, from %s, behind the proxy we sent to", f.status, http.StatusText(f.status), cmp.Or(rp.Problem, "(none)"), hops[len(hops)-1])
+		d.p.line("", "The proxy accepted our signature and sent its own signed request on; %s refused that one. The fault is in the proxy's link to %s (its consumer key, its private key or its clock there), not in ours.", hops[len(hops)-1], hops[len(hops)-1])
+		d.p.line("", "Cause at that hop: %s.", shortDiagnosis(rp.Problem))
+		d.p.line("", "Run applink check on the proxy's host, with the proxy's consumer key and key, against %s.", hops[len(hops)-1])
+		return false
 	}
 	if rp.Problem != "" {
 		d.p.line("error", "%d %s, oauth_problem=%s", f.status, http.StatusText(f.status), rp.Problem)
@@ -299,4 +316,30 @@ func aheadBehind(secs int64) string {
 		return "behind ours"
 	}
 	return "ahead of ours"
+}
+
+// userOf finds the user an answer names: a JSON object's name, username
+// or key (Jira, Confluence, Bamboo, Bitbucket), with its display name; or
+// a line user=<name>.
+func userOf(f *fetched) string {
+	var u struct {
+		Name        string `json:"name"`
+		Username    string `json:"username"`
+		Key         string `json:"key"`
+		DisplayName string `json:"displayName"`
+	}
+	if json.Unmarshal(f.body, &u) == nil {
+		if n := cmp.Or(u.Name, u.Username, u.Key); n != "" {
+			if u.DisplayName != "" && u.DisplayName != n {
+				return fmt.Sprintf("%s (%s)", n, u.DisplayName)
+			}
+			return n
+		}
+	}
+	for _, line := range strings.Fields(string(f.body)) {
+		if v, ok := strings.CutPrefix(line, "user="); ok && v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -25,6 +25,12 @@ func (p RemoteProblem) Get(key string) string {
 	return ""
 }
 
+// RemoteRefusedHeader names, on an OAuth refusal that a gateway (the
+// applink transport) passes back to its caller, the remote behind it that
+// refused the gateway's own signed request, the nearest hop first: the
+// caller's signature was accepted, and the fault is in the gateway's link.
+const RemoteRefusedHeader = "X-Applink-Remote-Refused"
+
 // ParseProblem reads the OAuth challenges among the WWW-Authenticate values
 // of a response. It prefers one with an oauth_problem; ok is false when no
 // value is an OAuth challenge at all. Atlassian may send two challenges on
