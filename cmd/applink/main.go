@@ -5,6 +5,7 @@
 package main
 
 import (
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	// Caddy's standard modules: reverse_proxy, file_server, tls, metrics...
@@ -13,6 +14,14 @@ import (
 	// caddy-applink: every module, directive and subcommand.
 	_ "github.com/caddy-applink/caddy-applink/caddymodule"
 )
+
+// The command line calls itself applink: the root command's name, its
+// text and examples, and every subcommand's help (help.go).
+func init() {
+	caddy.CustomBinaryName = binaryName
+	caddy.CustomLongDescription = longDescription
+	onRoot(rebrand)
+}
 
 func main() {
 	caddycmd.Main()
