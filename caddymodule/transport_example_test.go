@@ -14,24 +14,32 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 )
 
-// TestGatewayExample runs examples/gateway/Caddyfile (in this package's
-// in-process Caddy, on its admin port instead of 2019, so that it does not
-// collide with the binary tests of cmd/applink) and sends it what its
-// README shows: linked apps signed with their own keys reach the stand-in
-// Jira as the user the gateway mapped, re-signed with the gateway's key;
-// anonymous callers do not; the gateway's identity is published anonymously.
+// TestGatewayExample runs examples/gateway/demo.Caddyfile, the production
+// file and its stand-in Jira (in this package's in-process Caddy, on its
+// admin port, so that it does not collide with the binary tests of
+// cmd/applink) and sends it what its README shows: linked apps signed with
+// their own keys reach the stand-in Jira as the user the gateway mapped,
+// re-signed with the gateway's key; anonymous callers do not; the gateway's
+// identity is published anonymously.
 func TestGatewayExample(t *testing.T) {
 	root, _ := filepath.Abs("..")
-	data, err := os.ReadFile(filepath.Join(root, "examples/gateway/Caddyfile"))
+	prod, err := os.ReadFile(filepath.Join(root, "examples/gateway/Caddyfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.Replace(string(data), "admin localhost:2019", fmt.Sprintf("admin localhost:%d", transportAdminPort), 1)
-	if cfg == string(data) {
-		t.Fatal("the example no longer sets admin localhost:2019")
+	demo, err := os.ReadFile(filepath.Join(root, "examples/gateway/demo.Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The admin API loads text, not a file: the import is done here.
+	cfg := strings.Replace(string(demo), "import Caddyfile\n", string(prod), 1)
+	if cfg == string(demo) {
+		t.Fatal("demo.Caddyfile no longer imports the production Caddyfile")
 	}
 	keys := filepath.Join(root, "examples/keys")
-	t.Setenv("KEYS", keys)
+	cfg = strings.ReplaceAll(cfg, "examples/keys/", keys+"/")
+	t.Setenv("APPLINK_ADMIN", fmt.Sprintf("localhost:%d", transportAdminPort))
+	t.Setenv("APPLINK_STATE_FILE", filepath.Join(t.TempDir(), "state.db"))
 	tester := testkit.LoadCaddy(t, transportAdminPort, 20*time.Second, cfg)
 	waitForNonceFloor()
 
