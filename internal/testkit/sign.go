@@ -130,7 +130,9 @@ func (s OAuth) Sign() (Signed, error) {
 	var signedForm string
 	if s.SignForm != nil {
 		signedForm = *s.SignForm
-	} else if strings.HasPrefix(formType, FormType) {
+	} else if oauth1.IsFormType([]string{formType}) {
+		// The body Tomcat parses, and so net.oauth signs (any method: a
+		// test that sends a PUT sets SignForm).
 		signedForm = s.Form
 	}
 	fp, err := oauth1.ParseForm(signedForm)
