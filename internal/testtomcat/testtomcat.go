@@ -277,7 +277,8 @@ func startOnce(opts Options, classes string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "applink-tomcat-")
+	removeStale()
+	dir, err := os.MkdirTemp("", dirPrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return nil, err
 	}
@@ -343,6 +344,24 @@ func startOnce(opts Options, classes string) (*Server, error) {
 	case <-time.After(30 * time.Second):
 		s.Stop()
 		return nil, errors.New("Tomcat not ready after 30s: " + s.log.String())
+	}
+}
+
+// dirPrefix names Tomcat's directories: the test process's pid follows.
+const dirPrefix = "applink-tomcat-"
+
+// removeStale removes the directories of test processes that are gone: a
+// fuzzing worker is killed at the end, and cannot remove its own.
+func removeStale() {
+	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*-*"))
+	for _, m := range matches {
+		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(filepath.Base(m), dirPrefix), "-", 2)[0])
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(m)
+		}
 	}
 }
 
