@@ -41,6 +41,7 @@ func init() {
 //		max_form_body <size>
 //		debug_base_string
 //		redact_users
+//		forward_oauth
 //		login header <header name>
 //		login upstream <current-user URL or path> [<login URL>]
 //		login ldap <ldap[s]://host:port> {
@@ -96,6 +97,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "debug_base_string":
 			if err := flagArg(d, &h.DebugBaseString); err != nil {
+				return err
+			}
+		case "forward_oauth":
+			if err := flagArg(d, &h.ForwardOAuth); err != nil {
 				return err
 			}
 		case "login":

@@ -73,6 +73,15 @@ type Handler struct {
 	// users apart, but do not name them).
 	RedactUsers bool `json:"redact_users,omitempty"`
 
+	// Forward verified requests with their OAuth intact (the Authorization
+	// header and the oauth_* and requestor parameters), so that the
+	// product verifies them again with its own, unchanged application
+	// links. The product is then the 3LO service provider: its token
+	// endpoints and pages are forwarded, not served here, and a 3LO
+	// request is checked for its consumer's RSA-SHA1 signature, timestamp
+	// and nonce, its token and user left to the product.
+	ForwardOAuth bool `json:"forward_oauth,omitempty"`
+
 	// How the approval page and the token page learn who the user is.
 	Login *LoginConfig `json:"login,omitempty"`
 
@@ -253,6 +262,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.login, h.csrf, err = h.buildLogin(repl, baseURL); err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
+	var tokens oauth1.TokenResolver = h.provider
+	if h.ForwardOAuth {
+		if h.Login != nil {
+			return errors.New("login has no effect with forward_oauth: the product serves 3LO's approval page itself")
+		}
+		tokens = passthroughTokens{}
+	}
 
 	// A fleet shares its nonces where it shares its tokens; one instance
 	// keeps them in memory and, with a state file, journals them beside it,
@@ -282,7 +298,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		// A Seen round trip across the network costs more than it saves.
 		RecordOnly: st.fleetNonces != nil,
 		Window:     window,
-		Tokens:     h.provider,
+		Tokens:     tokens,
 
 		ExposeBaseString: h.DebugBaseString,
 	}
@@ -398,8 +414,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(w, r, p)
 	}
 	// The provider's endpoints read the form as Tomcat would, if at all.
-	if handled, err := h.serveProvider(w, r, tomcatForm(r, form)); handled {
-		return err
+	// With forward_oauth they are the product's.
+	if !h.ForwardOAuth {
+		if handled, err := h.serveProvider(w, r, tomcatForm(r, form)); handled {
+			return err
+		}
 	}
 	started := time.Now()
 	method := originalMethod(r)
@@ -410,6 +429,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		Authorization: r.Header["Authorization"],
 		Form:          signedForm(method, tomcatForm(r, form)),
 		Charset:       cs,
+	}
+	if h.passthroughPage(r) {
+		// The product's approval page: a browser's, with the request token
+		// in its query, and no OAuth to verify.
+		observe("none", "anonymous", "ok", time.Time{})
+		return h.forward(w, r, next, form, hygiene.IsSeraphParam)
+	}
+	if at, ok := h.passthroughEndpoint(r); ok {
+		// The product's own request-token or access-token endpoint: signed
+		// as one, and run as no user here.
+		signed, p := h.verifier.VerifyEndpoint(r.Context(), req, at)
+		if p != nil {
+			return h.refuseTimed(w, r, p, started)
+		}
+		observe(signed.Consumer.Key, "endpoint", "ok", started)
+		return h.forwardVerified(w, r, next, form, nil, signed.Consumer)
 	}
 	res, p := h.verifier.Verify(r.Context(), req)
 	if p != nil {
@@ -438,34 +473,57 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			Advice: `percent-encode "[" and "]" in the request path (%5B, %5D): the product's OAuth library cannot read them raw`,
 			Reason: `raw "[" or "]" in the request path`})
 	}
-	drop := hygiene.DropFromAnyRequest
 	if res.Mode == oauth1.ModeAnonymous {
 		observe("none", "anonymous", "ok", time.Time{})
+		return h.forward(w, r, next, form, hygiene.DropFromAnyRequest)
+	}
+	if s := h.series[res.Consumer]; s != nil {
+		s.observeVerified(res.Mode, started, res.Skew)
 	} else {
-		if s := h.series[res.Consumer]; s != nil {
-			s.observeVerified(res.Mode, started, res.Skew)
-		} else {
-			observe(res.Consumer.Key, string(res.Mode), "ok", started)
-			observeSkew(res.Consumer.Key, res.Skew)
-		}
-		drop = hygiene.DropFromVerifiedRequest
-		// The OAuth header is spent, and no other credential may ride along
-		// with the verified identity.
+		observe(res.Consumer.Key, string(res.Mode), "ok", started)
+		observeSkew(res.Consumer.Key, res.Skew)
+	}
+	return h.forwardVerified(w, r, next, form, res, res.Consumer)
+}
+
+// forwardVerified hands a verified request upstream with its one user (none
+// for a token endpoint, or for 3LO with forward_oauth: the product knows
+// it), either spent (its OAuth removed) or, with forward_oauth, with its
+// OAuth intact for the product to verify again.
+func (h *Handler) forwardVerified(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, form string, res *oauth1.Result, c *oauth1.Consumer) error {
+	drop := hygiene.DropFromVerifiedRequest
+	if h.ForwardOAuth {
+		// Only what the product would read as a login: the rest was
+		// signed, and the product checks the signature again.
+		drop = hygiene.IsSeraphParam
+	} else {
+		// The OAuth header is spent.
 		delete(r.Header, "Authorization")
-		delete(r.Header, "Cookie")
-		r.Header[h.identity] = []string{res.User}
-		repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-		repl.Set("http.auth.user.id", res.User)
-		repl.Set("applink.consumer", res.Consumer.Key)
+	}
+	// No other credential may ride along with the verified identity.
+	delete(r.Header, "Cookie")
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("applink.consumer", c.Key)
+	if res != nil {
+		if res.User != "" {
+			r.Header[h.identity] = []string{res.User}
+			repl.Set("http.auth.user.id", res.User)
+		}
 		repl.Set("applink.mode", string(res.Mode))
 		// Check first: the fields (and a redacted user's hash) are built
 		// only when debug logging is on.
 		if ce := h.logger.Check(zapcore.DebugLevel, "verified"); ce != nil {
-			ce.Write(zap.String("consumer", res.Consumer.Key),
+			ce.Write(zap.String("consumer", c.Key),
 				zap.String("mode", string(res.Mode)),
 				zap.String("user", h.logUser(res.User)))
 		}
 	}
+	return h.forward(w, r, next, form, drop)
+}
+
+// forward removes what drop selects from the query and the form body, and
+// calls next.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, form string, drop func(string) bool) error {
 	if q, changed := oauth1.RemoveParams(r.URL.RawQuery, drop); changed {
 		r.URL.RawQuery = q
 		r.RequestURI = r.URL.RequestURI()
