@@ -188,6 +188,13 @@ func TestNonceJournalSetsAsideWhatItCannotTrust(t *testing.T) {
 			data, _ := os.ReadFile(m[0])
 			writeFile(t, filepath.Join(JournalPathFor(f.state), "seg-00000000000000ff-3"), data)
 		}, "written for another state file", true},
+		{"unreadable", func(t *testing.T, f *journalFixture) {
+			// A directory where a segment is: reading it fails, as a
+			// segment whose permissions or disk went bad would.
+			if err := os.Mkdir(filepath.Join(JournalPathFor(f.state), "seg-00000000000000ff-4"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, "unreadable", false},
 		{"truncated", func(t *testing.T, f *journalFixture) {
 			for _, p := range f.segments() {
 				if err := os.Truncate(p, segmentHeader+journalRecord); err != nil {
