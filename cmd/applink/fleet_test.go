@@ -20,7 +20,7 @@ import (
 )
 
 const fleetCaddyfile = `{
-	admin localhost:%d
+	admin %s
 	auto_https off
 	servers {
 		trusted_proxies static 127.0.0.1/32
@@ -37,7 +37,7 @@ http://localhost:%d {
 			two_legged svc-demo
 		}
 	}
-	reverse_proxy 127.0.0.1:8077
+	reverse_proxy %s
 }
 `
 
@@ -45,7 +45,7 @@ var fleetUpstream = `{
 	admin off
 	auto_https off
 }
-` + productStandIn(8077)
+` + productStandIn
 
 // startRedis runs a real redis-server on port until the test ends.
 func startRedis(t *testing.T, port int) *testproc.Proc {
@@ -76,13 +76,18 @@ func TestFleetSharesStateThroughRedis(t *testing.T) {
 	redis := startRedis(t, rport)
 	pub := filepath.Join(root, "examples/keys/demo-consumer.pub.pem")
 
+	// Free ports: the product, and each node's admin endpoint and site.
+	ports := freePorts(t, 5)
+	upstream := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	admins := [2]string{fmt.Sprintf("localhost:%d", ports[1]), fmt.Sprintf("localhost:%d", ports[2])}
+	hosts := [2]string{fmt.Sprintf("localhost:%d", ports[3]), fmt.Sprintf("localhost:%d", ports[4])}
+	urls := [2]string{"http://" + hosts[0], "http://" + hosts[1]}
 	up := filepath.Join(dir, "upstream.caddyfile")
-	_ = os.WriteFile(up, []byte(fleetUpstream), 0o644)
-	startBinary(t, bin, dir, up, "http://127.0.0.1:8077/")
-	urls := [2]string{"http://localhost:8075", "http://localhost:8076"}
-	for i, port := range []int{8075, 8076} {
+	_ = os.WriteFile(up, []byte(fixturePorts{upstream: upstream}.fill(fleetUpstream)), 0o644)
+	startBinary(t, bin, dir, up, "http://"+upstream+"/")
+	for i := range urls {
 		cfg := filepath.Join(dir, fmt.Sprintf("node%d.caddyfile", i))
-		_ = os.WriteFile(cfg, []byte(fmt.Sprintf(fleetCaddyfile, 2025+i, port, rport, pub)), 0o644)
+		_ = os.WriteFile(cfg, []byte(fmt.Sprintf(fleetCaddyfile, admins[i], ports[3+i], rport, pub, upstream)), 0o644)
 		startBinary(t, bin, filepath.Join(dir), cfg, urls[i]+"/")
 	}
 
@@ -110,7 +115,7 @@ func TestFleetSharesStateThroughRedis(t *testing.T) {
 	}
 
 	// A replay on the other node.
-	rec := &recordingTransport{base: &rehost{to: "localhost:8075"}}
+	rec := &recordingTransport{base: &rehost{to: hosts[0]}}
 	c := signFor("", "")
 	c.Transport.(*dghubble.Transport).Base = rec
 	resp, err := c.Get("http://jira.example.com/rest/api/2/myself")
@@ -119,7 +124,7 @@ func TestFleetSharesStateThroughRedis(t *testing.T) {
 	}
 	resp.Body.Close()
 	replay, _ := http.NewRequest("GET", urls[1]+"/rest/api/2/myself", nil)
-	replay.Host = "localhost:8076"
+	replay.Host = hosts[1]
 	replay.Header.Set("Authorization", rec.last.Header.Get("Authorization"))
 	resp, err = http.DefaultClient.Do(replay)
 	if err != nil {
@@ -132,10 +137,10 @@ func TestFleetSharesStateThroughRedis(t *testing.T) {
 
 	// A 3LO token issued by node A works on node B.
 	config := &dghubble.Config{ConsumerKey: "demo:applink", CallbackURL: "oob", Signer: &dghubble.RSASigner{PrivateKey: key},
-		HTTPClient: &http.Client{Transport: &rehost{to: "localhost:8075"}},
+		HTTPClient: &http.Client{Transport: &rehost{to: hosts[0]}},
 		Endpoint: dghubble.Endpoint{
 			RequestTokenURL: "http://jira.example.com/plugins/servlet/oauth/request-token",
-			AuthorizeURL:    "http://localhost:8075/plugins/servlet/oauth/authorize",
+			AuthorizeURL:    urls[0] + "/plugins/servlet/oauth/authorize",
 			AccessTokenURL:  "http://jira.example.com/plugins/servlet/oauth/access-token",
 		}}
 	at, as := threeLegged(t, config, "alice")
@@ -143,7 +148,7 @@ func TestFleetSharesStateThroughRedis(t *testing.T) {
 		t.Errorf("A's token on node B: %q", body)
 	}
 	// Revoked on A, refused by B on the next request.
-	if out, err := exec.Command(bin, "tokens", "revoke", "--user", "alice", "--address", "localhost:2025").CombinedOutput(); err != nil {
+	if out, err := exec.Command(bin, "tokens", "revoke", "--user", "alice", "--address", admins[0]).CombinedOutput(); err != nil {
 		t.Fatalf("revoke on A: %v %s", err, out)
 	}
 	if resp, _ := send(1, signFor(at, as), "/rest/api/2/myself"); resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "token_rejected") {
@@ -156,8 +161,11 @@ func TestFleetSharesStateThroughRedis(t *testing.T) {
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || strings.Contains(body, "user=") {
 		t.Errorf("Redis down: %d Retry-After=%q body %q", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
-	if r, err := http.Get("http://localhost:2025/applink/ready"); err != nil || r.StatusCode != 503 {
+	if r, err := http.Get("http://" + admins[0] + "/applink/ready"); err != nil || r.StatusCode != 503 {
 		t.Errorf("readiness with Redis down: %v %v", r, err)
+	}
+	if out, err := exec.Command(bin, "health", "--address", admins[0]).CombinedOutput(); err == nil || !strings.Contains(string(out), fmt.Sprintf("not ready: redis 127.0.0.1:%d", rport)) {
+		t.Errorf("applink health with Redis down: %v %s", err, out)
 	}
 	// Redis back on the same port: served again, no restart.
 	startRedis(t, rport)

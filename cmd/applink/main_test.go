@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -29,30 +30,31 @@ func buildBinary(t *testing.T) string {
 }
 
 // TestReadmeQuickStart runs the README's first command (the proxy on the
-// embedded demo config) as a user would and talks to it as a linked app.
+// embedded demo config) as a user would and talks to it as a linked app;
+// on free ports (a copy of the config with its ports moved), so that it
+// runs beside the demo itself.
 func TestReadmeQuickStart(t *testing.T) {
 	bin := buildBinary(t)
 	root, _ := filepath.Abs("../..")
 
-	out, err := exec.Command(bin, "list-modules").CombinedOutput()
+	out, err := applinkCmd(t, bin, root, "list-modules").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "http.handlers.applink") {
 		t.Fatalf("list-modules: %v\n%s", err, out)
 	}
-	if out, err := exec.Command(bin, "version").CombinedOutput(); err != nil || len(out) == 0 {
+	if out, err := applinkCmd(t, bin, root, "version").CombinedOutput(); err != nil || len(out) == 0 {
 		t.Fatalf("version: %v %s", err, out)
 	}
-	validate := exec.Command(bin, "validate", "--config", "Caddyfile.example")
-	validate.Dir = root
-	if out, err := validate.CombinedOutput(); err != nil {
+	if out, err := applinkCmd(t, bin, root, "validate", "--config", "Caddyfile.example").CombinedOutput(); err != nil {
 		t.Fatalf("validate Caddyfile.example: %v\n%s", err, out)
 	}
 
-	stop := runProxy(t, bin, root, "Caddyfile.example", "http://localhost:8080/")
+	demo := shiftPorts(t, root, "Caddyfile.example")
+	stop := runProxy(t, bin, root, demo.file, demo.url(8080, "/"))
 	defer stop()
 	client := demoClient(t, root, "demo:applink")
 	for url, want := range map[string]string{
-		"http://localhost:8080/rest/api/2/myself":                         `"user":"svc-demo"`,
-		"http://localhost:8080/rest/api/2/myself?xoauth_requestor_id=ann": `"user":"ann"`,
+		demo.url(8080, "/rest/api/2/myself"):                         `"user":"svc-demo"`,
+		demo.url(8080, "/rest/api/2/myself?xoauth_requestor_id=ann"): `"user":"ann"`,
 	} {
 		body := get(t, client, url, nil)
 		if !strings.Contains(body, want) {
@@ -60,29 +62,35 @@ func TestReadmeQuickStart(t *testing.T) {
 		}
 	}
 	// An anonymous client claiming to be admin reaches the product as nobody.
-	body := get(t, http.DefaultClient, "http://localhost:8080/rest/api/2/myself", http.Header{"X-Forwarded-User": {"admin"}})
+	body := get(t, http.DefaultClient, demo.url(8080, "/rest/api/2/myself"), http.Header{"X-Forwarded-User": {"admin"}})
 	if !strings.Contains(body, `"user":""`) {
 		t.Errorf("spoofed identity reached the product: %s", body)
 	}
+	// The demo's admin endpoint answers the image's health check.
+	if out, err := applinkCmd(t, bin, root, "health", "--address", fmt.Sprintf("localhost:%d", demo.port(2019))).CombinedOutput(); err != nil || string(out) != "ready\n" {
+		t.Errorf("applink health: %v %q", err, out)
+	}
 }
 
-// TestExamplesRun starts each example as its README says and sends it the
+// TestExamplesRun starts each example as its Caddyfile says (its demo, on
+// free ports: a copy of its config with its ports moved) and sends it the
 // requests its README shows.
 func TestExamplesRun(t *testing.T) {
 	bin := buildBinary(t)
 	root, _ := filepath.Abs("../..")
 	t.Setenv("RELEASE_BOT_SECRET", "demo-secret")
 
-	stop := runProxy(t, bin, root, "examples/jira/Caddyfile", "http://localhost:8090/")
+	jiraEx := shiftPorts(t, root, exampleCommand(t, root, "examples/jira/Caddyfile"))
+	stop := runProxy(t, bin, root, jiraEx.file, jiraEx.url(8090, "/"))
 	bamboo := demoClient(t, root, "bamboo:93f2")
 	confluence := demoClient(t, root, "confluence:7c1e")
 	for _, tc := range []struct {
 		c         *http.Client
 		url, want string
 	}{
-		{bamboo, "http://localhost:8090/rest/api/2/myself", `"name":"svc-bamboo"`},
-		{bamboo, "http://localhost:8090/rest/api/2/myself?xoauth_requestor_id=alice", `"name":"alice"`},
-		{confluence, "http://localhost:8090/rest/api/2/search?jql=project%3DABC", `"name":"svc-confluence-reader"`},
+		{bamboo, jiraEx.url(8090, "/rest/api/2/myself"), `"name":"svc-bamboo"`},
+		{bamboo, jiraEx.url(8090, "/rest/api/2/myself?xoauth_requestor_id=alice"), `"name":"alice"`},
+		{confluence, jiraEx.url(8090, "/rest/api/2/search?jql=project%3DABC"), `"name":"svc-confluence-reader"`},
 	} {
 		if body := get(t, tc.c, tc.url, nil); !strings.Contains(body, tc.want) {
 			t.Errorf("jira example %s: %s, want %s", tc.url, body, tc.want)
@@ -90,12 +98,14 @@ func TestExamplesRun(t *testing.T) {
 	}
 	stop()
 
-	stop = runProxy(t, bin, root, "examples/bamboo/Caddyfile", "http://localhost:8085/")
+	bambooEx := shiftPorts(t, root, exampleCommand(t, root, "examples/bamboo/Caddyfile"))
+	stop = runProxy(t, bin, root, bambooEx.file, bambooEx.url(8085, "/"))
 	defer stop()
 	defer func() {
 		// The gateway example, driven with the CLI as its README shows.
 		stop()
-		stopGW := runProxy(t, bin, root, "examples/gateway/Caddyfile", "http://localhost:8095/")
+		gw := shiftPorts(t, root, exampleCommand(t, root, "examples/gateway/Caddyfile"))
+		stopGW := runProxy(t, bin, root, gw.file, gw.url(8095, "/"))
 		defer stopGW()
 		for _, tc := range []struct {
 			args []string
@@ -106,21 +116,19 @@ func TestExamplesRun(t *testing.T) {
 			{[]string{"--consumer-key", "confluence:7c1e", "--as", "alice"}, `permission_denied`},
 		} {
 			args := append([]string{"sign", "-i", "--key", "examples/keys/demo-consumer.pem"}, tc.args...)
-			cmd := exec.Command(bin, append(args, "http://localhost:8095/rest/api/2/myself")...)
-			cmd.Dir = root
-			out, _ := cmd.CombinedOutput()
+			out, _ := applinkCmd(t, bin, root, append(args, gw.url(8095, "/rest/api/2/myself"))...).CombinedOutput()
 			if !strings.Contains(string(out), tc.want) {
 				t.Errorf("gateway example, applink %v: %s, want %s", args, out, tc.want)
 			}
 		}
 	}()
 	jira := demoClient(t, root, "jira:6c5e1d0a")
-	if body := get(t, jira, "http://localhost:8085/rest/api/latest/currentUser?xoauth_requestor_id=alice", nil); !strings.Contains(body, `"name":"alice"`) {
+	if body := get(t, jira, bambooEx.url(8085, "/rest/api/latest/currentUser?xoauth_requestor_id=alice"), nil); !strings.Contains(body, `"name":"alice"`) {
 		t.Errorf("bamboo example, Jira impersonating: %s", body)
 	}
 	bot := (&dghubble.Config{ConsumerKey: "release-bot", ConsumerSecret: "demo-secret"}).
 		Client(context.Background(), dghubble.NewToken("", ""))
-	if body := get(t, bot, "http://localhost:8085/rest/api/latest/currentUser", nil); !strings.Contains(body, `"name":"svc-release"`) {
+	if body := get(t, bot, bambooEx.url(8085, "/rest/api/latest/currentUser"), nil); !strings.Contains(body, `"name":"svc-release"`) {
 		t.Errorf("bamboo example, HMAC bot: %s", body)
 	}
 }

@@ -14,17 +14,18 @@ import (
 func TestPassthroughExampleRuns(t *testing.T) {
 	bin := buildBinary(t)
 	root, _ := filepath.Abs("../..")
-	stop := runProxy(t, bin, root, "examples/passthrough/demo.Caddyfile", "http://localhost:8098/")
+	demo := shiftPorts(t, root, exampleCommand(t, root, "examples/passthrough/Caddyfile")) // on free ports
+	stop := runProxy(t, bin, root, demo.file, demo.url(8098, "/"))
 	defer stop()
 	confluence := demoClient(t, root, "confluence:7c1e")
-	body := get(t, confluence, "http://localhost:8098/rest/api/2/myself?xoauth_requestor_id=alice", nil)
+	body := get(t, confluence, demo.url(8098, "/rest/api/2/myself?xoauth_requestor_id=alice"), nil)
 	if !strings.Contains(body, `"name":"alice"`) || !strings.Contains(body, `"authorization":"OAuth `) || !strings.Contains(body, "oauth_signature=") {
 		t.Errorf("signed request: %s; want alice and the OAuth header as sent", body)
 	}
 	if !strings.Contains(body, `"uri":"/rest/api/2/myself?xoauth_requestor_id=alice"`) {
 		t.Errorf("signed request: %s; want the signed query intact", body)
 	}
-	body = get(t, http.DefaultClient, "http://localhost:8098/rest/api/2/myself", http.Header{"X-Forwarded-User": {"admin"}})
+	body = get(t, http.DefaultClient, demo.url(8098, "/rest/api/2/myself"), http.Header{"X-Forwarded-User": {"admin"}})
 	if !strings.Contains(body, `"name":""`) {
 		t.Errorf("spoofed header: %s", body)
 	}

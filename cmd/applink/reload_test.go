@@ -17,26 +17,26 @@ import (
 )
 
 // reload runs `applink reload` on the fixture's Caddyfile, through the
-// admin address of stateCaddyfile.
+// fixture's admin address.
 func (f *stateFixture) reload() error {
-	out, err := exec.Command(f.bin, "reload", "--config", f.cfgFile, "--adapter", "caddyfile", "--address", "localhost:2023").CombinedOutput()
+	out, err := exec.Command(f.bin, "reload", "--config", f.cfgFile, "--adapter", "caddyfile", "--address", f.admin).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, out)
 	}
 	return nil
 }
 
-// stateCaddyfile is a proxy with a state file on :8083 (admin :2023), for
-// the reload, crash-replay and window tests; the last %s takes more
-// applink options.
+// stateCaddyfile is a proxy with a state file, for the reload,
+// crash-replay and window tests, on the fixture's ports; the last %s takes
+// more applink options.
 var stateCaddyfile = `{
-	admin localhost:2023
+	admin {{admin}}
 	auto_https off
 }
 
-http://localhost:8083 {
+{{base}} {
 	applink {
-		base_url http://localhost:8083
+		base_url {{base}}
 		state file %s
 		consumer demo:applink {
 			public_key_file %s
@@ -45,9 +45,9 @@ http://localhost:8083 {
 		}
 		%s
 	}
-	reverse_proxy 127.0.0.1:8084
+	reverse_proxy {{upstream}}
 }
-` + productStandIn(8084)
+` + productStandIn
 
 // TestReloadUnderLoad: `applink reload` three times while signed requests
 // run; no request fails, and the bbolt state file is never opened twice (a
@@ -57,7 +57,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	write := func(extra string) { f.writeConfig(extra) }
 	write("")
 	bin, cfgFile, key := f.bin, f.cfgFile, f.key
-	startBinary(t, bin, f.dir, cfgFile, "http://localhost:8083/")
+	startBinary(t, bin, f.dir, cfgFile, f.base+"/")
 	// A pooled keep-alive client, as linked apps use: every worker keeps its
 	// connection. (New TCP connections that arrive in the instant Caddy
 	// hands its listener to the new config can be reset by the kernel; that
@@ -81,7 +81,7 @@ func TestReloadUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				url := fmt.Sprintf("http://localhost:8083/rest/api/2/myself?xoauth_requestor_id=u%d-%d", w, i)
+				url := fmt.Sprintf("%s/rest/api/2/myself?xoauth_requestor_id=u%d-%d", f.base, w, i)
 				resp, err := client.Get(url)
 				if testkit.ResetWhileReloading(err) {
 					retried.Add(1)

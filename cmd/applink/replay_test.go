@@ -24,20 +24,20 @@ func TestReplayAfterCrashRefused(t *testing.T) {
 	f := newStateFixture(t, stateCaddyfile)
 	f.writeConfig("")
 	bin, dir, cfgFile, state := f.bin, f.dir, f.cfgFile, f.state
-	ahead, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: f.key, RemoteBaseURL: "http://localhost:8083",
+	ahead, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: f.key, RemoteBaseURL: f.base,
 		Clock: func() time.Time { return time.Now().Add(2 * time.Minute) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	signed := func(path string) *http.Request {
-		req, _ := http.NewRequest("GET", "http://localhost:8083"+path, nil)
+		req, _ := http.NewRequest("GET", f.base+path, nil)
 		if err := ahead.Sign(req, signer.Mode2LO, "", nil); err != nil {
 			t.Fatal(err)
 		}
 		return req
 	}
 
-	proc := startBinary(t, bin, dir, cfgFile, "http://localhost:8083/")
+	proc := startBinary(t, bin, dir, cfgFile, f.base+"/")
 	req := signed("/rest/api/2/myself")
 	if code, body, _ := resend(t, req); code != 200 || body != "user=svc-demo" {
 		t.Fatalf("request stamped 2 minutes ahead: %d %q", code, body)
@@ -47,7 +47,7 @@ func TestReplayAfterCrashRefused(t *testing.T) {
 	}
 
 	proc.Kill()
-	startBinary(t, bin, dir, cfgFile, "http://localhost:8083/")
+	startBinary(t, bin, dir, cfgFile, f.base+"/")
 
 	if code, body, auth := resend(t, req); code != 401 || !strings.Contains(auth, `oauth_problem="nonce_used"`) {
 		t.Fatalf("replay after a crash and restart: %d %q %s; want 401 nonce_used", code, body, auth)
@@ -111,8 +111,8 @@ func oauthParam(header, name string) string {
 func TestLengthenedWindowRefusesForgottenNonces(t *testing.T) {
 	f := newStateFixture(t, stateCaddyfile)
 	f.writeConfig("timestamp_window 2s")
-	startBinary(t, f.bin, f.dir, f.cfgFile, "http://localhost:8083/")
-	sg, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: f.key, RemoteBaseURL: "http://localhost:8083"})
+	startBinary(t, f.bin, f.dir, f.cfgFile, f.base+"/")
+	sg, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: f.key, RemoteBaseURL: f.base})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestLengthenedWindowRefusesForgottenNonces(t *testing.T) {
 		return code, auth
 	}
 	signed := func() (*http.Request, time.Time) {
-		req, _ := http.NewRequest("GET", "http://localhost:8083/rest/api/2/myself", nil)
+		req, _ := http.NewRequest("GET", f.base+"/rest/api/2/myself", nil)
 		if err := sg.Sign(req, signer.Mode2LO, "", nil); err != nil {
 			t.Fatal(err)
 		}

@@ -17,17 +17,16 @@ import (
 // requests with clocks of its choosing.
 type restartFixture struct {
 	*stateFixture
-	url string
 }
 
 func newRestartFixture(t *testing.T, extra string) *restartFixture {
-	f := &restartFixture{stateFixture: newStateFixture(t, stateCaddyfile), url: "http://localhost:8083/"}
+	f := &restartFixture{stateFixture: newStateFixture(t, stateCaddyfile)}
 	f.writeConfig(extra)
 	return f
 }
 
 func (f *restartFixture) start() (stop func(graceful bool), logs func() string) {
-	p, l := launchApplink(f.t, f.bin, f.dir, f.dir, f.cfgFile, f.url)
+	p, l := launchApplink(f.t, f.bin, f.dir, f.dir, f.cfgFile, f.base+"/")
 	return func(graceful bool) {
 		if graceful {
 			p.Stop(syscall.SIGTERM, 10*time.Second)
@@ -41,12 +40,12 @@ func (f *restartFixture) start() (stop func(graceful bool), logs func() string) 
 // signedAt returns a signed request stamped by a clock that reads at.
 func (f *restartFixture) signedAt(at time.Time) *http.Request {
 	f.t.Helper()
-	sg, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: f.key, RemoteBaseURL: "http://localhost:8083",
+	sg, err := signer.New(signer.Config{ConsumerKey: "demo:applink", PrivateKey: f.key, RemoteBaseURL: f.base,
 		Clock: func() time.Time { return at }})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	req, _ := http.NewRequest("GET", "http://localhost:8083/rest/api/2/myself", nil)
+	req, _ := http.NewRequest("GET", f.base+"/rest/api/2/myself", nil)
 	if err := sg.Sign(req, signer.Mode2LO, "", nil); err != nil {
 		f.t.Fatal(err)
 	}
@@ -157,7 +156,7 @@ func TestRestartWithATornJournal(t *testing.T) {
 // restart, so what was stamped before the start is refused, and the
 // refusal says why.
 func TestMemoryStateFloorSaysRestarted(t *testing.T) {
-	f := &restartFixture{stateFixture: newStateFixture(t, strings.Replace(stateCaddyfile, "state file %s", "state memory # %s", 1)), url: "http://localhost:8083/"}
+	f := &restartFixture{stateFixture: newStateFixture(t, strings.Replace(stateCaddyfile, "state file %s", "state memory # %s", 1))}
 	f.writeConfig("")
 	stop, _ := f.start()
 	auth := f.expectProblem("stamped 20 s before a start with state memory", f.signedAt(time.Now().Add(-20*time.Second)), 400, "timestamp_refused")

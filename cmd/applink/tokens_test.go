@@ -21,16 +21,16 @@ import (
 )
 
 var tokenTestCaddyfile = `{
-	admin localhost:2022
+	admin {{admin}}
 	auto_https off
 	servers {
 		trusted_proxies static 127.0.0.1/32
 	}
 }
 
-http://localhost:8087 {
+{{base}} {
 	applink {
-		base_url http://localhost:8087
+		base_url {{base}}
 		login header X-Remote-User
 		state file %s
 		consumer demo:applink {
@@ -38,9 +38,9 @@ http://localhost:8087 {
 			public_key_file %s
 		}
 	}
-	reverse_proxy 127.0.0.1:8088
+	reverse_proxy {{upstream}}
 }
-` + productStandIn(8088)
+` + productStandIn
 
 // TestTokensOutliveCrashAndRevokeFromCLI: a dghubble/oauth1 client does the
 // 3LO dance against the real binary; the proxy is killed with SIGKILL and
@@ -50,27 +50,27 @@ func TestTokensOutliveCrashAndRevokeFromCLI(t *testing.T) {
 	f := newStateFixture(t, tokenTestCaddyfile)
 	f.writeConfig()
 	bin, dir, cfgFile, key := f.bin, f.dir, f.cfgFile, f.key
-	proc := startBinary(t, bin, dir, cfgFile, "http://localhost:8087/")
+	proc := startBinary(t, bin, dir, cfgFile, f.base+"/")
 	config := &dghubble.Config{
 		ConsumerKey: "demo:applink",
 		CallbackURL: "oob",
 		Signer:      &dghubble.RSASigner{PrivateKey: key},
 		Endpoint: dghubble.Endpoint{
-			RequestTokenURL: "http://localhost:8087/plugins/servlet/oauth/request-token",
-			AuthorizeURL:    "http://localhost:8087/plugins/servlet/oauth/authorize",
-			AccessTokenURL:  "http://localhost:8087/plugins/servlet/oauth/access-token",
+			RequestTokenURL: f.base + "/plugins/servlet/oauth/request-token",
+			AuthorizeURL:    f.base + "/plugins/servlet/oauth/authorize",
+			AccessTokenURL:  f.base + "/plugins/servlet/oauth/access-token",
 		},
 	}
 	accessToken, accessSecret := threeLegged(t, config, "alice")
 	client := config.Client(context.Background(), dghubble.NewToken(accessToken, accessSecret))
-	if body := get(t, client, "http://localhost:8087/rest/api/2/myself", nil); body != "user=alice" {
+	if body := get(t, client, f.base+"/rest/api/2/myself", nil); body != "user=alice" {
 		t.Fatalf("3LO request reached the product as %q", body)
 	}
 
 	// Crash and restart: the token is still there.
 	proc.Kill()
-	proc = startBinary(t, bin, dir, cfgFile, "http://localhost:8087/")
-	if body := get(t, client, "http://localhost:8087/rest/api/2/myself", nil); body != "user=alice" {
+	proc = startBinary(t, bin, dir, cfgFile, f.base+"/")
+	if body := get(t, client, f.base+"/rest/api/2/myself", nil); body != "user=alice" {
 		t.Fatalf("after a crash and restart: %q", body)
 	}
 
@@ -86,20 +86,20 @@ func TestTokensOutliveCrashAndRevokeFromCLI(t *testing.T) {
 	if len(segments) == 0 {
 		t.Fatal("no journal segment to tear")
 	}
-	startBinary(t, bin, dir, cfgFile, "http://localhost:8087/")
-	if body := get(t, client, "http://localhost:8087/rest/api/2/myself", nil); body != "user=alice" {
+	startBinary(t, bin, dir, cfgFile, f.base+"/")
+	if body := get(t, client, f.base+"/rest/api/2/myself", nil); body != "user=alice" {
 		t.Fatalf("after a restart on a torn journal: %q", body)
 	}
 
-	out, err := exec.Command(bin, "tokens", "list", "--address", "localhost:2022").CombinedOutput()
+	out, err := exec.Command(bin, "tokens", "list", "--address", f.admin).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "alice") || !strings.Contains(string(out), "demo:applink") {
 		t.Fatalf("tokens list: %v\n%s", err, out)
 	}
-	out, err = exec.Command(bin, "tokens", "revoke", "--user", "alice", "--address", "localhost:2022").CombinedOutput()
+	out, err = exec.Command(bin, "tokens", "revoke", "--user", "alice", "--address", f.admin).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "revoked 1 token") {
 		t.Fatalf("tokens revoke: %v\n%s", err, out)
 	}
-	resp, err := client.Get("http://localhost:8087/rest/api/2/myself")
+	resp, err := client.Get(f.base + "/rest/api/2/myself")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,25 +108,48 @@ func TestTokensOutliveCrashAndRevokeFromCLI(t *testing.T) {
 		t.Errorf("after revocation: %d %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 	// An empty revoke is refused rather than revoking everything.
-	if out, err := exec.Command(bin, "tokens", "revoke", "--address", "localhost:2022").CombinedOutput(); err == nil {
+	if out, err := exec.Command(bin, "tokens", "revoke", "--address", f.admin).CombinedOutput(); err == nil {
 		t.Errorf("empty revoke succeeded: %s", out)
 	}
 }
 
-// productStandIn is a site of a Caddyfile on 127.0.0.1:port, the product
-// behind the proxy: it answers with the identity it got.
-func productStandIn(port int) string {
-	return fmt.Sprintf("\nhttp://:%d {\n\tbind 127.0.0.1\n\trespond \"user={http.request.header.X-Forwarded-User}\"\n}\n", port)
-}
+// productStandIn is a site of a Caddyfile on {{upstream}} (127.0.0.1 and
+// its port), for any Host, the product behind the proxy: it answers with
+// the identity it got.
+const productStandIn = "\nhttp://:{{upstream_port}} {\n\tbind 127.0.0.1\n\trespond \"user={http.request.header.X-Forwarded-User}\"\n}\n"
 
 // stateFixture is what the tests of a proxy with a state file share: the
-// binary, a directory for the Caddyfile and the state file, and the demo
-// consumer's private key.
+// binary, a directory for the Caddyfile and the state file, the demo
+// consumer's private key, and free ports: the admin endpoint, the proxy's
+// site (base) and the product behind it (upstream).
 type stateFixture struct {
 	t                           *testing.T
 	bin, dir, cfgFile, state    string
 	template, demoPublicKeyFile string
 	key                         *rsa.PrivateKey
+	fixturePorts
+	extra []any // of the last writeConfig
+}
+
+// fixturePorts are the addresses a fixture's template takes: {{admin}}
+// (host:port, or "off"), {{base}} (http://localhost:port) and {{upstream}}
+// (127.0.0.1:port; its port alone is {{upstream_port}}).
+type fixturePorts struct {
+	admin, base, upstream string
+}
+
+// newFixturePorts is a set of free ones.
+func newFixturePorts(t *testing.T) fixturePorts {
+	p := freePorts(t, 3)
+	return fixturePorts{admin: fmt.Sprintf("localhost:%d", p[0]), base: fmt.Sprintf("http://localhost:%d", p[1]),
+		upstream: fmt.Sprintf("127.0.0.1:%d", p[2])}
+}
+
+// fill puts the addresses into a template.
+func (p fixturePorts) fill(template string) string {
+	_, port, _ := strings.Cut(p.upstream, ":")
+	return strings.NewReplacer("{{admin}}", p.admin, "{{base}}", p.base, "{{upstream}}", p.upstream,
+		"{{upstream_port}}", port).Replace(template)
 }
 
 func newStateFixture(t *testing.T, template string) *stateFixture {
@@ -138,16 +161,23 @@ func newStateFixture(t *testing.T, template string) *stateFixture {
 	}
 	return &stateFixture{t: t, bin: buildBinary(t), dir: dir, cfgFile: filepath.Join(dir, "Caddyfile"),
 		state: filepath.Join(dir, "state.db"), template: template,
-		demoPublicKeyFile: filepath.Join(root, "examples/keys/demo-consumer.pub.pem"), key: key}
+		demoPublicKeyFile: filepath.Join(root, "examples/keys/demo-consumer.pub.pem"), key: key,
+		fixturePorts: newFixturePorts(t)}
 }
 
-// writeConfig writes the Caddyfile: the template with the state file, the
-// demo consumer's public key file and extra filled in.
+// writeConfig writes the Caddyfile: the template with the fixture's
+// ports, the state file, the demo consumer's public key file and extra
+// filled in.
 func (f *stateFixture) writeConfig(extra ...any) {
-	cfg := fmt.Sprintf(f.template, append([]any{f.state, f.demoPublicKeyFile}, extra...)...)
-	if err := os.WriteFile(f.cfgFile, []byte(cfg), 0o644); err != nil {
+	f.extra = extra
+	if err := os.WriteFile(f.cfgFile, []byte(f.config(f.fixturePorts)), 0o644); err != nil {
 		f.t.Fatal(err)
 	}
+}
+
+// config is the Caddyfile of the last writeConfig on other ports.
+func (f *stateFixture) config(p fixturePorts) string {
+	return fmt.Sprintf(p.fill(f.template), append([]any{f.state, f.demoPublicKeyFile}, f.extra...)...)
 }
 
 // startBinary runs `applink run` on cfg in dir, its data directory too,

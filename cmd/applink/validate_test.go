@@ -46,7 +46,9 @@ func TestValidateThenReload(t *testing.T) {
 
 	// A second instance on the same state file (its own ports) must not
 	// start.
-	second := strings.NewReplacer("admin localhost:2023", "admin off", "8083", "8093", "8084", "8094").Replace(readFile(t, f.cfgFile))
+	ports := newFixturePorts(t)
+	ports.admin = "off"
+	second := f.config(ports)
 	secondFile := filepath.Join(f.dir, "Caddyfile.second")
 	if err := os.WriteFile(secondFile, []byte(second), 0o644); err != nil {
 		t.Fatal(err)

@@ -14,11 +14,12 @@ import (
 // ownDataDir is the data directory of RunWithOwnDataDir, "" outside it.
 var ownDataDir string
 
-// RunWithOwnDataDir runs the tests with a data directory of their own and
-// exits: the default bbolt state file lives there, and another process (a
-// second test binary, a running applink) may hold the lock on the real one.
-// Use it as TestMain; atExit runs after the tests (to stop what they
-// started).
+// RunWithOwnDataDir runs the tests with data and config directories of
+// their own and exits: the default bbolt state file lives in the data
+// directory, and another process (a second test binary, a running applink)
+// may hold the lock on the real one; Caddy autosaves every config it loads
+// in the config directory, which must not be the user's. Use it as
+// TestMain; atExit runs after the tests (to stop what they started).
 func RunWithOwnDataDir(m *testing.M, atExit ...func()) {
 	dir, err := os.MkdirTemp("", "applink-data")
 	if err != nil {
@@ -26,6 +27,7 @@ func RunWithOwnDataDir(m *testing.M, atExit ...func()) {
 	}
 	ownDataDir = dir
 	os.Setenv("XDG_DATA_HOME", dir)
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	code := m.Run()
 	for _, f := range atExit {
 		f()
