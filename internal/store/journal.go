@@ -151,7 +151,7 @@ func openNonceJournal(stateFile string, id [16]byte, fresh bool, now func() time
 			distrust(name, "unreadable ("+err.Error()+")")
 			continue
 		}
-		seg, entries, problems, err := readSegment(data, id, boot, ts)
+		seg, kept, problems, err := readSegment(data, id, boot, ts)
 		if err != nil {
 			distrust(name, err.Error()+"; set aside as "+name+".ignored")
 			if rerr := os.Rename(path, path+".ignored"); rerr != nil {
@@ -165,15 +165,15 @@ func openNonceJournal(stateFile string, id [16]byte, fresh bool, now func() time
 		}
 		floor = max(floor, seg.since)
 		j.deleted = max(j.deleted, seg.deleted)
-		live = append(live, entries...)
+		live = append(live, kept...)
 		j.old = append(j.old, &segment{path: path, clean: seg.clean, maxStamp: seg.maxStamp, maxUntil: seg.maxUntil})
 	}
 	// Earlier releases journaled only what was stamped ahead of the clock,
 	// and refused everything stamped before a start.
 	legacy := legacyJournalFor(stateFile)
-	legacyLive, hadLegacy, err := readLegacyJournal(legacy, ts)
-	if err != nil {
-		distrust(filepath.Base(legacy), err.Error())
+	legacyLive, hadLegacy, legacyErr := readLegacyJournal(legacy, ts)
+	if legacyErr != nil {
+		distrust(filepath.Base(legacy), legacyErr.Error()+"; set aside as *.ignored")
 	}
 	if hadLegacy {
 		floor = max(floor, startFloor)
@@ -189,9 +189,16 @@ func openNonceJournal(stateFile string, id [16]byte, fresh bool, now func() time
 	if err := j.startSegmentLocked(ts); err != nil {
 		return nil, err
 	}
-	// The new segment carries the floor; only now may what it replaces go.
+	// The new segment carries the floor; only now may what it replaces go
+	// (aside, not away, if it was not all a journal).
 	for _, p := range []string{legacy + ".old", legacy} {
-		if err := removeIfExists(p); err != nil {
+		var err error
+		if legacyErr == nil {
+			err = removeIfExists(p)
+		} else if err = os.Rename(p, p+".ignored"); errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+		if err != nil {
 			return nil, fmt.Errorf("nonce journal %s: %w", p, err)
 		}
 	}

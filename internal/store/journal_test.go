@@ -553,3 +553,21 @@ func BenchmarkNonceJournalOpenFullWindow(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestNonceJournalSetsAsideAForeignLegacyFile: a file where the release
+// before kept its journal that is not one is moved aside, never deleted,
+// and the start has a floor.
+func TestNonceJournalSetsAsideAForeignLegacyFile(t *testing.T) {
+	f := newJournalFixture(t)
+	writeFile(t, legacyJournalFor(f.state), []byte("my notes\n"))
+	j := f.open(false, thisBoot)
+	if s := j.Since().Unix(); s != t0 {
+		t.Errorf("floor = %d, want %d", s, t0)
+	}
+	if ig := j.Ignored(); len(ig) == 0 || !strings.Contains(ig[0], "not an applink nonce journal") {
+		t.Errorf("Ignored() = %q", ig)
+	}
+	if data, err := os.ReadFile(legacyJournalFor(f.state) + ".ignored"); err != nil || string(data) != "my notes\n" {
+		t.Errorf("the foreign file was not kept aside: %q, %v", data, err)
+	}
+}
