@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func TestRemoteTokensCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const admin = "localhost:2999"
+	admin := fmt.Sprintf("localhost:%d", handlerAdminPort)
 	run := func(action string, sel forgetRequest, asJSON bool) string {
 		t.Helper()
 		var out bytes.Buffer
@@ -110,7 +111,7 @@ func TestTokensCommand(t *testing.T) {
 		{"list", revokeRequest{}, false, []string{"bob"}, []string{"alice"}, 2},
 	} {
 		var b bytes.Buffer
-		err := tokens("localhost:2999", c.action, c.sel, c.asJSON, &b)
+		err := tokens(fmt.Sprintf("localhost:%d", handlerAdminPort), c.action, c.sel, c.asJSON, &b)
 		out := b.String()
 		if c.lines < 0 {
 			if err == nil {

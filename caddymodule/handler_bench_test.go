@@ -126,7 +126,7 @@ func benchServeHTTP(b *testing.B, h *Handler, auth []string) {
 	})
 	build := func(from int, reqs []*http.Request) {
 		for i := range reqs {
-			r := httptest.NewRequest(http.MethodGet, "http://localhost:9080"+benchTarget, nil)
+			r := httptest.NewRequest(http.MethodGet, proxyBase+benchTarget, nil)
 			r.Header.Set("Authorization", auth[(from+i)%len(auth)])
 			r.Header.Set("User-Agent", "applink-load")
 			reqs[i] = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)

@@ -20,8 +20,10 @@ var (
 	strangerKeys = testkit.SharedKeyPair("stranger") // no consumer's
 )
 
+// proxyBase is the proxy's base URL (startProxy), on its free port.
+var proxyBase = fmt.Sprintf("http://localhost:%d", handlerHTTPPort)
+
 const (
-	proxyBase  = "http://localhost:9080"
 	rsaKey     = "bamboo:93f2"  // 2LO + impersonation
 	noImpKey   = "confluence:1" // 2LO only
 	impOnlyKey = "bitbucket:7"  // impersonation only
@@ -49,7 +51,7 @@ func identityHeaders(r recorded) []string {
 	return out
 }
 
-// startProxy loads a Caddyfile site block for localhost:9080 whose
+// startProxy loads a Caddyfile site block for proxyBase whose
 // applink block is extra + the standard consumers, proxying to rec.
 func startProxy(t *testing.T, rec *recorder, applinkExtra string, siteExtra string) *caddytest.Tester {
 	t.Helper()
@@ -59,7 +61,7 @@ func startProxy(t *testing.T, rec *recorder, applinkExtra string, siteExtra stri
 		t.Fatal(err)
 	}
 	cfg := testkit.CaddyGlobals(handlerAdminPort, handlerHTTPPort, handlerHTTPSPort, testkit.NoGrace, testkit.TrustLoopback) + fmt.Sprintf(`
-http://localhost:9080 {
+%s {
 	applink {
 		base_url %s
 		consumer %s {
@@ -85,7 +87,7 @@ http://localhost:9080 {
 	%s
 	reverse_proxy %s
 }
-`, proxyBase, rsaKey, pubFile, noImpKey, pubDER, impOnlyKey, pubFile, hmacKey, hmacSecret, applinkExtra, siteExtra, rec.Addr())
+`, proxyBase, proxyBase, rsaKey, pubFile, noImpKey, pubDER, impOnlyKey, pubFile, hmacKey, hmacSecret, applinkExtra, siteExtra, rec.Addr())
 	tester := testkit.LoadCaddy(t, handlerAdminPort, 20*time.Second, cfg)
 	waitForNonceFloor()
 	return tester

@@ -214,7 +214,7 @@ func TestFormBodiesAreSignedOnlyForPOST(t *testing.T) {
 		t.Errorf("PUT form signed with its body: %d %s", resp.StatusCode, problemOf(resp))
 	}
 	// debug_base_string: the refusal carries the proxy's base string.
-	if wa := resp.Header.Get("WWW-Authenticate"); !strings.Contains(wa, `oauth_signature_base_string="PUT%26http%253A%252F%252Flocalhost%253A9080%252Frest%252Fp%26`) {
+	if wa := resp.Header.Get("WWW-Authenticate"); !strings.Contains(wa, `oauth_signature_base_string="PUT%26http%253A%252F%252Flocalhost%253A`+strconv.Itoa(handlerHTTPPort)+`%252Frest%252Fp%26`) {
 		t.Errorf("no base string in %q", wa)
 	}
 }

@@ -13,31 +13,36 @@ import (
 func TestMain(m *testing.M) { testkit.RunWithOwnDataDir(m) }
 
 // Ports of this package's in-process Caddy, one set for each kind of
-// config its tests load (the packages merged into it had each their own);
-// every package with caddytest tests has its own (cli 2996/9380, e2e
-// 2995/9480/9843, adversarial 2994/9580, cmd/applink 2019-2023/8080-8099).
-const (
+// config its tests load (the packages merged into it had each their own):
+// free ones, taken when the test binary starts, so that the tests run
+// beside the demo, a developer's applink and the other packages' tests.
+var ports = testkit.FreePorts(15)
+
+var (
 	// The applink handler's (startProxy): the proxy at proxyBase.
-	handlerAdminPort = 2999
-	handlerHTTPPort  = 9080
-	handlerHTTPSPort = 9443
+	handlerAdminPort = ports[0]
+	handlerHTTPPort  = ports[1]
+	handlerHTTPSPort = ports[2]
 
 	// The transport's (caddyRun).
-	transportAdminPort = 2998
-	frontPort          = 9180 // the site the tests call (http_port)
-	rtPort             = 9181 // our own applink handler as the remote
-	gwPort             = 9182 // a gateway: incoming applink, then the transport
-	transportHTTPSPort = 9543
+	transportAdminPort = ports[3]
+	frontPort          = ports[4] // the site the tests call (http_port)
+	rtPort             = ports[5] // our own applink handler as the remote
+	gwPort             = ports[6] // a gateway: incoming applink, then the transport
+	transportHTTPSPort = ports[7]
 
 	// The publish handler's (startCaddy).
-	publishAdminPort = 2997
-	publishHTTPPort  = 9280
-	publishHTTPSPort = 9643
+	publishAdminPort = ports[8]
+	publishHTTPPort  = ports[9]
+	publishHTTPSPort = ports[10]
 
 	// The login dance's (start): the remote Jira and the local app.
-	danceAdminPort = 2993
-	danceHTTPPort  = 9680
-	danceHTTPSPort = 9943
+	danceAdminPort = ports[11]
+	danceHTTPPort  = ports[12]
+	danceHTTPSPort = ports[13]
+
+	// A port nothing listens on that is not the proxy's: "tampered port".
+	otherPort = ports[14]
 )
 
 // waitForNonceFloor waits, after a config with an applink handler has

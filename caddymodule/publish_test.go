@@ -28,9 +28,9 @@ const bcryptSecret = "$2a$14$pD93SQ4IuZQL/G9eX/wo4OW8h944GM/3q5yhuYIuYBqxbxQkaML
 
 // startCaddy serves:
 //
-//	localhost:9280        applink_publish from the private key, behind
-//	                      applink with anonymous reject
-//	127.0.0.1:9280/ctx/   a second identity under a context path, from the
+//	localhost:P           applink_publish from the private key, behind
+//	                      applink with anonymous reject (P: publishHTTPPort)
+//	127.0.0.1:P/ctx/      a second identity under a context path, from the
 //	                      public key file, behind basic_auth
 func startCaddy(t *testing.T) *caddytest.Tester {
 	t.Helper()

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,8 +33,8 @@ func TestBadInputGetsItsErrorAndNothingElse(t *testing.T) {
 		{"unknown consumer", spec(signSpec{Consumer: "nobody:1", Target: "/rest/a"}), 401, oauth1.ConsumerKeyUnknown, ""},
 		{"wrong key", spec(signSpec{Key: strangerKeys().Key, Target: "/rest/a"}), 401, oauth1.SignatureInvalid, ""},
 		{"tampered method", spec(signSpec{Method: "DELETE", SignVerb: "GET", Target: "/rest/a"}), 401, oauth1.SignatureInvalid, ""},
-		{"tampered host", spec(signSpec{Target: "/rest/a", Base: "http://evil.example:9080"}), 401, oauth1.SignatureInvalid, ""},
-		{"tampered port", spec(signSpec{Target: "/rest/a", Base: "http://localhost:9081"}), 401, oauth1.SignatureInvalid, ""},
+		{"tampered host", spec(signSpec{Target: "/rest/a", Base: fmt.Sprintf("http://evil.example:%d", handlerHTTPPort)}), 401, oauth1.SignatureInvalid, ""},
+		{"tampered port", spec(signSpec{Target: "/rest/a", Base: fmt.Sprintf("http://localhost:%d", otherPort)}), 401, oauth1.SignatureInvalid, ""},
 		{"tampered path", spec(signSpec{Target: "/rest/admin", SignedAs: "/rest/a"}), 401, oauth1.SignatureInvalid, ""},
 		{"tampered query value", spec(signSpec{Target: "/rest/a?id=2", SignedAs: "/rest/a?id=1"}), 401, oauth1.SignatureInvalid, ""},
 		{"added query param", spec(signSpec{Target: "/rest/a?id=1&admin=true", SignedAs: "/rest/a?id=1"}), 401, oauth1.SignatureInvalid, ""},
@@ -103,7 +104,7 @@ func TestBadInputGetsItsErrorAndNothingElse(t *testing.T) {
 				t.Errorf("status %d, want %d (%s)", resp.StatusCode, tc.status, resp.Header.Get("WWW-Authenticate"))
 			}
 			wa := resp.Header.Get("WWW-Authenticate")
-			if !strings.HasPrefix(wa, `OAuth realm="http%3A%2F%2Flocalhost%3A9080"`) {
+			if !strings.HasPrefix(wa, `OAuth realm="http%3A%2F%2Flocalhost%3A`+strconv.Itoa(handlerHTTPPort)+`"`) {
 				t.Errorf("WWW-Authenticate %q lacks the realm", wa)
 			}
 			if got := problemOf(resp); got != tc.problem {
@@ -147,7 +148,7 @@ func withHeader(name, value string) func(t *testing.T) *http.Request {
 // names. It returns the status.
 func rawGet(t *testing.T, target string, headers ...string) int {
 	t.Helper()
-	status, _ := testkit.SendRaw(t, "127.0.0.1:9080", testkit.RawRequest("localhost:9080", http.MethodGet, target, headers, "", false))
+	status, _ := testkit.SendRaw(t, fmt.Sprintf("127.0.0.1:%d", handlerHTTPPort), testkit.RawRequest(strings.TrimPrefix(proxyBase, "http://"), http.MethodGet, target, headers, "", false))
 	return status
 }
 

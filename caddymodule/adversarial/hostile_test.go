@@ -39,7 +39,7 @@ const (
 )
 
 // hiddenReq is a request smuggled inside another one's body.
-const hiddenReq = "GET /rest/smuggled HTTP/1.1\r\nHost: " + hostHdr + "\r\nX-Forwarded-User: admin\r\nConnection: close\r\n\r\n"
+var hiddenReq = "GET /rest/smuggled HTTP/1.1\r\nHost: " + hostHdr + "\r\nX-Forwarded-User: admin\r\nConnection: close\r\n\r\n"
 
 func hostileCases() []hostile {
 	now := time.Now().Unix()
@@ -133,11 +133,11 @@ func hostileCases() []hostile {
 			want: one(refused(401, oauth1.SignatureInvalid))},
 		{name: "tampered method: PUT sent, GET signed", raw: signedReq(spec{Method: "PUT", SignVerb: "GET"}),
 			want: one(refused(401, oauth1.SignatureInvalid))},
-		{name: "tampered host (signed for evil.example:9580)", raw: signedReq(spec{Base: "http://evil.example:9580"}),
+		{name: "tampered host (signed for evil.example on the proxy's port)", raw: signedReq(spec{Base: "http://" + evilHost}),
 			want: one(refused(401, oauth1.SignatureInvalid))},
-		{name: "tampered port (signed for :9581)", raw: signedReq(spec{Base: "http://localhost:9581"}),
+		{name: "tampered port (signed for another port)", raw: signedReq(spec{Base: fmt.Sprintf("http://localhost:%d", otherPort)}),
 			want: one(refused(401, oauth1.SignatureInvalid))},
-		{name: "tampered scheme (signed for https)", raw: signedReq(spec{Base: "https://localhost:9580"}),
+		{name: "tampered scheme (signed for https)", raw: signedReq(spec{Base: "https://" + hostHdr}),
 			want: one(refused(401, oauth1.SignatureInvalid))},
 		{name: "tampered path", raw: signedReq(spec{Target: "/rest/admin", SignedAs: "/rest/a"}),
 			want: one(refused(401, oauth1.SignatureInvalid))},
@@ -486,13 +486,13 @@ func hostileCases() []hostile {
 			want: one(refused(400, oauth1.ParameterRejected))},
 
 		// --- Host and forwarding headers: the signed URL never follows them ---
-		{name: "Host: evil.example:9580, signed for it", raw: signedReq(spec{Base: "http://evil.example:9580"}, "Host: evil.example:9580"),
+		{name: "Host: evil.example:<the proxy's port>, signed for it", raw: signedReq(spec{Base: "http://" + evilHost}, "Host: "+evilHost),
 			want: one(refused(401, oauth1.SignatureInvalid))},
 		{name: "Host: evil.example, signed for base_url", raw: signedReq(spec{}, "Host: evil.example"),
 			want: one(as("svc-bamboo"))},
-		{name: "X-Forwarded-Host, signed for it", raw: signedReq(spec{Base: "http://evil.example:9580"}, "X-Forwarded-Host: evil.example:9580"),
+		{name: "X-Forwarded-Host, signed for it", raw: signedReq(spec{Base: "http://" + evilHost}, "X-Forwarded-Host: "+evilHost),
 			want: one(refused(401, oauth1.SignatureInvalid))},
-		{name: "X-Forwarded-Proto: https, signed for https", raw: signedReq(spec{Base: "https://localhost:9580"}, "X-Forwarded-Proto: https"),
+		{name: "X-Forwarded-Proto: https, signed for https", raw: signedReq(spec{Base: "https://" + hostHdr}, "X-Forwarded-Proto: https"),
 			want: one(refused(401, oauth1.SignatureInvalid))},
 		{name: "X-Forwarded-Proto + X-Forwarded-Port, signed for https://localhost", raw: signedReq(spec{Base: "https://localhost"},
 			"X-Forwarded-Proto: https", "X-Forwarded-Port: 443"),
@@ -500,11 +500,11 @@ func hostileCases() []hostile {
 		{name: "Forwarded: host=evil;proto=https, signed for it", raw: signedReq(spec{Base: "https://evil.example"},
 			"Forwarded: for=1.2.3.4;host=evil.example;proto=https"),
 			want: one(refused(401, oauth1.SignatureInvalid))},
-		{name: "X-Forwarded-Prefix: /jira, signed for it", raw: signedReq(spec{Base: "http://localhost:9580/jira"}, "X-Forwarded-Prefix: /jira"),
+		{name: "X-Forwarded-Prefix: /jira, signed for it", raw: signedReq(spec{Base: proxyBase + "/jira"}, "X-Forwarded-Prefix: /jira"),
 			want: one(refused(401, oauth1.SignatureInvalid))},
 		{name: "absolute form http://evil.example/rest/a, signed for it", raw: signedReq(spec{Target: "http://evil.example/rest/a", SignedAs: "/rest/a", Base: "http://evil.example"}),
 			want: one(refused(401, oauth1.SignatureInvalid))},
-		{name: "absolute form https://localhost:9580/rest/a, signed for https", raw: signedReq(spec{Target: "https://localhost:9580/rest/a", SignedAs: "/rest/a", Base: "https://localhost:9580"}),
+		{name: "absolute form https://localhost:<the proxy's port>/rest/a, signed for https", raw: signedReq(spec{Target: "https://" + hostHdr + "/rest/a", SignedAs: "/rest/a", Base: "https://" + hostHdr}),
 			want: one(refused(401, oauth1.SignatureInvalid))},
 		{name: "absolute form http://evil.example/rest/a, signed for base_url", raw: signedReq(spec{Target: "http://evil.example/rest/a", SignedAs: "/rest/a"}),
 			want: one(as("svc-bamboo").withURI("/rest/a"))},

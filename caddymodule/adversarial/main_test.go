@@ -2,9 +2,9 @@
 // applink binary in front of a recording upstream, and checks that each gets
 // its documented answer and that nothing else reaches the upstream.
 //
-// TestMain builds ./cmd/applink once, starts it on its own ports (admin
-// localhost:2994, proxy 127.0.0.1:9580; the other packages' tests use
-// 2995-2999, 2019, 8080-8099, 9080-9480) and stops it at the end.
+// TestMain builds ./cmd/applink once, starts it on free ports (its admin
+// endpoint and the proxy), with data and config directories of its own,
+// and stops it at the end.
 package adversarial
 
 import (
@@ -27,14 +27,20 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/testproc"
 )
 
-const (
-	adminPort = 2994
-	proxyPort = 9580
-	proxyAddr = "127.0.0.1:9580"
-	hostHdr   = "localhost:9580"
-	proxyBase = "http://localhost:9580" // base_url: what clients sign against
-	realm     = `OAuth realm="http%3A%2F%2Flocalhost%3A9580"`
+// The binary's ports: free ones, taken when the test binary starts.
+var (
+	freePorts = testkit.FreePorts(3)
+	adminPort = freePorts[0]
+	proxyPort = freePorts[1]
+	otherPort = freePorts[2] // not the proxy's: "tampered port"
+	proxyAddr = "127.0.0.1:" + strconv.Itoa(proxyPort)
+	hostHdr   = "localhost:" + strconv.Itoa(proxyPort)
+	evilHost  = "evil.example:" + strconv.Itoa(proxyPort)
+	proxyBase = "http://" + hostHdr // base_url: what clients sign against
+	realm     = `OAuth realm="` + strings.NewReplacer(":", "%3A", "/", "%2F").Replace(proxyBase) + `"`
+)
 
+const (
 	bambooKey     = "bamboo:93f2"  // 2LO as svc-bamboo + impersonation
 	confluenceKey = "confluence:1" // 2LO as svc-confluence, no impersonation
 	bitbucketKey  = "bitbucket:7"  // impersonation only

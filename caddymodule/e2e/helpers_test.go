@@ -23,15 +23,12 @@ import (
 	"github.com/caddy-applink/caddy-applink/internal/testpeer"
 )
 
-// Ports of this package's in-process Caddy. Every package with caddytest
-// tests has its own, because `go test ./...` runs packages in parallel:
-// caddymodule 2999/9080/9443, transport 2998/9180-9182/9543, publish
-// 2997/9280/9643, cli 2996/9380/9743, adversarial 2994/9580,
-// consumer/caddydance 2993/9680/9943, cmd/applink 2019/8080-8099.
-const (
-	adminPort = 2995
-	httpPort  = 9480
-	httpsPort = 9843
+// Ports of this package's in-process Caddy: free ones, taken when the test
+// binary starts (`go test ./...` runs packages in parallel, and a
+// developer's applink or the demo may run beside them).
+var (
+	freePorts                      = testkit.FreePorts(3)
+	adminPort, httpPort, httpsPort = freePorts[0], freePorts[1], freePorts[2]
 )
 
 // proxyBase is base_url: what clients sign against and browsers open.
