@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-applink/caddy-applink/internal/consumer"
 	"github.com/caddy-applink/caddy-applink/internal/hygiene"
 	"github.com/caddy-applink/caddy-applink/internal/login"
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
@@ -352,6 +354,11 @@ func (cc *ConsumerConfig) build(repl *caddy.Replacer) (*oauth1.Consumer, error) 
 		c.PublicKey = k
 	}
 	if c.PublicKey == nil && c.Secret == "" {
+		if cc.Secret != "" {
+			// {env.NAME} of a variable this process does not have: the
+			// usual mistake when validating in another shell.
+			return nil, fmt.Errorf("secret %s is empty: is its environment variable set in this process?", cc.Secret)
+		}
 		return nil, errors.New("needs public_key, public_key_file or secret")
 	}
 	return c, nil
@@ -579,7 +586,8 @@ func (h *Handler) refuseTimed(w http.ResponseWriter, r *http.Request, p *oauth1.
 		zap.String("reason", p.Reason),
 		zap.String("method", r.Method),
 		zap.String("path", r.URL.Path),
-		zap.String("remote_ip", r.RemoteAddr))
+		zap.String("remote_ip", remoteIP(r)))
+	w.Header().Set(consumer.VerifierHeader, "caddy-applink")
 	p.Write(w, h.realm)
 	return nil
 }
@@ -711,3 +719,12 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
+
+// remoteIP is the client's address without its port, as Caddy's access log
+// has it.
+func remoteIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}

@@ -241,8 +241,12 @@ func checkManifest(ctx context.Context, p *report, client *http.Client, baseURL 
 	} else {
 		err = xml.Unmarshal(f.body, &m)
 	}
+	if err == nil && m.ID == "" && m.Name == "" && m.TypeID == "" {
+		err = errors.New("no id, name or type")
+	}
 	if err != nil {
-		p.line("error", "200 %s, but not a manifest: %v", ct, err)
+		p.line("error", "200 %s, but not an applinks manifest: %v", ct, err)
+		p.line("", "The link wizard reads the manifest to learn what the remote is: an Atlassian product serves it; a caddy-applink in front of anything else serves it with applink_publish. (The repository's demo and stand-in products publish none.)")
 		return
 	}
 	p.line("ok", "%s (%s %s, applinks %s), id %s", m.Name, m.TypeID, m.Version, m.ApplinksVersion, m.ID)
@@ -278,7 +282,7 @@ func checkConsumerInfo(ctx context.Context, p *report, client *http.Client, base
 	}
 	var ci manifest.ConsumerInfo
 	if err := xml.Unmarshal(f.body, &ci); err != nil {
-		p.line("error", "200, but not a consumer-info document: %v", err)
+		p.line("warning", "200, but not a consumer-info document (%v): the remote does not publish its own consumer identity (needed only for links in the other direction)", err)
 		return
 	}
 	pub, err := rsakey.ParsePublic([]byte(ci.PublicKey))

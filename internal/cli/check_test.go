@@ -288,6 +288,40 @@ func TestCheckFalsePositives(t *testing.T) {
 			t.Errorf("2LO: exit %d; want the execute-as user named:\n%s", code, out)
 		}
 	})
+	t.Run("a refusal by the caddy-applink proxy itself", func(t *testing.T) {
+		srv := fakeRemote(t, func(w http.ResponseWriter, r *http.Request, base string) {
+			w.Header().Set(consumer.VerifierHeader, "caddy-applink")
+			problem(401, "oauth_problem", "permission_denied")(w, r, base)
+		})
+		code, out, _ := run(t, checkCommand(), "", args(srv.URL, "--as", "alice")...)
+		for _, want := range []string{"oauth_problem=permission_denied, from the caddy-applink proxy", "`consumer " + testConsumer + "` block does not allow this", "the product behind it was not asked"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+		if code == 0 || strings.Contains(out, "Application links > the link to us") {
+			t.Errorf("exit %d, or it sent the admin to the product's links:\n%s", code, out)
+		}
+	})
+	t.Run("a manifest that is not one", func(t *testing.T) {
+		vs := newVerifierServer(t)
+		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") == "" {
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, `{"name":"","uri":"/x"}`) // a stand-in's echo
+				return
+			}
+			vs.srv.Config.Handler.ServeHTTP(w, r)
+		}))
+		t.Cleanup(front.Close)
+		code, out, _ := run(t, checkCommand(), "", args(front.URL, "--remote-base-url", vs.srv.URL)...)
+		if code == 0 || !strings.Contains(out, "[error] 200 application/json, but not an applinks manifest") || strings.Contains(out, "[ok]  (") {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+		if !strings.Contains(out, "[warning] 200, but not a consumer-info document") {
+			t.Errorf("a consumer-info that is not one should be a warning:\n%s", out)
+		}
+	})
 	t.Run("a refusal by the remote behind a gateway", func(t *testing.T) {
 		srv := fakeRemote(t, func(w http.ResponseWriter, r *http.Request, base string) {
 			w.Header().Add(consumer.RemoteRefusedHeader, "jira.internal:8080")

@@ -85,6 +85,11 @@ func (d *diagnosis) run() bool {
 		d.p.line("", "Run applink check on the proxy's host, with the proxy's consumer key and key, against %s.", hops[len(hops)-1])
 		return false
 	}
+	if rp.Problem != "" && f.header.Get(consumer.VerifierHeader) != "" {
+		d.p.line("error", "%d %s, oauth_problem=%s, from the caddy-applink proxy at the URL we called", f.status, http.StatusText(f.status), rp.Problem)
+		d.proxyRefused(rp)
+		return false
+	}
 	if rp.Problem != "" {
 		d.p.line("error", "%d %s, oauth_problem=%s", f.status, http.StatusText(f.status), rp.Problem)
 		d.explain(rp)
@@ -113,6 +118,27 @@ func (d *diagnosis) run() bool {
 		d.p.line("error", "%d %s: %s", f.status, http.StatusText(f.status), snippet(f.body))
 	}
 	return false
+}
+
+// proxyRefused explains a refusal by a caddy-applink in front of the
+// product: its consumer blocks decide, not the product's links.
+func (d *diagnosis) proxyRefused(rp consumer.RemoteProblem) {
+	p, key := d.p, d.consumerKey()
+	if adv := rp.Get("oauth_problem_advice"); adv != "" {
+		p.line("", "The proxy's advice: %s", adv)
+	}
+	switch rp.Problem {
+	case oauth1.PermissionDenied:
+		p.line("", "Its `consumer %s` block does not allow this: add `impersonation` for --as, or `two_legged <user>` for plain 2LO, in the proxy's Caddyfile (the product behind it was not asked).", key)
+	case oauth1.ConsumerKeyUnknown:
+		p.line("", "The proxy has no `consumer %s` block: add one, with our public key (`public_key_file`), to the proxy's `applink` directive.", key)
+	case oauth1.SignatureInvalid:
+		d.signatureInvalid(rp)
+		p.line("", "The proxy verifies against its `base_url` and the public key of its `consumer %s` block.", key)
+	default:
+		p.line("", "Cause: %s.", shortDiagnosis(rp.Problem))
+		p.line("", "The proxy's log names the reason (`request refused`, with consumer %q).", key)
+	}
 }
 
 // explain writes cause, confirmation and fix for an oauth_problem.

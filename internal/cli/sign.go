@@ -193,8 +193,12 @@ func Sign(ctx context.Context, o SignOptions, stdin io.Reader, stdout, stderr io
 			if label == "" {
 				label = "(none)"
 			}
+			cause := shortDiagnosis(rp.Problem)
+			if resp.Header.Get(consumer.VerifierHeader) != "" {
+				cause = "refused by the caddy-applink proxy at this URL, by its own consumer blocks (the product behind it was not asked)"
+			}
 			fmt.Fprintf(stderr, "oauth_problem %s: %s\nRun `applink check` against the remote's base URL for a full diagnosis.\n",
-				label, shortDiagnosis(rp.Problem))
+				label, cause)
 		}
 		return 1, nil
 	}

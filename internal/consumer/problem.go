@@ -31,6 +31,11 @@ func (p RemoteProblem) Get(key string) string {
 // caller's signature was accepted, and the fault is in the gateway's link.
 const RemoteRefusedHeader = "X-Applink-Remote-Refused"
 
+// VerifierHeader marks an OAuth refusal that caddy-applink's applink
+// handler made itself (value "caddy-applink"): the caller's diagnosis then
+// looks at the proxy's consumer blocks, not at the product's links.
+const VerifierHeader = "X-Applink-Verifier"
+
 // ParseProblem reads the OAuth challenges among the WWW-Authenticate values
 // of a response. It prefers one with an oauth_problem; ok is false when no
 // value is an OAuth challenge at all. Atlassian may send two challenges on
