@@ -16,8 +16,7 @@ import (
 
 // TestGatewayExample runs examples/gateway/demo.Caddyfile, the production
 // file and its stand-in Jira (in this package's in-process Caddy, on its
-// admin port, so that it does not collide with the binary tests of
-// cmd/applink) and sends it what its README shows: linked apps signed with
+// admin port and free ports, so that it collides with nothing) and sends it what its README shows: linked apps signed with
 // their own keys reach the stand-in Jira as the user the gateway mapped,
 // re-signed with the gateway's key; anonymous callers do not; the gateway's
 // identity is published anonymously.
@@ -38,6 +37,11 @@ func TestGatewayExample(t *testing.T) {
 	}
 	keys := filepath.Join(root, "examples/keys")
 	cfg = strings.ReplaceAll(cfg, "examples/keys/", keys+"/")
+	// The example's ports, moved to free ones: nothing here takes a fixed
+	// port, which the demo or another test may hold.
+	ports := testkit.FreePorts(3)
+	cfg = strings.NewReplacer(":8095", fmt.Sprintf(":%d", ports[0]), ":8096", fmt.Sprintf(":%d", ports[1]), ":8097", fmt.Sprintf(":%d", ports[2])).Replace(cfg)
+	gateway := fmt.Sprintf("http://localhost:%d", ports[0])
 	t.Setenv("APPLINK_ADMIN", fmt.Sprintf("localhost:%d", transportAdminPort))
 	t.Setenv("APPLINK_STATE_FILE", filepath.Join(t.TempDir(), "state.db"))
 	tester := testkit.LoadCaddy(t, transportAdminPort, 20*time.Second, cfg)
@@ -48,7 +52,7 @@ func TestGatewayExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := func(consumer string) *signer.Signer {
-		s, err := signer.New(signer.Config{ConsumerKey: consumer, PrivateKey: appKey, RemoteBaseURL: "http://localhost:8095"})
+		s, err := signer.New(signer.Config{ConsumerKey: consumer, PrivateKey: appKey, RemoteBaseURL: gateway})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +65,7 @@ func TestGatewayExample(t *testing.T) {
 		{"bamboo:93f2", "alice", "/rest/api/2/myself?expand=groups", `{"name":"alice","uri":"/rest/api/2/myself?expand=groups"}`},
 		{"confluence:7c1e", "", "/rest/api/2/search?jql=project%3DABC", `{"name":"svc-confluence-reader","uri":"/rest/api/2/search?jql=project%3DABC"}`},
 	} {
-		req := testkit.NewRequest(t, "GET", "http://localhost:8095"+c.target, "", "")
+		req := testkit.NewRequest(t, "GET", gateway+c.target, "", "")
 		mode := signer.Mode2LO
 		if c.user != "" {
 			mode = signer.ModeImpersonation
@@ -76,19 +80,19 @@ func TestGatewayExample(t *testing.T) {
 	}
 
 	// Confluence may not impersonate; anonymous callers are refused.
-	req := testkit.NewRequest(t, "GET", "http://localhost:8095/rest/api/2/myself", "", "")
+	req := testkit.NewRequest(t, "GET", gateway+"/rest/api/2/myself", "", "")
 	if err := client("confluence:7c1e").Sign(req, signer.ModeImpersonation, "admin", nil); err != nil {
 		t.Fatal(err)
 	}
 	if resp, body := do(t, tester, req); resp.StatusCode != 401 || strings.Contains(body, "admin") {
 		t.Errorf("confluence impersonating: %d %q", resp.StatusCode, body)
 	}
-	if resp, body := do(t, tester, testkit.NewRequest(t, "GET", "http://localhost:8095/rest/api/2/myself", "", "", "X-Forwarded-User", "admin")); resp.StatusCode != 401 {
+	if resp, body := do(t, tester, testkit.NewRequest(t, "GET", gateway+"/rest/api/2/myself", "", "", "X-Forwarded-User", "admin")); resp.StatusCode != 401 {
 		t.Errorf("anonymous: %d %q", resp.StatusCode, body)
 	}
 
 	// The gateway's identity, for Jira's link wizard, anonymously.
-	resp, body := do(t, tester, testkit.NewRequest(t, "GET", "http://localhost:8095/plugins/servlet/oauth/consumer-info", "", ""))
+	resp, body := do(t, tester, testkit.NewRequest(t, "GET", gateway+"/plugins/servlet/oauth/consumer-info", "", ""))
 	var ci struct {
 		Key       string `xml:"key"`
 		PublicKey string `xml:"publicKey"`
@@ -101,7 +105,7 @@ func TestGatewayExample(t *testing.T) {
 	if err != nil || err2 != nil || !pub.Equal(gwPub) {
 		t.Errorf("consumer-info key is not the gateway's: %v %v", err, err2)
 	}
-	if resp, body := do(t, tester, testkit.NewRequest(t, "GET", "http://localhost:8095/rest/applinks/1.0/manifest", "", "")); resp.StatusCode != 200 || !strings.Contains(body, "<url>http://localhost:8095</url>") {
+	if resp, body := do(t, tester, testkit.NewRequest(t, "GET", gateway+"/rest/applinks/1.0/manifest", "", "")); resp.StatusCode != 200 || !strings.Contains(body, "<url>"+gateway+"</url>") {
 		t.Errorf("manifest: %d %q", resp.StatusCode, body)
 	}
 }
