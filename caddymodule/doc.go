@@ -15,7 +15,8 @@
 //   - admin.api.applink: token administration on Caddy's admin endpoint;
 //   - applink, an app the others load: a state file another process holds
 //     fails the start, not a validation (validate-then-reload);
-//   - the subcommands keygen, sign, check, dance, tokens and remote-tokens.
+//   - the subcommands keygen, sign, check, dance, tokens, remote-tokens and
+//     health.
 //
 // The protocol and everything else that needs no Caddy type lives under
 // internal/. docs/configuration.md lists every subdirective.
