@@ -1,4 +1,6 @@
-package cli_test
+//go:build linux
+
+package e2e
 
 import (
 	"bytes"
@@ -8,38 +10,25 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
-
-	_ "github.com/caddy-applink/caddy-applink/caddymodule"
 	"github.com/caddy-applink/caddy-applink/internal/cli"
 	"github.com/caddy-applink/caddy-applink/internal/testkit"
 	"github.com/caddy-applink/caddy-applink/internal/testpeer"
 	"github.com/caddy-applink/caddy-applink/internal/testproc"
 )
 
-// TestHealthOfARealProxy runs `applink health` against this process's
-// Caddy with the applink modules, on free ports: ready on a state file;
+// TestHealthOfARealProxy runs `applink health` against this package's
+// in-process Caddy: ready on a state file;
 // on a real Redis, ready, then not ready (naming the store) once Redis is
 // stopped; ready again after a reload back to the file.
 func TestHealthOfARealProxy(t *testing.T) {
-	var ports [3]int
-	for i := range ports {
-		p, err := testproc.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = p
-	}
-	admin, httpPort, httpsPort := ports[0], ports[1], ports[2]
 	keys, err := testkit.WriteKeyPair(t.TempDir(), "health")
 	if err != nil {
 		t.Fatal(err)
 	}
 	stateFile := filepath.Join(t.TempDir(), "state.db")
 	config := func(state string) string {
-		return testkit.CaddyGlobals(admin, httpPort, httpsPort, testkit.NoGrace) + fmt.Sprintf(`
+		return caddyGlobals(testkit.NoGrace) + fmt.Sprintf(`
 http://localhost:%d {
 	applink {
 		base_url http://localhost:%d
@@ -56,7 +45,7 @@ http://localhost:%d {
 	check := func(what string, wantCode int, want string) {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		code := cli.Execute(context.Background(), healthCommand(t), []string{"--address", fmt.Sprintf("localhost:%d", admin)}, strings.NewReader(""), &out, &errOut)
+		code := cli.Execute(context.Background(), subcommand(t, "health"), []string{"--address", fmt.Sprintf("localhost:%d", adminPort)}, strings.NewReader(""), &out, &errOut)
 		got := out.String()
 		if wantCode != 0 {
 			got = errOut.String()
@@ -66,7 +55,7 @@ http://localhost:%d {
 		}
 	}
 
-	testkit.LoadCaddy(t, admin, 20*time.Second, config("file "+stateFile))
+	loadCaddy(t, config("file "+stateFile))
 	check("on a state file", 0, "ready\n")
 
 	_, err = exec.LookPath("redis-server")
@@ -76,22 +65,11 @@ http://localhost:%d {
 		t.Fatal(err)
 	}
 	defer redis.Kill()
-	testkit.LoadCaddy(t, admin, 20*time.Second, config(fmt.Sprintf("redis redis://127.0.0.1:%d/0", redisPort)))
+	loadCaddy(t, config(fmt.Sprintf("redis redis://127.0.0.1:%d/0", redisPort)))
 	check("on a Redis that answers", 0, "ready\n")
 	redis.Kill()
 	check("on a Redis that was stopped", 1, fmt.Sprintf("applink health: not ready: redis 127.0.0.1:%d db 0: ", redisPort))
 
-	testkit.LoadCaddy(t, admin, 20*time.Second, config("file "+stateFile))
+	loadCaddy(t, config("file "+stateFile))
 	check("back on the state file", 0, "ready\n")
-}
-
-// healthCommand is the health command as the binary registers it.
-func healthCommand(t *testing.T) cli.Command {
-	for _, c := range cli.Commands() {
-		if c.Name == "health" {
-			return c
-		}
-	}
-	t.Fatal("no health command")
-	return cli.Command{}
 }
