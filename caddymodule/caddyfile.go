@@ -165,6 +165,9 @@ func parseConsumer(d *caddyfile.Dispenser) (*ConsumerConfig, error) {
 			if err := flagArg(d, &c.Impersonation); err != nil {
 				return nil, err
 			}
+			if err := parseImpersonationPolicy(d, c); err != nil {
+				return nil, err
+			}
 		case "three_legged":
 			var v string
 			if err := choiceArg(d, &v, "on", "off"); err != nil {
@@ -400,4 +403,42 @@ func parseState(d *caddyfile.Dispenser) (*StateConfig, error) {
 		}
 	}
 	return st, nil
+}
+
+// parseImpersonationPolicy reads impersonation's optional block:
+//
+//	impersonation {
+//		deny <user>...
+//		allow <user>...
+//		map strip_domain|lowercase...
+//	}
+func parseImpersonationPolicy(d *caddyfile.Dispenser, c *ConsumerConfig) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if c.ImpersonationPolicy == nil {
+			c.ImpersonationPolicy = new(ImpersonationConfig)
+		}
+		p := c.ImpersonationPolicy
+		name := d.Val()
+		if name != "deny" && name != "allow" && name != "map" {
+			return d.Errf("unknown impersonation subdirective %q (deny, allow, map)", name)
+		}
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.Errf("impersonation %s needs at least one argument", name)
+		}
+		switch name {
+		case "deny":
+			p.Deny = append(p.Deny, args...)
+		case "allow":
+			p.Allow = append(p.Allow, args...)
+		case "map":
+			for _, a := range args {
+				if a != "strip_domain" && a != "lowercase" {
+					return d.Errf("impersonation map %q: want strip_domain or lowercase", a)
+				}
+			}
+			p.Map = append(p.Map, args...)
+		}
+	}
+	return nil
 }

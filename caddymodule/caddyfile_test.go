@@ -72,6 +72,10 @@ func TestProvisionErrors(t *testing.T) {
 		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "redis", "url": "redis://127.0.0.1:1/0"}}, "127.0.0.1:1"},
 		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "tape"}}, "state must be file, redis or memory"},
 		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "bot", "secret": "{env.APPLINK_TEST_UNSET_SECRET}"}}}, "secret {env.APPLINK_TEST_UNSET_SECRET} is empty"},
+		{map[string]any{"base_url": "https://x", "forward_oauth": true, "consumers": []any{map[string]any{"key": "a", "secret": "s",
+			"impersonation_policy": map[string]any{"map": []string{"lowercase"}}}}}, "impersonation map has no effect with forward_oauth"},
+		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "secret": "s",
+			"impersonation_policy": map[string]any{"map": []string{"uppercase"}}}}}, `impersonation map "uppercase"`},
 		{map[string]any{"base_url": "https://x", "forward_oauth": true, "login": map[string]any{"source": "header", "header": "X-User"}}, "login has no effect with forward_oauth"},
 		// {env.*} placeholders resolve: this one is valid.
 		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key_file": "{env.APPLINK_TEST_KEY}", "two_legged": "svc"}}}, ""},

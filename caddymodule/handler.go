@@ -138,11 +138,27 @@ type ConsumerConfig struct {
 	// Allow 2-legged OAuth with impersonation (xoauth_requestor_id).
 	Impersonation bool `json:"impersonation,omitempty"`
 
+	// Limits impersonation (which it turns on): users never impersonated,
+	// the only users impersonated, and how a requested name is mapped
+	// before both checks.
+	ImpersonationPolicy *ImpersonationConfig `json:"impersonation_policy,omitempty"`
+
 	// Allow 3-legged OAuth (users approve the consumer once). Default true.
 	ThreeLegged *bool `json:"three_legged,omitempty"`
 
 	// Shown on the approval page.
 	Description string `json:"description,omitempty"`
+}
+
+// ImpersonationConfig is a consumer's impersonation policy.
+type ImpersonationConfig struct {
+	// These users are never impersonated (compared after mapping).
+	Deny []string `json:"deny,omitempty"`
+	// If given, only these users are (compared after mapping).
+	Allow []string `json:"allow,omitempty"`
+	// How a requested name is mapped, in order: "strip_domain" (drop
+	// "@..."), "lowercase".
+	Map []string `json:"map,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -269,6 +285,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if h.Login != nil {
 			return errors.New("login has no effect with forward_oauth: the product serves 3LO's approval page itself")
 		}
+		for _, c := range h.consumers {
+			if p := c.Policy; p != nil && (p.StripDomain || p.Lowercase) {
+				return fmt.Errorf("consumer %q: impersonation map has no effect with forward_oauth: the product reads xoauth_requestor_id as sent", c.Key)
+			}
+		}
 		tokens = passthroughTokens{}
 	}
 
@@ -327,6 +348,20 @@ func (cc *ConsumerConfig) build(repl *caddy.Replacer) (*oauth1.Consumer, error) 
 	}
 	if c.Key == "" {
 		return nil, errors.New("the consumer key is empty")
+	}
+	if pc := cc.ImpersonationPolicy; pc != nil {
+		p := &oauth1.ImpersonationPolicy{Deny: pc.Deny, Allow: pc.Allow}
+		for _, m := range pc.Map {
+			switch m {
+			case "strip_domain":
+				p.StripDomain = true
+			case "lowercase":
+				p.Lowercase = true
+			default:
+				return nil, fmt.Errorf("impersonation map %q: want strip_domain or lowercase", m)
+			}
+		}
+		c.Impersonation, c.Policy = true, p
 	}
 	if strings.ContainsAny(c.TwoLeggedUser, "\r\n\x00") {
 		return nil, errors.New("two_legged user contains control characters")

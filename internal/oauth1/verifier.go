@@ -34,8 +34,10 @@ type Consumer struct {
 	Secret        string
 	TwoLeggedUser string // "" means plain 2LO is not allowed
 	Impersonation bool   // 2LO with xoauth_requestor_id allowed
-	ThreeLegged   bool   // 3LO (tokens a user approved) allowed
-	Description   string // shown to users approving the consumer
+	// Policy, if set, maps and limits the users Impersonation acts as.
+	Policy      *ImpersonationPolicy
+	ThreeLegged bool   // 3LO (tokens a user approved) allowed
+	Description string // shown to users approving the consumer
 
 	prepared atomic.Pointer[preparedRSAKey] // PublicKey, ready to verify with
 }
@@ -344,6 +346,14 @@ func (v *Verifier) Verify(ctx context.Context, r *Request) (*Result, *Problem) {
 		return nil, &Problem{Code: PermissionDenied, Consumer: key,
 			Advice: "2-legged OAuth with impersonation is not enabled for this consumer",
 			Reason: "impersonation not allowed"}
+	case msg.hasReq && c.Policy != nil:
+		user, refused := c.Policy.Apply(msg.requestor)
+		if refused != "" {
+			return nil, &Problem{Code: PermissionDenied, Consumer: key,
+				Advice: "this consumer may not impersonate this user",
+				Reason: "impersonation refused by the consumer's policy: " + refused}
+		}
+		res.Mode, res.User = ModeImpersonation, user
 	case msg.hasReq:
 		res.Mode, res.User = ModeImpersonation, msg.requestor
 	case c.TwoLeggedUser == "":

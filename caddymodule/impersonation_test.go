@@ -1,0 +1,56 @@
+package caddymodule
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// TestImpersonationPolicyEndToEnd: a consumer's `impersonation { }` block,
+// through Caddy: the product gets the mapped user, a denied one is refused
+// (whatever case and domain it comes in) and never reaches the product.
+func TestImpersonationPolicyEndToEnd(t *testing.T) {
+	rec := newRecorder(t)
+	tester := startProxy(t, rec, `consumer policy:test {
+			public_key_file `+consumerKeys().PubFile+`
+			impersonation {
+				deny admin sysadmin
+				map strip_domain lowercase
+			}
+		}`, "")
+	mark := rec.Mark()
+	resp, body := do(t, tester, signSpec{Consumer: "policy:test", Target: "/rest/a?xoauth_requestor_id=Alice%40corp.example.com"}.build(t))
+	if resp.StatusCode != 200 {
+		t.Fatalf("mapped user: %d %s %s", resp.StatusCode, body, resp.Header.Get("WWW-Authenticate"))
+	}
+	if got := rec.Since(mark); len(got) != 1 || got[0].Header.Get("X-Forwarded-User") != "alice" {
+		t.Errorf("the product got %+v; want one request as alice", got)
+	}
+	mark = rec.Mark()
+	for _, u := range []string{"admin", "ADMIN%40corp.example.com", "SysAdmin"} {
+		resp, _ := do(t, tester, signSpec{Consumer: "policy:test", Target: "/rest/a?xoauth_requestor_id=" + u}.build(t))
+		if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `oauth_problem="permission_denied"`) {
+			t.Errorf("%s: %d %s; want 401 permission_denied", u, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+	if n := len(rec.Since(mark)); n != 0 {
+		t.Errorf("denied users reached the product %d times", n)
+	}
+}
+
+func TestImpersonationBlockParses(t *testing.T) {
+	testCaddyfileErrors(t, func() caddyfile.Unmarshaler { return new(Handler) }, []caddyfileError{
+		{"applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   deny\n  }\n }\n}", "needs at least one argument"},
+		{"applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   map upper\n  }\n }\n}", `impersonation map "upper"`},
+		{"applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   ldap\n  }\n }\n}", "unknown impersonation subdirective"},
+	})
+	var h Handler
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   deny admin root\n   allow alice bob\n   map strip_domain lowercase\n  }\n }\n}")); err != nil {
+		t.Fatal(err)
+	}
+	p := h.Consumers[0].ImpersonationPolicy
+	if !h.Consumers[0].Impersonation || p == nil || strings.Join(p.Deny, ",") != "admin,root" || strings.Join(p.Allow, ",") != "alice,bob" || strings.Join(p.Map, ",") != "strip_domain,lowercase" {
+		t.Errorf("parsed %+v %+v", h.Consumers[0], p)
+	}
+}
