@@ -117,10 +117,7 @@ func Missing(t testing.TB, err error) {
 type Shared struct {
 	Options Options
 
-	once sync.Once
-	mu   sync.Mutex
-	srv  *Server
-	err  error
+	peer testpeer.Once[*Server]
 }
 
 // Need returns the running server, starting it on first use; without
@@ -130,24 +127,16 @@ func (s *Shared) Need(t testing.TB) *Server {
 	if err := Available(); err != nil {
 		Missing(t, err)
 	}
-	s.once.Do(func() {
-		srv, err := Start(s.Options)
-		s.mu.Lock()
-		s.srv, s.err = srv, err
-		s.mu.Unlock()
-	})
-	if s.err != nil {
-		t.Fatalf("starting slapd: %v", s.err)
+	srv, err := s.peer.Get(func() (*Server, error) { return Start(s.Options) })
+	if err != nil {
+		t.Fatalf("starting slapd: %v", err)
 	}
-	return s.srv
+	return srv
 }
 
 // Stop stops the server if it was started.
 func (s *Shared) Stop() {
-	s.mu.Lock()
-	srv := s.srv
-	s.mu.Unlock()
-	if srv != nil {
+	if srv, ok := s.peer.Started(); ok {
 		srv.Stop()
 	}
 }
