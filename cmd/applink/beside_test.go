@@ -56,21 +56,7 @@ func skipIfTaken(t *testing.T, what string, ports []int) {
 // log if it exited first.
 func runAsUser(t *testing.T, bin, root, home, config, url string) (started bool, log string) {
 	t.Helper()
-	run := exec.Command(bin, "run", "--config", config, "--adapter", "caddyfile")
-	run.Dir = root
-	run.Env = append(os.Environ(), "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home, "CADDY_ADMIN=")
-	logs := &testproc.LogBuffer{}
-	run.Stdout, run.Stderr = logs, logs
-	p, err := testproc.Start(run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.Stop(syscall.SIGINT, 10*time.Second)
-		if t.Failed() {
-			t.Logf("%s log:\n%s", config, logs.String())
-		}
-	})
+	p, logs := spawnApplink(t, bin, root, home, config, "CADDY_ADMIN=")
 	if err := p.Await(20*time.Second, func() bool { return testproc.Answers(url) }); err != nil {
 		p.Stop(syscall.SIGINT, 10*time.Second)
 		return false, fmt.Sprintf("%v\n%s", err, logs.String())

@@ -158,11 +158,23 @@ func startApplink(t *testing.T, bin, dir, home, cfg, url string) *testproc.Proc 
 // pass, and with the process's log.
 func launchApplink(t *testing.T, bin, dir, home, cfg, url string) (*testproc.Proc, *testproc.LogBuffer) {
 	t.Helper()
+	p, logs := spawnApplink(t, bin, dir, home, cfg)
+	if err := p.Await(20*time.Second, func() bool { return testproc.Answers(url) }); err != nil {
+		t.Fatalf("%s: %v\n%s", url, err, logs.String())
+	}
+	return p, logs
+}
+
+// spawnApplink starts `applink run --config cfg` in dir, with home as its
+// data and config directories and env added to its environment. It is
+// stopped when the test ends, and its log shown if the test failed.
+func spawnApplink(t *testing.T, bin, dir, home, cfg string, env ...string) (*testproc.Proc, *testproc.LogBuffer) {
+	t.Helper()
 	run := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
 	run.Dir = dir
-	run.Env = append(os.Environ(), "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home)
+	run.Env = append(append(os.Environ(), "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home), env...)
 	logs := &testproc.LogBuffer{}
-	run.Stderr = logs
+	run.Stdout, run.Stderr = logs, logs
 	p, err := testproc.Start(run)
 	if err != nil {
 		t.Fatal(err)
@@ -173,9 +185,6 @@ func launchApplink(t *testing.T, bin, dir, home, cfg, url string) (*testproc.Pro
 			t.Logf("%s log:\n%s", cfg, logs.String())
 		}
 	})
-	if err := p.Await(20*time.Second, func() bool { return testproc.Answers(url) }); err != nil {
-		t.Fatalf("%s: %v\n%s", url, err, logs.String())
-	}
 	return p, logs
 }
 
