@@ -461,8 +461,10 @@ type JournaledNonces struct {
 }
 
 // Seen reports whether key is stored, or was accepted before the restart.
+// It hashes key only while something restored is still kept: this is the
+// pre-check every request pays.
 func (n JournaledNonces) Seen(ctx context.Context, key string, stamp int64) (bool, error) {
-	if n.Journal.Restored(NonceDigest(key)) {
+	if n.Journal.restored.Load() != nil && n.Journal.Restored(NonceDigest(key)) {
 		return true, nil
 	}
 	return n.Memory.Seen(ctx, key, stamp)
