@@ -16,8 +16,10 @@ import (
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("applink", parseDirective[Handler])
 	// Before anything that reads identity or serves content, so users need
-	// no `order` line; in particular before reverse_proxy.
-	httpcaddyfile.RegisterDirectiveOrder("applink", httpcaddyfile.After, "forward_auth")
+	// no `order` line; in particular before reverse_proxy, and before
+	// forward_auth: on a site that also has SSO, applink decides the signed
+	// requests first, and `not applink_verified` sends the rest to SSO.
+	httpcaddyfile.RegisterDirectiveOrder("applink", httpcaddyfile.Before, "forward_auth")
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens
@@ -157,10 +159,14 @@ func parseConsumer(d *caddyfile.Dispenser) (*ConsumerConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	strs := map[string]*string{"name": &c.Name, "description": &c.Description, "public_key": &c.PublicKey,
-		"public_key_file": &c.PublicKeyFile, "secret": &c.Secret, "two_legged": &c.TwoLegged}
+	strs := map[string]*string{"name": &c.Name, "description": &c.Description,
+		"secret": &c.Secret, "two_legged": &c.TwoLegged}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
+		case "public_key", "public_key_file":
+			if err := parsePublicKey(d, c); err != nil {
+				return nil, err
+			}
 		case "impersonation":
 			if err := flagArg(d, &c.Impersonation); err != nil {
 				return nil, err
@@ -182,6 +188,30 @@ func parseConsumer(d *caddyfile.Dispenser) (*ConsumerConfig, error) {
 		}
 	}
 	return c, nil
+}
+
+// parsePublicKey reads a public_key or public_key_file line. A consumer
+// takes two, in any mix, during a key rotation: the first is its key, the
+// second the one it rotates to (second_public_key in JSON).
+func parsePublicKey(d *caddyfile.Dispenser, c *ConsumerConfig) error {
+	inline := d.Val() == "public_key"
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return err
+	}
+	slots := [2][2]*string{{&c.PublicKey, &c.PublicKeyFile}, {&c.SecondPublicKey, &c.SecondPublicKeyFile}}
+	for _, slot := range slots {
+		if *slot[0] != "" || *slot[1] != "" {
+			continue
+		}
+		if inline {
+			*slot[0] = v
+		} else {
+			*slot[1] = v
+		}
+		return nil
+	}
+	return d.Errf("consumer %q: a third public key; a consumer takes at most two (its key and, during a rotation, the next)", c.Key)
 }
 
 // parseDirective parses a handler directive into its module M, which

@@ -31,7 +31,30 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"applink {\n consumer\n}", "consumer needs its oauth_consumer_key"},
 		{"applink {\n consumer k {\n  color blue\n }\n}", `unknown consumer subdirective "color"`},
 		{"applink {\n consumer k {\n  impersonation yes\n }\n}", "wrong argument count"},
+		{"applink {\n consumer k {\n  public_key_file a\n  public_key b\n  public_key_file c\n }\n}", `consumer "k": a third public key`},
+		{"applink {\n consumer k {\n  public_key_file\n }\n}", "public_key_file needs one argument"},
 	})
+}
+
+// TestTwoPublicKeysParse: a consumer's second key line, of either kind,
+// is its second key.
+func TestTwoPublicKeysParse(t *testing.T) {
+	for input, want := range map[string]ConsumerConfig{
+		"public_key_file old.pem\n public_key_file next.pem": {PublicKeyFile: "old.pem", SecondPublicKeyFile: "next.pem"},
+		"public_key OLD\n public_key_file next.pem":          {PublicKey: "OLD", SecondPublicKeyFile: "next.pem"},
+		"public_key_file old.pem\n public_key NEXT":          {PublicKeyFile: "old.pem", SecondPublicKey: "NEXT"},
+		"public_key_file old.pem":                             {PublicKeyFile: "old.pem"},
+	} {
+		var h Handler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("applink {\n consumer k {\n " + input + "\n }\n}")); err != nil {
+			t.Fatalf("%q: %v", input, err)
+		}
+		got := *h.Consumers[0]
+		got.Key = ""
+		if got != want {
+			t.Errorf("%q: parsed %+v, want %+v", input, got, want)
+		}
+	}
 }
 
 // TestProvisionErrors loads JSON configs into real Caddy (validate only) and
@@ -50,6 +73,11 @@ func TestProvisionErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := consumerKeys().PubFile
+	other, err := testkit.WriteKeyPair(dir, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPub := other.PubFile
 	t.Setenv("APPLINK_TEST_KEY", pub)
 	for _, tc := range []struct {
 		handler map[string]any
@@ -65,6 +93,13 @@ func TestProvisionErrors(t *testing.T) {
 		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key_file": ecKey}}}, "not RSA"},
 		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key": "bm90IGEga2V5"}}}, "public_key"},
 		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a"}}}, "needs public_key"},
+		// A second key, during a rotation: each mistake names the consumer and the file.
+		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key_file": pub, "second_public_key_file": "/nonexistent/next.pem"}}}, `consumer "a": second_public_key_file: open /nonexistent/next.pem`},
+		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key_file": pub, "second_public_key_file": ecKey}}}, `consumer "a": second_public_key_file: ` + ecKey + `: key is *ecdsa.PublicKey, not RSA`},
+		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key_file": pub, "second_public_key_file": pub}}}, "two public keys are the same key"},
+		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "secret": "s", "second_public_key_file": pub}}}, "needs a first public key"},
+		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key_file": pub, "second_public_key": "x", "second_public_key_file": pub}}}, "set second_public_key or second_public_key_file, not both"},
+		{map[string]any{"base_url": "https://x", "consumers": []any{map[string]any{"key": "a", "public_key_file": pub, "second_public_key_file": otherPub, "two_legged": "svc"}}}, ""},
 		{map[string]any{"base_url": "https://x", "consumers": []any{
 			map[string]any{"key": "a", "secret": "s"}, map[string]any{"key": "a", "secret": "t"}}}, "configured twice"},
 		{map[string]any{"base_url": "https://x", "state": map[string]any{"backend": "file", "path": corrupt}}, corrupt},

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"cmp"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -128,6 +129,11 @@ type ConsumerConfig struct {
 	// DER that Atlassian's consumer-info publishes. Or a file holding either.
 	PublicKey     string `json:"public_key,omitempty"`
 	PublicKeyFile string `json:"public_key_file,omitempty"`
+	// A second key that verifies too, during a key rotation: the
+	// consumer's next key (or its previous one). Tried only on a
+	// signature the first refuses.
+	SecondPublicKey     string `json:"second_public_key,omitempty"`
+	SecondPublicKeyFile string `json:"second_public_key_file,omitempty"`
 
 	// A shared secret enabling HMAC-SHA1 (for non-Atlassian clients).
 	Secret string `json:"secret,omitempty"`
@@ -247,7 +253,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.series = make(map[*oauth1.Consumer]*verifiedSeries, len(h.consumers))
 	for _, c := range h.consumers {
-		h.series[c] = &verifiedSeries{key: c.Key}
+		h.series[c] = newVerifiedSeries(c)
 	}
 
 	st, err := openState(ctx, h.State, repl)
@@ -372,21 +378,18 @@ func (cc *ConsumerConfig) build(repl *caddy.Replacer) (*oauth1.Consumer, error) 
 		return nil, fmt.Errorf("two_legged user %q is not a valid user name (UTF-8, at most %d characters, no control characters, no space at either end)",
 			c.TwoLeggedUser, oauth1.MaxUserNameLen)
 	}
+	var err error
+	if c.PublicKey, err = loadPublicKey(repl, "public_key", cc.PublicKey, cc.PublicKeyFile); err != nil {
+		return nil, err
+	}
+	if c.SecondPublicKey, err = loadPublicKey(repl, "second_public_key", cc.SecondPublicKey, cc.SecondPublicKeyFile); err != nil {
+		return nil, err
+	}
 	switch {
-	case cc.PublicKey != "" && cc.PublicKeyFile != "":
-		return nil, errors.New("set public_key or public_key_file, not both")
-	case cc.PublicKey != "":
-		k, err := rsakey.ParsePublic([]byte(repl.ReplaceKnown(cc.PublicKey, "")))
-		if err != nil {
-			return nil, fmt.Errorf("public_key: %w", err)
-		}
-		c.PublicKey = k
-	case cc.PublicKeyFile != "":
-		k, err := rsakey.LoadPublic(repl.ReplaceKnown(cc.PublicKeyFile, ""))
-		if err != nil {
-			return nil, fmt.Errorf("public_key_file: %w", err)
-		}
-		c.PublicKey = k
+	case c.SecondPublicKey != nil && c.PublicKey == nil:
+		return nil, errors.New("second_public_key needs a first public key (public_key or public_key_file)")
+	case c.SecondPublicKey != nil && c.SecondPublicKey.Equal(c.PublicKey):
+		return nil, errors.New("its two public keys are the same key: give the key it rotates to as the second")
 	}
 	if c.PublicKey == nil && c.Secret == "" {
 		if cc.Secret != "" {
@@ -397,6 +400,28 @@ func (cc *ConsumerConfig) build(repl *caddy.Replacer) (*oauth1.Consumer, error) 
 		return nil, errors.New("needs public_key, public_key_file or secret")
 	}
 	return c, nil
+}
+
+// loadPublicKey reads the RSA public key given inline (option name) or in
+// a file (name_file), if either; errors name the option and the file.
+func loadPublicKey(repl *caddy.Replacer, name, inline, file string) (*rsa.PublicKey, error) {
+	switch {
+	case inline != "" && file != "":
+		return nil, fmt.Errorf("set %s or %s_file, not both", name, name)
+	case inline != "":
+		k, err := rsakey.ParsePublic([]byte(repl.ReplaceKnown(inline, "")))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return k, nil
+	case file != "":
+		k, err := rsakey.LoadPublic(repl.ReplaceKnown(file, ""))
+		if err != nil {
+			return nil, fmt.Errorf("%s_file: %w", name, err)
+		}
+		return k, nil
+	}
+	return nil, nil
 }
 
 // Cleanup releases the shared stores.
@@ -486,6 +511,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return h.refuseTimed(w, r, p, started)
 		}
 		observe(signed.Consumer.Key, "endpoint", "ok", started)
+		h.observeKey(signed.Consumer, signed.PublicKey)
 		return h.forwardVerified(w, r, next, form, nil, signed.Consumer)
 	}
 	res, p := h.verifier.Verify(r.Context(), req)
@@ -521,11 +547,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if s := h.series[res.Consumer]; s != nil {
 		s.observeVerified(res.Mode, started, res.Skew)
+		h.observeKey(res.Consumer, res.PublicKey)
 	} else {
 		observe(res.Consumer.Key, string(res.Mode), "ok", started)
 		observeSkew(res.Consumer.Key, res.Skew)
 	}
 	return h.forwardVerified(w, r, next, form, res, res.Consumer)
+}
+
+// observeKey counts which of c's public keys verified a request. While c
+// has two, the first use of each is logged: the log of a rotation shows
+// when the consumer moved to its new key.
+func (h *Handler) observeKey(c *oauth1.Consumer, publicKey int) {
+	s := h.series[c]
+	if s == nil || !s.observeKey(publicKey) || c.SecondPublicKey == nil {
+		return
+	}
+	h.logger.Info("public key in use",
+		zap.String("consumer", c.Key),
+		zap.String("public_key", s.fingerprint(publicKey)),
+		zap.Int("key_number", publicKey),
+		zap.String("note", "the first request this key verified since the config was loaded"))
 }
 
 // forwardVerified hands a verified request upstream with its one user (none
@@ -546,6 +588,7 @@ func (h *Handler) forwardVerified(w http.ResponseWriter, r *http.Request, next c
 	delete(r.Header, "Cookie")
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	repl.Set("applink.consumer", c.Key)
+	caddyhttp.SetVar(r.Context(), verifiedVar, c.Key)
 	if res != nil {
 		if res.User != "" {
 			r.Header[h.identity] = []string{res.User}
@@ -555,9 +598,13 @@ func (h *Handler) forwardVerified(w http.ResponseWriter, r *http.Request, next c
 		// Check first: the fields (and a redacted user's hash) are built
 		// only when debug logging is on.
 		if ce := h.logger.Check(zapcore.DebugLevel, "verified"); ce != nil {
-			ce.Write(zap.String("consumer", c.Key),
+			fields := []zap.Field{zap.String("consumer", c.Key),
 				zap.String("mode", string(res.Mode)),
-				zap.String("user", h.logUser(res.User)))
+				zap.String("user", h.logUser(res.User))}
+			if s := h.series[c]; s != nil && s.fingerprint(res.PublicKey) != "" {
+				fields = append(fields, zap.String("public_key", s.fingerprint(res.PublicKey)))
+			}
+			ce.Write(fields...)
 		}
 	}
 	return h.forward(w, r, next, form, drop)

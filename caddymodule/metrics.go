@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"slices"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-applink/caddy-applink/internal/oauth1"
+	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 )
 
 // Metrics, registered in Caddy's metrics registry (served by its metrics
@@ -23,6 +25,7 @@ var applinkMetrics = struct {
 	storeErrors *prometheus.CounterVec
 	tokens      prometheus.GaugeFunc
 	skew        *prometheus.HistogramVec
+	keys        *prometheus.CounterVec
 }{}
 
 // skewBuckets span the longest timestamp_window both ways, finest near zero:
@@ -47,12 +50,15 @@ func initMetrics(registry *prometheus.Registry) error {
 			Help:    "oauth_timestamp of signed requests less the proxy's clock, by consumer, accepted or refused: a signing server whose clock drifts shows here before its requests leave the timestamp window.",
 			Buckets: skewBuckets,
 		}, []string{"consumer"})
+		applinkMetrics.keys = newCounterVec(sub, "public_key_verified_total",
+			"RSA-SHA1 signatures verified, by consumer and by which of its public keys verified them (the key's fingerprint): during a key rotation, the old key's count stops rising once the consumer signs with the new one.",
+			"consumer", "key")
 		applinkMetrics.tokens = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: metricsNamespace, Subsystem: sub, Name: "stored_tokens",
 			Help: "Tokens (request and access) in the token stores in use.",
 		}, countStoredTokens)
 	})
-	return register(registry, applinkMetrics.requests, applinkMetrics.duration, applinkMetrics.storeErrors, applinkMetrics.tokens, applinkMetrics.skew)
+	return register(registry, applinkMetrics.requests, applinkMetrics.duration, applinkMetrics.storeErrors, applinkMetrics.tokens, applinkMetrics.skew, applinkMetrics.keys)
 }
 
 // metricsNamespace is Caddy's: the metrics are caddy_<subsystem>_<name>.
@@ -127,9 +133,52 @@ func observe(consumer, mode, outcome string, started time.Time) {
 // lock on every call. A series is still created on its first use, so that
 // none appears in /metrics before it counts anything.
 type verifiedSeries struct {
-	key      string // the consumer key, its label
-	requests [len(verifiedModes)]atomic.Pointer[prometheus.Counter]
-	skew     atomic.Pointer[prometheus.Observer]
+	key          string    // the consumer key, its label
+	fingerprints [2]string // of its public keys, their labels
+	requests     [len(verifiedModes)]atomic.Pointer[prometheus.Counter]
+	skew         atomic.Pointer[prometheus.Observer]
+	keys         [2]atomic.Pointer[prometheus.Counter]
+}
+
+// newVerifiedSeries is the series of consumer c.
+func newVerifiedSeries(c *oauth1.Consumer) *verifiedSeries {
+	s := &verifiedSeries{key: c.Key}
+	for i, k := range []*rsa.PublicKey{c.PublicKey, c.SecondPublicKey} {
+		if k != nil {
+			s.fingerprints[i] = rsakey.Fingerprint(k)
+		}
+	}
+	return s
+}
+
+// fingerprint names the consumer key that verified a request
+// (oauth1.Result.PublicKey), or is "" (HMAC-SHA1).
+func (s *verifiedSeries) fingerprint(publicKey int) string {
+	if publicKey < 1 || publicKey > len(s.fingerprints) {
+		return ""
+	}
+	return s.fingerprints[publicKey-1]
+}
+
+// observeKey counts a signature verified by the consumer's public key
+// number publicKey (1 or 2; 0, HMAC-SHA1, is not counted). It reports
+// whether this was the key's first use since the config was loaded.
+func (s *verifiedSeries) observeKey(publicKey int) (first bool) {
+	if applinkMetrics.keys == nil || s.fingerprint(publicKey) == "" {
+		return false
+	}
+	slot := &s.keys[publicKey-1]
+	c := slot.Load()
+	if c == nil {
+		k := applinkMetrics.keys.WithLabelValues(s.key, s.fingerprint(publicKey))
+		c = &k
+		first = slot.CompareAndSwap(nil, c)
+		if !first {
+			c = slot.Load()
+		}
+	}
+	(*c).Inc()
+	return first
 }
 
 // verifiedModes are the modes verifiedSeries caches counters for.

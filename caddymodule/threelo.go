@@ -64,6 +64,7 @@ func (h *Handler) serveTokenEndpoint(w http.ResponseWriter, r *http.Request, for
 	}
 	var out []oauth1.Param
 	c := signed.Consumer
+	h.observeKey(c, signed.PublicKey)
 	if at == oauth1.RequestTokenEndpoint {
 		cb, hasCB := signed.Param("oauth_callback")
 		out, p = h.provider.IssueRequestToken(r.Context(), c, cb, hasCB)

@@ -94,8 +94,13 @@ func (k *preparedRSAKey) exp65537(into, sig []byte) ([]byte, bool) {
 // it was prepared from key, else through crypto/rsa.
 func verifyRSASHA1With(prepared *preparedRSAKey, key *rsa.PublicKey, base, sig []byte) error {
 	sum := sha1.Sum(base)
+	return verifyRSASHA1Sum(prepared, key, sum[:], sig)
+}
+
+// verifyRSASHA1Sum is verifyRSASHA1With on the SHA-1 of the base string.
+func verifyRSASHA1Sum(prepared *preparedRSAKey, key *rsa.PublicKey, sum, sig []byte) error {
 	if prepared != nil && prepared.pub == key {
-		return prepared.verifySHA1(sum[:], sig)
+		return prepared.verifySHA1(sum, sig)
 	}
-	return rsa.VerifyPKCS1v15(key, crypto.SHA1, sum[:], sig)
+	return rsa.VerifyPKCS1v15(key, crypto.SHA1, sum, sig)
 }

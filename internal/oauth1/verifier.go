@@ -3,6 +3,7 @@ package oauth1
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
@@ -28,31 +29,52 @@ const (
 // oauth_consumer_key. Atlassian consumers have an RSA public key and no
 // secret; a Secret enables HMAC-SHA1 for non-Atlassian clients.
 type Consumer struct {
-	Key           string
-	Name          string
-	PublicKey     *rsa.PublicKey
-	Secret        string
-	TwoLeggedUser string // "" means plain 2LO is not allowed
-	Impersonation bool   // 2LO with xoauth_requestor_id allowed
+	Key       string
+	Name      string
+	PublicKey *rsa.PublicKey
+	// SecondPublicKey, if set, verifies too: the key a consumer rotates to
+	// or from. It is tried only on a signature PublicKey refuses.
+	SecondPublicKey *rsa.PublicKey
+	Secret          string
+	TwoLeggedUser   string // "" means plain 2LO is not allowed
+	Impersonation   bool   // 2LO with xoauth_requestor_id allowed
 	// Policy, if set, maps and limits the users Impersonation acts as.
 	Policy      *ImpersonationPolicy
 	ThreeLegged bool   // 3LO (tokens a user approved) allowed
 	Description string // shown to users approving the consumer
 
-	prepared atomic.Pointer[preparedRSAKey] // PublicKey, ready to verify with
+	prepared       atomic.Pointer[preparedRSAKey] // PublicKey, ready to verify with
+	preparedSecond atomic.Pointer[preparedRSAKey] // SecondPublicKey
 }
 
 // preparedKey returns PublicKey prepared for verification (nil when it
 // cannot be), preparing it on first use and again if PublicKey changed.
-func (c *Consumer) preparedKey() *preparedRSAKey {
-	if p := c.prepared.Load(); p != nil && p.pub == c.PublicKey {
+func (c *Consumer) preparedKey() *preparedRSAKey { return prepared(&c.prepared, c.PublicKey) }
+
+func prepared(slot *atomic.Pointer[preparedRSAKey], pub *rsa.PublicKey) *preparedRSAKey {
+	if p := slot.Load(); p != nil && p.pub == pub {
 		return p
 	}
-	p := prepareRSAKey(c.PublicKey)
+	p := prepareRSAKey(pub)
 	if p != nil {
-		c.prepared.Store(p)
+		slot.Store(p)
 	}
 	return p
+}
+
+// verifyRSASHA1 checks an RSA-SHA1 signature over base with the
+// consumer's keys, and returns which verified it: 1 (PublicKey) or 2
+// (SecondPublicKey). The second costs only requests the first refuses.
+func (c *Consumer) verifyRSASHA1(base, sig []byte) (int, error) {
+	sum := sha1.Sum(base)
+	err := verifyRSASHA1Sum(c.preparedKey(), c.PublicKey, sum[:], sig)
+	if err == nil || c.SecondPublicKey == nil {
+		return 1, err
+	}
+	if verifyRSASHA1Sum(prepared(&c.preparedSecond, c.SecondPublicKey), c.SecondPublicKey, sum[:], sig) == nil {
+		return 2, nil
+	}
+	return 1, err
 }
 
 // Methods lists the signature methods this consumer may use.
@@ -117,6 +139,9 @@ type Result struct {
 	Consumer *Consumer // nil when anonymous
 	User     string    // the user the request runs as
 	Location Location  // where the OAuth parameters were
+	// PublicKey is which of the consumer's RSA keys verified the
+	// signature: 1 or 2 (SecondPublicKey); 0 for HMAC-SHA1.
+	PublicKey int
 	// Skew is the request's oauth_timestamp less the verifier's clock.
 	Skew time.Duration
 }
@@ -147,7 +172,9 @@ type Signed struct {
 	Consumer *Consumer
 	Token    string // oauth_token ("" at the request-token endpoint)
 	State    any    // from TokenResolver.TokenSecret
-	params   oauthParams
+	// PublicKey is as in Result.
+	PublicKey int
+	params    oauthParams
 }
 
 // Param returns an oauth_* parameter of the request (oauth_callback,
@@ -214,6 +241,7 @@ type message struct {
 	stamped   bool          // skew is set
 	requestor string
 	hasReq    bool
+	publicKey int // which consumer key verified the signature (Result.PublicKey)
 }
 
 // oauthParams holds the oauth_* parameters of a message, each name once.
@@ -331,7 +359,7 @@ func (v *Verifier) Verify(ctx context.Context, r *Request) (*Result, *Problem) {
 		p.Skew, p.Stamped = msg.skew, msg.stamped
 		return nil, p
 	}
-	res := &Result{Consumer: c, Location: msg.loc, Skew: msg.skew}
+	res := &Result{Consumer: c, Location: msg.loc, Skew: msg.skew, PublicKey: msg.publicKey}
 	if msg.oauth.known[kToken] != "" {
 		user, p := v.Tokens.User(ctx, c, state)
 		if p != nil {
@@ -389,7 +417,7 @@ func (v *Verifier) VerifyEndpoint(ctx context.Context, r *Request, at Endpoint) 
 		p.Consumer = key
 		return nil, p
 	}
-	return &Signed{Consumer: c, Token: msg.oauth.known[kToken], State: state, params: msg.oauth}, nil
+	return &Signed{Consumer: c, Token: msg.oauth.known[kToken], State: state, PublicKey: msg.publicKey, params: msg.oauth}, nil
 }
 
 // sizeLimits are checked in this order, so that the problem reported for a
@@ -547,7 +575,7 @@ func (v *Verifier) verifyMessage(ctx context.Context, r *Request, msg *message, 
 	// the hashes copy it, problems take a truncated copy.
 	defer releaseBaseStringBuffer(pooled, base)
 	if method == RSASHA1 {
-		err = verifyRSASHA1With(c.preparedKey(), c.PublicKey, base, sig)
+		msg.publicKey, err = c.verifyRSASHA1(base, sig)
 	} else if !verifyHMACSHA1(c.Secret, tokenSecret, base, sig) {
 		err = errBadHMAC
 	}

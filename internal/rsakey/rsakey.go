@@ -7,8 +7,10 @@ package rsakey
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -142,6 +144,19 @@ func ConsumerInfoString(pub *rsa.PublicKey) (string, error) {
 		return "", err
 	}
 	return base64.StdEncoding.EncodeToString(der), nil
+}
+
+// Fingerprint names a public key briefly, for logs, metrics and the
+// operator comparing keys during a rotation: "sha256:" and the first 16
+// hex digits of the SHA-256 of its SubjectPublicKeyInfo DER (what
+// consumer-info publishes, decoded).
+func Fingerprint(pub *rsa.PublicKey) string {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "unknown"
+	}
+	sum := sha256.Sum256(der)
+	return "sha256:" + hex.EncodeToString(sum[:8])
 }
 
 // Generate creates a key pair of the given size.
