@@ -43,7 +43,7 @@ func TestTwoPublicKeysParse(t *testing.T) {
 		"public_key_file old.pem\n public_key_file next.pem": {PublicKeyFile: "old.pem", SecondPublicKeyFile: "next.pem"},
 		"public_key OLD\n public_key_file next.pem":          {PublicKey: "OLD", SecondPublicKeyFile: "next.pem"},
 		"public_key_file old.pem\n public_key NEXT":          {PublicKeyFile: "old.pem", SecondPublicKey: "NEXT"},
-		"public_key_file old.pem":                             {PublicKeyFile: "old.pem"},
+		"public_key_file old.pem":                            {PublicKeyFile: "old.pem"},
 	} {
 		var h Handler
 		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("applink {\n consumer k {\n " + input + "\n }\n}")); err != nil {
