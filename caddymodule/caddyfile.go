@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -352,30 +353,16 @@ func parseLogin(d *caddyfile.Dispenser) (*LoginConfig, error) {
 			return nil, d.Err("usage: login ldap <ldap://host:port> { ... }")
 		}
 		l.LDAP = &LDAPConfig{URL: args[0]}
-		x := l.LDAP
-		strs := map[string]*string{"user_dn": &x.UserDN, "search_base": &x.SearchBase, "search_filter": &x.SearchFilter,
-			"bind_dn": &x.BindDN, "bind_password": &x.BindPassword, "user_attribute": &x.UserAttribute}
-		for nesting := d.Nesting(); d.NextBlock(nesting); {
-			switch d.Val() {
-			case "starttls":
-				if err := flagArg(d, &x.StartTLS); err != nil {
-					return nil, err
-				}
-			case "session_ttl":
-				var s string
-				if err := oneArg(d, &s); err != nil {
-					return nil, err
-				}
-				dur, err := caddy.ParseDuration(s)
-				if err != nil {
-					return nil, d.Errf("session_ttl: %v", err)
-				}
-				l.SessionTTL = caddy.Duration(dur)
-			default:
-				if err := stringArg(d, strs, nil, "login ldap subdirective"); err != nil {
-					return nil, err
-				}
+		err := parseLDAPBlock(d, l.LDAP, "login ldap", func(name string) (bool, error) {
+			if name != "session_ttl" {
+				return false, nil
 			}
+			dur, err := durationArg(d)
+			l.SessionTTL = caddy.Duration(dur)
+			return true, err
+		})
+		if err != nil {
+			return nil, err
 		}
 	default:
 		return nil, d.Errf("login must be header, upstream or ldap, not %q", l.Source)
@@ -435,12 +422,96 @@ func parseState(d *caddyfile.Dispenser) (*StateConfig, error) {
 	return st, nil
 }
 
+// parseLDAPBlock reads the connection settings of a directory (user_dn |
+// search_base + search_filter, bind_dn, bind_password, user_attribute,
+// starttls) into x; other subdirectives go to more, which reports whether
+// it took them. what names the block in errors.
+func parseLDAPBlock(d *caddyfile.Dispenser, x *LDAPConfig, what string, more func(name string) (bool, error)) error {
+	strs := map[string]*string{"user_dn": &x.UserDN, "search_base": &x.SearchBase, "search_filter": &x.SearchFilter,
+		"bind_dn": &x.BindDN, "bind_password": &x.BindPassword, "user_attribute": &x.UserAttribute}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() == "starttls" {
+			if err := flagArg(d, &x.StartTLS); err != nil {
+				return err
+			}
+			continue
+		}
+		if took, err := more(d.Val()); took || err != nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := stringArg(d, strs, nil, what+" subdirective"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// durationArg reads the one duration argument of the subdirective the
+// dispenser is on.
+func durationArg(d *caddyfile.Dispenser) (time.Duration, error) {
+	name := d.Val()
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return 0, d.Errf("%s: %v", name, err)
+	}
+	return dur, nil
+}
+
+// parseImpersonationLDAP reads `ldap [<ldap[s]://host:port>] { ... }` of
+// an impersonation block: without a URL, login ldap's directory; with
+// one, a directory of its own, set up as in login ldap.
+func parseImpersonationLDAP(d *caddyfile.Dispenser) (*ImpersonationLDAPConfig, error) {
+	cfg := new(ImpersonationLDAPConfig)
+	args := d.RemainingArgs()
+	switch len(args) {
+	case 0:
+	case 1:
+		cfg.Directory = &LDAPConfig{URL: args[0]}
+	default:
+		return nil, d.Err("usage: ldap [<ldap://host:port>] { ... }")
+	}
+	own := cfg.Directory
+	if own == nil {
+		own = new(LDAPConfig) // only to refuse its settings below
+	}
+	err := parseLDAPBlock(d, own, "impersonation ldap", func(name string) (bool, error) {
+		switch name {
+		case "cache":
+			dur, err := durationArg(d)
+			cfg.Cache = caddy.Duration(dur)
+			return true, err
+		case "disabled_filter":
+			return true, oneArg(d, &cfg.DisabledFilter)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Directory == nil && *own != (LDAPConfig{}) {
+		return nil, d.Err("impersonation ldap: directory settings need the directory's URL (ldap <ldap://host:port> { ... }); without one, login ldap's are used")
+	}
+	return cfg, nil
+}
+
 // parseImpersonationPolicy reads impersonation's optional block:
 //
 //	impersonation {
 //		deny <user>...
 //		allow <user>...
 //		map strip_domain|lowercase...
+//		ldap [<ldap[s]://host:port>] {
+//			cache <duration>
+//			disabled_filter <filter>
+//			user_dn ... | search_base ... search_filter ...; bind_dn; bind_password; starttls (with a URL)
+//		}
 //	}
 func parseImpersonationPolicy(d *caddyfile.Dispenser, c *ConsumerConfig) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
@@ -449,8 +520,18 @@ func parseImpersonationPolicy(d *caddyfile.Dispenser, c *ConsumerConfig) error {
 		}
 		p := c.ImpersonationPolicy
 		name := d.Val()
+		if name == "ldap" {
+			if p.LDAP != nil {
+				return d.Err("impersonation ldap is given twice")
+			}
+			var err error
+			if p.LDAP, err = parseImpersonationLDAP(d); err != nil {
+				return err
+			}
+			continue
+		}
 		if name != "deny" && name != "allow" && name != "map" {
-			return d.Errf("unknown impersonation subdirective %q (deny, allow, map)", name)
+			return d.Errf("unknown impersonation subdirective %q (deny, allow, map, ldap)", name)
 		}
 		args := d.RemainingArgs()
 		if len(args) == 0 {

@@ -165,6 +165,23 @@ type ImpersonationConfig struct {
 	// How a requested name is mapped, in order: "strip_domain" (drop
 	// "@..."), "lowercase".
 	Map []string `json:"map,omitempty"`
+	// If set, the (mapped) user must exist, and not be disabled, in a
+	// directory: login ldap's, or one of its own.
+	LDAP *ImpersonationLDAPConfig `json:"ldap,omitempty"`
+}
+
+// ImpersonationLDAPConfig is the directory check of an impersonation
+// policy.
+type ImpersonationLDAPConfig struct {
+	// The directory, with a bind account to search it as; nil: login
+	// ldap's (whose bind_dn and bind_password it then needs).
+	Directory *LDAPConfig `json:"directory,omitempty"`
+	// How long an answer is kept (default 5m).
+	Cache caddy.Duration `json:"cache,omitempty"`
+	// An LDAP filter that marks an entry as disabled, besides the
+	// attributes always read (pwdAccountLockedTime, nsAccountLock,
+	// userAccountControl).
+	DisabledFilter string `json:"disabled_filter,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -285,6 +302,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.login, h.csrf, err = h.buildLogin(repl, baseURL); err != nil {
 		return fmt.Errorf("login: %w", err)
+	}
+	for _, cc := range h.Consumers {
+		if pc := cc.ImpersonationPolicy; pc != nil && pc.LDAP != nil {
+			c := h.consumers[repl.ReplaceKnown(cc.Key, "")]
+			if c.Policy.Directory, err = h.buildDirectory(repl, pc.LDAP); err != nil {
+				return fmt.Errorf("consumer %q: impersonation ldap: %w", cc.Key, err)
+			}
+		}
 	}
 	var tokens oauth1.TokenResolver = h.provider
 	if h.ForwardOAuth {
@@ -655,20 +680,29 @@ func (h *Handler) refuseTimed(w http.ResponseWriter, r *http.Request, p *oauth1.
 	outcome := p.Code
 	if p.Unavailable {
 		outcome = "unavailable"
-		observeStoreError("state")
+		observeStoreError(cmp.Or(p.Store, "state"))
 	}
-	observe(h.metricConsumer(p.Consumer), "refused", outcome, started)
+	label := h.metricConsumer(p.Consumer)
+	observe(label, "refused", outcome, started)
 	if p.Stamped {
-		observeSkew(h.metricConsumer(p.Consumer), p.Skew)
+		observeSkew(label, p.Skew)
 	}
-	h.logger.Info("request refused",
+	if p.Rule != "" {
+		observeImpersonationRefused(label, p.Rule)
+	}
+	fields := []zap.Field{
 		zap.String("consumer", p.Consumer),
 		zap.String("problem", p.Code),
 		zap.Int("status", p.HTTPStatus()),
 		zap.String("reason", p.Reason),
 		zap.String("method", r.Method),
 		zap.String("path", r.URL.Path),
-		zap.String("remote_ip", remoteIP(r)))
+		zap.String("remote_ip", remoteIP(r)),
+	}
+	if p.Rule != "" {
+		fields = append(fields, zap.String("rule", p.Rule))
+	}
+	h.logger.Info("request refused", fields...)
 	w.Header().Set(consumer.VerifierHeader, "caddy-applink")
 	p.Write(w, h.realm)
 	return nil

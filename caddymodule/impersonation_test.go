@@ -43,7 +43,10 @@ func TestImpersonationBlockParses(t *testing.T) {
 	testCaddyfileErrors(t, func() caddyfile.Unmarshaler { return new(Handler) }, []caddyfileError{
 		{"applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   deny\n  }\n }\n}", "needs at least one argument"},
 		{"applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   map upper\n  }\n }\n}", `impersonation map "upper"`},
-		{"applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   ldap\n  }\n }\n}", "unknown impersonation subdirective"},
+		{"applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   ldapx\n  }\n }\n}", "unknown impersonation subdirective"},
+		{"applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   ldap {\n    bind_dn cn=x\n   }\n  }\n }\n}", "directory settings need the directory's URL"},
+		{"applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   ldap\n   ldap\n  }\n }\n}", "given twice"},
+		{"applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   ldap {\n    cache soon\n   }\n  }\n }\n}", "cache"},
 	})
 	var h Handler
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   deny admin root\n   allow alice bob\n   map strip_domain lowercase\n  }\n }\n}")); err != nil {

@@ -98,21 +98,10 @@ func (h *Handler) buildLogin(repl *caddy.Replacer, base *url.URL) (login.Source,
 		if err != nil {
 			return nil, nil, fmt.Errorf("session_key: %w", err)
 		}
-		l := cfg.LDAP
-		src, err := login.NewLDAP(login.LDAPConfig{
-			URL:            repl.ReplaceKnown(l.URL, ""),
-			UserDNTemplate: repl.ReplaceKnown(l.UserDN, ""),
-			SearchBase:     repl.ReplaceKnown(l.SearchBase, ""),
-			SearchFilter:   repl.ReplaceKnown(l.SearchFilter, ""),
-			BindDN:         repl.ReplaceKnown(l.BindDN, ""),
-			BindPassword:   repl.ReplaceKnown(l.BindPassword, ""),
-			UserAttribute:  l.UserAttribute,
-			StartTLS:       l.StartTLS,
-			Sessions:       sessions,
-			CSRF:           csrf,
-			Prefix:         h.contextPath + loginPrefix,
-			Title:          h.productName(),
-		})
+		settings := ldapSettings(repl, cfg.LDAP)
+		settings.Sessions, settings.CSRF = sessions, csrf
+		settings.Prefix, settings.Title = h.contextPath+loginPrefix, h.productName()
+		src, err := login.NewLDAP(settings)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -122,6 +111,37 @@ func (h *Handler) buildLogin(repl *caddy.Replacer, base *url.URL) (login.Source,
 		return src, csrf, nil
 	}
 	return nil, nil, fmt.Errorf("login must be header, upstream or ldap, not %q", cfg.Source)
+}
+
+// buildDirectory is the directory an impersonation policy asks: login
+// ldap's connection, or its own.
+func (h *Handler) buildDirectory(repl *caddy.Replacer, cfg *ImpersonationLDAPConfig) (*login.Directory, error) {
+	dc := login.DirectoryConfig{TTL: time.Duration(cfg.Cache), DisabledFilter: repl.ReplaceKnown(cfg.DisabledFilter, "")}
+	if cfg.Cache < 0 {
+		return nil, errors.New("cache must be positive")
+	}
+	if cfg.Directory == nil {
+		src, ok := h.login.(*login.LDAP)
+		if !ok {
+			return nil, errors.New("it asks login ldap's directory, and this handler has no login ldap: configure one, or give ldap a directory URL of its own")
+		}
+		return login.NewDirectory(src, dc)
+	}
+	return login.NewLDAPDirectory(ldapSettings(repl, cfg.Directory), dc)
+}
+
+// ldapSettings are the connection settings of cfg, placeholders resolved.
+func ldapSettings(repl *caddy.Replacer, l *LDAPConfig) login.LDAPConfig {
+	return login.LDAPConfig{
+		URL:            repl.ReplaceKnown(l.URL, ""),
+		UserDNTemplate: repl.ReplaceKnown(l.UserDN, ""),
+		SearchBase:     repl.ReplaceKnown(l.SearchBase, ""),
+		SearchFilter:   repl.ReplaceKnown(l.SearchFilter, ""),
+		BindDN:         repl.ReplaceKnown(l.BindDN, ""),
+		BindPassword:   repl.ReplaceKnown(l.BindPassword, ""),
+		UserAttribute:  l.UserAttribute,
+		StartTLS:       l.StartTLS,
+	}
 }
 
 // isTrustedProxy reports whether the request came from one of the server's

@@ -26,6 +26,7 @@ var applinkMetrics = struct {
 	tokens      prometheus.GaugeFunc
 	skew        *prometheus.HistogramVec
 	keys        *prometheus.CounterVec
+	imperson    *prometheus.CounterVec
 }{}
 
 // skewBuckets span the longest timestamp_window both ways, finest near zero:
@@ -53,12 +54,15 @@ func initMetrics(registry *prometheus.Registry) error {
 		applinkMetrics.keys = newCounterVec(sub, "public_key_verified_total",
 			"RSA-SHA1 signatures verified, by consumer and by which of its public keys verified them (the key's fingerprint): during a key rotation, the old key's count stops rising once the consumer signs with the new one.",
 			"consumer", "key")
+		applinkMetrics.imperson = newCounterVec(sub, "impersonation_refused_total",
+			"Impersonation refused by a consumer's policy, by consumer and rule (deny, allow, empty_name, directory_unknown_user, directory_disabled_user); never by user.",
+			"consumer", "rule")
 		applinkMetrics.tokens = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: metricsNamespace, Subsystem: sub, Name: "stored_tokens",
 			Help: "Tokens (request and access) in the token stores in use.",
 		}, countStoredTokens)
 	})
-	return register(registry, applinkMetrics.requests, applinkMetrics.duration, applinkMetrics.storeErrors, applinkMetrics.tokens, applinkMetrics.skew, applinkMetrics.keys)
+	return register(registry, applinkMetrics.requests, applinkMetrics.duration, applinkMetrics.storeErrors, applinkMetrics.tokens, applinkMetrics.skew, applinkMetrics.keys, applinkMetrics.imperson)
 }
 
 // metricsNamespace is Caddy's: the metrics are caddy_<subsystem>_<name>.
@@ -219,6 +223,14 @@ func (s *verifiedSeries) observeVerified(mode oauth1.Mode, started time.Time, sk
 		okDuration.Store(duration)
 	}
 	(*duration).Observe(time.Since(started).Seconds())
+}
+
+// observeImpersonationRefused counts a policy's refusal. consumer must
+// already be bounded; rule is one of the policy's few.
+func observeImpersonationRefused(consumer, rule string) {
+	if applinkMetrics.imperson != nil {
+		applinkMetrics.imperson.WithLabelValues(consumer, rule).Inc()
+	}
 }
 
 func observeStoreError(store string) {

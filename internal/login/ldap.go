@@ -106,6 +106,33 @@ type LDAP struct {
 
 // NewLDAP checks cfg and returns the source.
 func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
+	if cfg.Sessions == nil {
+		return nil, errors.New("login ldap: sessions are required")
+	}
+	p := strings.TrimSuffix(cfg.Prefix, "/")
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "?#\\ ") {
+		return nil, fmt.Errorf("login ldap: prefix %q must be a path", cfg.Prefix)
+	}
+	cfg.Prefix = p
+	l, err := newLDAPConnection(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Title != "" {
+		l.title = "Log in to " + cfg.Title
+	}
+	if l.csrf == nil {
+		if l.csrf, err = NewCSRF(nil, cfg.Sessions.secure); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// newLDAPConnection checks the directory settings of cfg (URL, how users
+// are found, the bind account) and returns an LDAP that can reach it;
+// NewLDAP adds the login form's.
+func newLDAPConnection(cfg LDAPConfig) (*LDAP, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
 		return nil, fmt.Errorf("login ldap: URL %q must be ldap://host[:port] or ldaps://host[:port]", cfg.URL)
@@ -144,14 +171,6 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 	default:
 		return nil, errors.New("login ldap: a user DN template, or a search base and filter, is required")
 	}
-	if cfg.Sessions == nil {
-		return nil, errors.New("login ldap: sessions are required")
-	}
-	p := strings.TrimSuffix(cfg.Prefix, "/")
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "?#\\ ") {
-		return nil, fmt.Errorf("login ldap: prefix %q must be a path", cfg.Prefix)
-	}
-	cfg.Prefix = p
 	if cfg.UserAttribute == "" {
 		cfg.UserAttribute = "uid"
 	}
@@ -174,14 +193,6 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 		limiter: newFailureLimiter(cfg.MaxFailures, cfg.FailureWindow, 100_000),
 		slots:   make(chan struct{}, cfg.MaxConcurrent),
 		title:   "Log in",
-	}
-	if cfg.Title != "" {
-		l.title = "Log in to " + cfg.Title
-	}
-	if l.csrf == nil {
-		if l.csrf, err = NewCSRF(nil, cfg.Sessions.secure); err != nil {
-			return nil, err
-		}
 	}
 	return l, nil
 }

@@ -26,7 +26,7 @@ const (
 )
 
 // testUsers: employeeType "jira" marks who the search filter admits;
-// mallory is not admitted, "o,brien" needs DN escaping, and twin exists
+// mallory is not admitted, carol is locked (OpenLDAP's password policy), "o,brien" needs DN escaping, and twin exists
 // twice (ou=people and ou=staff).
 var testUsers = []testslapd.User{
 	{OU: "people", UID: "alice", Password: "alice-pw", EmployeeType: "jira"},
@@ -35,6 +35,7 @@ var testUsers = []testslapd.User{
 	{OU: "people", UID: "o,brien", Password: "obrien-pw", EmployeeType: "jira"},
 	{OU: "people", UID: "twin", Password: "twin-pw", EmployeeType: "jira"},
 	{OU: "staff", UID: "twin", Password: "twin-pw", EmployeeType: "jira"},
+	{OU: "people", UID: "carol", Password: "carol-pw", EmployeeType: "jira", Locked: true},
 }
 
 var sharedSlapd = testslapd.Shared{Options: testslapd.Options{
@@ -49,6 +50,7 @@ var sharedSlapd = testslapd.Shared{Options: testslapd.Options{
 	// unauthenticated bind (a DN with an empty password) as anonymous,
 	// as many directories do, so the empty-password test is meaningful.
 	AllowBindAnonDN: true,
+	PasswordPolicy:  true, // carol is locked
 }}
 
 type slapd struct {

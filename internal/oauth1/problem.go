@@ -70,6 +70,11 @@ type Problem struct {
 	Reason      string  // for the log only
 	Consumer    string  // consumer key as sent, for the log
 	Unavailable bool
+	// Store names, with Unavailable, what could not answer ("" is the
+	// nonce and token state; "directory", the impersonation policy's).
+	Store string
+	// Rule names the impersonation policy rule that refused the request.
+	Rule string
 	// Skew is the request's oauth_timestamp less the verifier's clock,
 	// where Stamped says the timestamp was read.
 	Skew    time.Duration
@@ -149,7 +154,11 @@ func (p *Problem) Write(w http.ResponseWriter, realm string) {
 		h.Set("Retry-After", "5")
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("authentication store unavailable, retry later\n"))
+		what := "authentication store"
+		if p.Store == "directory" {
+			what = "user directory"
+		}
+		_, _ = w.Write([]byte(what + " unavailable, retry later\n"))
 		return
 	}
 	h.Set("WWW-Authenticate", p.WWWAuthenticate(realm))

@@ -375,11 +375,10 @@ func (v *Verifier) Verify(ctx context.Context, r *Request) (*Result, *Problem) {
 			Advice: "2-legged OAuth with impersonation is not enabled for this consumer",
 			Reason: "impersonation not allowed"}
 	case msg.hasReq && c.Policy != nil:
-		user, refused := c.Policy.Apply(msg.requestor)
-		if refused != "" {
-			return nil, &Problem{Code: PermissionDenied, Consumer: key,
-				Advice: "this consumer may not impersonate this user",
-				Reason: "impersonation refused by the consumer's policy: " + refused}
+		user, p := c.Policy.check(ctx, msg.requestor)
+		if p != nil {
+			p.Consumer = key
+			return nil, p
 		}
 		res.Mode, res.User = ModeImpersonation, user
 	case msg.hasReq:

@@ -48,6 +48,10 @@ type User struct {
 	UID, OU, Password string
 	// EmployeeType, when set, becomes the employeeType attribute.
 	EmployeeType string
+	// Locked locks the account for good, as an administrator does with
+	// OpenLDAP's password policy (pwdAccountLockedTime 000001010000Z);
+	// needs Options.PasswordPolicy.
+	Locked bool
 }
 
 // DN is the user's entry, with the uid escaped.
@@ -78,6 +82,9 @@ type Options struct {
 	// unauthenticated bind (a DN with an empty password) as anonymous,
 	// as many directories do.
 	AllowBindAnonDN bool
+	// PasswordPolicy loads the ppolicy overlay: a locked account
+	// (User.Locked) cannot bind, and its entry says so.
+	PasswordPolicy bool
 }
 
 // Server is a running slapd.
@@ -183,6 +190,11 @@ func startOnce(opts Options) (*Server, error) {
 	if opts.AllowBindAnonDN {
 		extra += "allow bind_anon_dn\n"
 	}
+	var overlays string
+	if opts.PasswordPolicy {
+		extra += "moduleload ppolicy\n"
+		overlays += "overlay ppolicy\n"
+	}
 	if opts.TLS {
 		tlsPort, err := testproc.FreePort()
 		if err != nil {
@@ -212,7 +224,7 @@ suffix "%[4]s"
 rootdn "%[5]s"
 rootpw %[6]s
 directory %[2]s/db
-`, SchemaDir, dir, ModDir, BaseDN, RootDN, RootPassword, extra)
+%[8]s`, SchemaDir, dir, ModDir, BaseDN, RootDN, RootPassword, extra, overlays)
 	confPath := filepath.Join(dir, "slapd.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		cleanup()
@@ -360,6 +372,13 @@ func load(conn *ldap.Conn, opts Options) error {
 		}
 		if err := add(u.DN(), attrs); err != nil {
 			return err
+		}
+		if u.Locked {
+			m := ldap.NewModifyRequest(u.DN(), nil)
+			m.Replace("pwdAccountLockedTime", []string{"000001010000Z"})
+			if err := conn.Modify(m); err != nil {
+				return fmt.Errorf("lock %s: %w", u.DN(), err)
+			}
 		}
 	}
 	return nil
