@@ -28,8 +28,12 @@ RSA-SHA1) and writes it as PEM:
 
 It prints the public key as /plugins/servlet/oauth/consumer-info publishes it
 (base64 DER on one line) on standard output: paste it as the "Public Key" of
-the remote application's incoming link. Existing files are kept unless
---force is given.
+the remote application's incoming link. On standard error it names the
+key's fingerprint, as caddy-applink's metrics and logs name keys.
+
+Existing files are kept unless --force is given: to rotate a key, generate
+the next one under a new name (--out keys/applink-2027) and keep serving the
+current one until the remote has the new one (docs/key-rotation.md).
 
 --out     where to write, without the .pem extension (required)
 --bits    modulus size, 2048 (default) to 8192
@@ -110,6 +114,7 @@ func Keygen(o KeygenOptions, stdout, stderr io.Writer) (int, error) {
 		return 1, err
 	}
 	fmt.Fprintf(stderr, "wrote %s (private key, PKCS#8, mode 0600) and %s (public key)\n", privPath, pubPath)
+	fmt.Fprintf(stderr, "fingerprint %s\n", rsakey.Fingerprint(&key.PublicKey))
 	fmt.Fprintf(stderr, "public key, as consumer-info publishes it:\n")
 	fmt.Fprintln(stdout, info)
 	return 0, nil

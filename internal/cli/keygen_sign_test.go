@@ -61,7 +61,7 @@ func TestKeygen(t *testing.T) {
 	if stdout != info+"\n" {
 		t.Errorf("stdout %q, want the consumer-info key string", stdout)
 	}
-	if !strings.Contains(stderr, privPath) || !strings.Contains(stderr, "0600") {
+	if !strings.Contains(stderr, privPath) || !strings.Contains(stderr, "0600") || !strings.Contains(stderr, "fingerprint "+rsakey.Fingerprint(pub)+"\n") {
 		t.Errorf("stderr %q", stderr)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(out))

@@ -6,9 +6,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"math/big"
 	"os"
@@ -342,5 +344,24 @@ func TestGenerate(t *testing.T) {
 	}
 	if MinBits != 1024 {
 		t.Errorf("MinBits = %d", MinBits)
+	}
+}
+
+// TestFingerprint: the fingerprint is the SHA-256 of the key's
+// SubjectPublicKeyInfo as the PEM file holds it, so an operator can
+// compute it with `openssl pkey -pubin -outform DER | sha256sum`.
+func TestFingerprint(t *testing.T) {
+	data, err := os.ReadFile("../../examples/keys/demo-consumer.pub.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	sum := sha256.Sum256(block.Bytes)
+	pub, err := ParsePublic(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := Fingerprint(pub), "sha256:"+hex.EncodeToString(sum[:8]); got != want {
+		t.Errorf("Fingerprint %s, want %s", got, want)
 	}
 }
