@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -55,6 +56,15 @@ type Transport struct {
 	// registered at the remote under ConsumerKey. Required. {env.*}
 	// placeholders are resolved at load time.
 	PrivateKeyFile string `json:"private_key_file,omitempty"`
+
+	// The key the transport rotates to, whose public half the remote is
+	// about to get (a key rotation, docs/key-rotation.md). A request
+	// without a body that the remote refuses with signature_invalid is
+	// signed again with the other key and sent once more; when the remote
+	// accepts it, the transport signs with that key first from then on.
+	// So the remote's administrator can replace the public key at any
+	// moment, with no refused request.
+	NextPrivateKeyFile string `json:"next_private_key_file,omitempty"`
 
 	// The URL the remote reconstructs for its own requests: its Base URL
 	// (scheme, host, port, context path), as its Tomcat sees it. When
@@ -107,14 +117,16 @@ type Transport struct {
 
 	consumerKey string
 	keyFile     string
-	key         *rsa.PrivateKey
+	keys        []*rsa.PrivateKey // the key, then the next key if any
+	fingerprint []string          // of keys, for the log
+	preferred   atomic.Int32      // index in keys of the key signed with first
 	mode        signer.Mode
-	fixed       *signer.Signer // for a configured remote_base_url
+	fixed       []*signer.Signer // for a configured remote_base_url, one per key
 	hostHeader  string         // the Host header the remote must see
 	logger      *zap.Logger
 
 	mu      sync.Mutex
-	derived map[string]*signer.Signer // per upstream origin, without remote_base_url
+	derived map[string][]*signer.Signer // per upstream origin, without remote_base_url
 
 	stateKey  string // the shared token store to release, "" if none
 	danceBase string
@@ -156,7 +168,21 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 		// rsakey names the file in parse errors, os.ReadFile in its own.
 		return fmt.Errorf("private_key_file: %w", err)
 	}
-	t.key = key
+	t.keys = []*rsa.PrivateKey{key}
+	if f := repl.ReplaceKnown(t.NextPrivateKeyFile, ""); f != "" {
+		next, err := rsakey.LoadPrivate(f)
+		if err != nil {
+			return fmt.Errorf("next_private_key_file: %w", err)
+		}
+		if next.Equal(key) {
+			return errors.New("next_private_key_file holds the same key as private_key_file")
+		}
+		t.keys = append(t.keys, next)
+	}
+	t.fingerprint = nil
+	for _, k := range t.keys {
+		t.fingerprint = append(t.fingerprint, rsakey.Fingerprint(&k.PublicKey))
+	}
 
 	if t.Mode == "" {
 		return errors.New("mode is required (2lo, impersonation or 3lo)")
@@ -182,11 +208,11 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("remote_base_url: %w", err)
 		}
-		t.hostHeader = hostOf(t.fixed.RemoteBaseURL())
+		t.hostHeader = hostOf(t.fixed[0].RemoteBaseURL())
 	} else {
 		t.hostHeader = "{http.reverse_proxy.upstream.hostport}"
 	}
-	t.derived = make(map[string]*signer.Signer)
+	t.derived = make(map[string][]*signer.Signer)
 
 	if err := t.provisionTokens(ctx); err != nil {
 		return err
@@ -198,12 +224,21 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 	return t.HTTPTransport.Provision(ctx)
 }
 
-func (t *Transport) newSigner(base string) (*signer.Signer, error) {
-	return signer.New(signer.Config{
-		ConsumerKey:   t.consumerKey,
-		PrivateKey:    t.key,
-		RemoteBaseURL: base,
-	})
+// newSigner returns a signer per key for the remote at base.
+func (t *Transport) newSigner(base string) ([]*signer.Signer, error) {
+	var out []*signer.Signer
+	for _, k := range t.keys {
+		s, err := signer.New(signer.Config{
+			ConsumerKey:   t.consumerKey,
+			PrivateKey:    k,
+			RemoteBaseURL: base,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // hostOf is the Host header a remote with base URL b expects: its host and
@@ -236,9 +271,9 @@ func (t *Transport) Cleanup() error {
 	return errors.Join(err, t.HTTPTransport.Cleanup())
 }
 
-// signerFor returns the signer for the remote req goes to. req.URL.Scheme
-// must be set.
-func (t *Transport) signerFor(req *http.Request) (*signer.Signer, error) {
+// signerFor returns the signers (one per key) for the remote req goes to.
+// req.URL.Scheme must be set.
+func (t *Transport) signerFor(req *http.Request) ([]*signer.Signer, error) {
 	if t.fixed != nil {
 		return t.fixed, nil
 	}
@@ -275,11 +310,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.HTTPTransport.RoundTrip(out)
 	}
 
-	s, err := t.signerFor(out)
+	signers, err := t.signerFor(out)
 	if err != nil {
 		t.logger.Error("cannot sign request", zap.String("upstream", out.URL.Host), zap.Error(err))
 		return nil, err
 	}
+	keyIdx := int(t.preferred.Load())
+	s := signers[keyIdx]
 	base := s.RemoteBaseURL()
 	remote := base.Origin() + base.ContextPath()
 	remoteHost := hostOf(base)
@@ -356,7 +393,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 
+	var retry *http.Request
+	if len(signers) > 1 && (req.Body == nil || req.Body == http.NoBody) {
+		// Kept before sending: signing again starts from the request as
+		// it came, not from one the first signature changed.
+		retry = req.Clone(req.Context())
+	}
 	resp, err := t.HTTPTransport.RoundTrip(out)
+	if err == nil && retry != nil && resp.StatusCode == http.StatusUnauthorized && remoteProblem(resp) == oauth1.SignatureInvalid {
+		resp, out, signed, err = t.resendWithOtherKey(retry, signers, keyIdx, user, token, resp, out, signed)
+	}
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			t.logger.Error("remote unreachable",
@@ -371,6 +417,53 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.react(req.Context(), remote, remoteHost, user, token, problem)
 	}
 	return resp, nil
+}
+
+// remoteProblem is the oauth_problem of a refusal by the remote, if any.
+func remoteProblem(resp *http.Response) string {
+	rp, ok := consumer.ParseProblem(resp.Header.Values("WWW-Authenticate"))
+	if !ok {
+		return ""
+	}
+	return rp.Problem
+}
+
+// resendWithOtherKey signs req (a body-less request, as it came) with the
+// key other than keys[used] and sends it, after the remote refused the
+// signature by keys[used] (refused, sent as out). If the remote accepts
+// the other key, the transport prefers it from then on. It returns what
+// to answer and inspect: the second exchange, or the first if the second
+// could not be made.
+func (t *Transport) resendWithOtherKey(req *http.Request, signers []*signer.Signer, used int, user string, token *signer.Token,
+	refused *http.Response, out *http.Request, signed *signer.Signed) (*http.Response, *http.Request, *signer.Signed, error) {
+	other := 1 - used
+	again := req
+	t.HTTPTransport.SetScheme(again)
+	hygiene.StripCredentials(again.Header)
+	if err := hygiene.StripSeraphParams(again); err != nil {
+		return refused, out, signed, nil
+	}
+	signedAgain, err := signers[other].SignRequest(again, t.mode, user, token)
+	if err != nil {
+		return refused, out, signed, nil
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(refused.Body, 64<<10))
+	refused.Body.Close()
+	resp, err := t.HTTPTransport.RoundTrip(again)
+	if err != nil {
+		return nil, again, signedAgain, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized && remoteProblem(resp) == oauth1.SignatureInvalid {
+		return resp, again, signedAgain, nil // neither key: reported as usual
+	}
+	if t.preferred.CompareAndSwap(int32(used), int32(other)) {
+		t.logger.Warn("remote accepts the other private key: signing with it first from now on",
+			zap.String("consumer", t.consumerKey),
+			zap.String("remote", hostOf(signers[other].RemoteBaseURL())),
+			zap.String("refused_key", t.fingerprint[used]),
+			zap.String("accepted_key", t.fingerprint[other]))
+	}
+	return resp, again, signedAgain, nil
 }
 
 // react forgets a 3LO token the remote rejected (the user is sent to the

@@ -11,6 +11,7 @@ import (
 //	transport applink {
 //		consumer_key <key>
 //		private_key_file <path>
+//		next_private_key_file <path>   # during a key rotation
 //		remote_base_url <url>
 //		mode 2lo|impersonation|3lo
 //		user <placeholder>
@@ -33,7 +34,7 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	seen := map[string]bool{}
 	var renew string
-	strs := map[string]*string{"consumer_key": &t.ConsumerKey, "private_key_file": &t.PrivateKeyFile,
+	strs := map[string]*string{"consumer_key": &t.ConsumerKey, "private_key_file": &t.PrivateKeyFile, "next_private_key_file": &t.NextPrivateKeyFile,
 		"remote_base_url": &t.RemoteBaseURL, "mode": &t.Mode, "user": &t.User,
 		"link_id": &t.LinkID, "dance_base_url": &t.DanceBaseURL, "renew_before": &renew}
 	for d.NextBlock(0) {

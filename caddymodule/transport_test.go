@@ -106,6 +106,10 @@ func TestTransportProvisionErrors(t *testing.T) {
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: garbage, Mode: "2lo"}, garbage},
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: ecFile, Mode: "2lo"}, ecFile + ": key is *ecdsa.PrivateKey, not RSA"},
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile}, "mode is required"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, NextPrivateKeyFile: missing, Mode: "2lo"}, "next_private_key_file: open " + missing},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, NextPrivateKeyFile: ecFile, Mode: "2lo"}, "next_private_key_file: " + ecFile + ": key is *ecdsa.PrivateKey, not RSA"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, NextPrivateKeyFile: gwKeys().PrivFile, Mode: "2lo"}, "the same key"},
+		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, NextPrivateKeyFile: consumerKeys().PrivFile, Mode: "2lo"}, "-"},
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "3LO"}, "unknown mode"},
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "impersonation"}, "needs user"},
 		{&Transport{ConsumerKey: "k", PrivateKeyFile: gwKeys().PrivFile, Mode: "3lo", User: " "}, "needs user"},
@@ -122,6 +126,10 @@ func TestTransportProvisionErrors(t *testing.T) {
 	} {
 		tr := tc.tr
 		tr.HTTPTransport = nil
+		if tc.want == "-" { // provisions; not the {env.*} case
+			checkProvisionError(t, tc.tr, provision(tr), "")
+			continue
+		}
 		checkProvisionError(t, tc.tr, provision(tr), tc.want)
 		if tc.want == "" && tr.consumerKey != "env:consumer" {
 			t.Errorf("{env.*} consumer key resolved to %q", tr.consumerKey)

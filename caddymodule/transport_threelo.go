@@ -67,15 +67,16 @@ func (t *Transport) provisionTokens(ctx caddy.Context) error {
 }
 
 // linkFor is the link renewals of remote's tokens go through: signed with
-// our key for remote, sent by the wrapped HTTP transport.
+// our preferred key for remote, sent by the wrapped HTTP transport.
 func (t *Transport) linkFor(remote string) *consumer.Link {
-	s := t.fixed
-	if s == nil || s.RemoteBaseURL().Origin()+s.RemoteBaseURL().ContextPath() != remote {
+	signers := t.fixed
+	if signers == nil || signers[0].RemoteBaseURL().Origin()+signers[0].RemoteBaseURL().ContextPath() != remote {
 		var err error
-		if s, err = t.newSigner(remote); err != nil {
+		if signers, err = t.newSigner(remote); err != nil {
 			return nil
 		}
 	}
+	s := signers[t.preferred.Load()]
 	base := s.RemoteBaseURL()
 	host := hostOf(base)
 	return &consumer.Link{ID: t.linkID(base), Signer: s, Do: func(req *http.Request) (*http.Response, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -180,4 +181,131 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestOutgoingKeyRotationRefusesNobody: a gateway signs towards a remote
+// that holds one public key for it, as an Atlassian product does. With the
+// next key as next_private_key_file, the remote's administrator swaps the
+// public key while requests run, and no request is refused: the one the
+// remote refuses is signed again with the next key, which the transport
+// then signs with first.
+func TestOutgoingKeyRotationRefusesNobody(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	root, _ := filepath.Abs("../..")
+	current := filepath.Join(root, "examples/keys/demo-gateway")
+	next := filepath.Join(dir, "gateway-next")
+	if out, err := exec.Command(bin, "keygen", "--out", next).CombinedOutput(); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	p := freePorts(t, 5)
+	remoteAdmin, remotePort, gatewayAdmin, gatewayPort, productPort := p[0], p[1], p[2], p[3], p[4]
+	remoteCfg := filepath.Join(dir, "remote.Caddyfile")
+	writeRemote := func(pubFile string) {
+		cfg := fmt.Sprintf(`{
+	admin localhost:%d
+	auto_https off
+}
+http://localhost:%d {
+	applink {
+		base_url http://localhost:%d
+		state memory
+		consumer gateway:test {
+			public_key_file %s
+			impersonation
+		}
+	}
+	reverse_proxy 127.0.0.1:%d
+}
+http://:%d {
+	bind 127.0.0.1
+	respond "user={http.request.header.X-Forwarded-User}"
+}
+`, remoteAdmin, remotePort, remotePort, pubFile, productPort, productPort)
+		if err := os.WriteFile(remoteCfg, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeRemote(current + ".pub.pem")
+	gatewayCfg := filepath.Join(dir, "gateway.Caddyfile")
+	if err := os.WriteFile(gatewayCfg, []byte(fmt.Sprintf(`{
+	admin localhost:%d
+	auto_https off
+}
+http://localhost:%d {
+	reverse_proxy localhost:%d {
+		transport applink {
+			consumer_key gateway:test
+			private_key_file %s.pem
+			next_private_key_file %s.pem
+			mode impersonation
+			user {http.request.header.X-User}
+		}
+	}
+}
+`, gatewayAdmin, gatewayPort, remotePort, current, next)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	remoteHome, gatewayHome := filepath.Join(dir, "remote"), filepath.Join(dir, "gateway")
+	launchApplink(t, bin, dir, remoteHome, remoteCfg, fmt.Sprintf("http://localhost:%d/", remotePort))
+	_, gatewayLog := launchApplink(t, bin, dir, gatewayHome, gatewayCfg, fmt.Sprintf("http://localhost:%d/", gatewayPort))
+	time.Sleep(1100 * time.Millisecond) // the remote's memory store refuses its start second
+
+	var sent, refused atomic.Int64
+	var firstRefusal atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("GET", fmt.Sprintf("http://localhost:%d/rest/api/2/myself", gatewayPort), nil)
+				req.Header.Set("X-User", fmt.Sprintf("u%d", w))
+				resp, err := client.Do(req)
+				sent.Add(1)
+				if err != nil {
+					refused.Add(1)
+					firstRefusal.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || string(body) != fmt.Sprintf("user=u%d", w) {
+					refused.Add(1)
+					firstRefusal.CompareAndSwap(nil, fmt.Sprintf("%d %q %s", resp.StatusCode, body, resp.Header.Get("WWW-Authenticate")))
+				}
+			}
+		}(w)
+	}
+	time.Sleep(500 * time.Millisecond)
+	// The remote's administrator replaces the public key of the link.
+	writeRemote(next + ".pub.pem")
+	if out, err := exec.Command(bin, "reload", "--config", remoteCfg, "--adapter", "caddyfile", "--address", fmt.Sprintf("localhost:%d", remoteAdmin)).CombinedOutput(); err != nil {
+		t.Fatalf("reload of the remote: %v\n%s", err, out)
+	}
+	time.Sleep(700 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	if sent.Load() < 30 {
+		t.Fatalf("only %d requests sent", sent.Load())
+	}
+	if n := refused.Load(); n != 0 {
+		t.Errorf("%d of %d requests refused across the remote's key swap; first: %v", n, sent.Load(), firstRefusal.Load())
+	}
+	nextKey, err := rsakey.LoadPrivate(next + ".pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log := gatewayLog.String(); !strings.Contains(log, "remote accepts the other private key") || !strings.Contains(log, rsakey.Fingerprint(&nextKey.PublicKey)) {
+		t.Errorf("the gateway's log does not say it moved to the next key:\n%s", grepLines(log, "key"))
+	}
+	t.Logf("%d requests across the remote's key swap, none refused", sent.Load())
 }
