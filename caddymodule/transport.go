@@ -122,7 +122,7 @@ type Transport struct {
 	preferred   atomic.Int32      // index in keys of the key signed with first
 	mode        signer.Mode
 	fixed       []*signer.Signer // for a configured remote_base_url, one per key
-	hostHeader  string         // the Host header the remote must see
+	hostHeader  string           // the Host header the remote must see
 	logger      *zap.Logger
 
 	mu      sync.Mutex
