@@ -460,3 +460,58 @@ func TestSSOBesideApplicationLinks(t *testing.T) {
 	})
 	t.Logf("done in %s", time.Since(start).Round(time.Millisecond))
 }
+
+// TestSSODemoSignedRequests runs examples/sso/demo.Caddyfile (the
+// production file and its stand-ins, on free ports) and sends it what its
+// README shows for linked apps, which need no SSO: Bamboo's impersonation
+// reaches the stand-in Jira as alice, and Jira's 2LO reaches the stand-in
+// Bamboo re-signed by the proxy's demo key, which that stand-in's own
+// applink handler verifies.
+func TestSSODemoSignedRequests(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	prod, err := os.ReadFile(filepath.Join(root, "examples", "sso", "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo, err := os.ReadFile(filepath.Join(root, "examples", "sso", "demo.Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(demo), "import Caddyfile\n", string(prod), 1)
+	if cfg == string(demo) {
+		t.Fatal("demo.Caddyfile no longer imports the production Caddyfile")
+	}
+	keys := filepath.Join(root, "examples", "keys")
+	ports := testkit.FreePorts(4)
+	cfg = strings.NewReplacer("examples/keys/", keys+"/",
+		":8100", fmt.Sprintf(":%d", ports[0]), ":8101", fmt.Sprintf(":%d", ports[1]),
+		":8102", fmt.Sprintf(":%d", ports[2]), ":8103", fmt.Sprintf(":%d", ports[3])).Replace(cfg)
+	jira, bamboo := fmt.Sprintf("http://localhost:%d", ports[0]), fmt.Sprintf("http://localhost:%d", ports[2])
+	t.Setenv("APPLINK_ADMIN", fmt.Sprintf("localhost:%d", adminPort))
+	t.Setenv("APPLINK_STATE_FILE", filepath.Join(t.TempDir(), "state.db"))
+	tester := loadCaddy(t, cfg)
+	testkit.WaitNextSecond() // the stand-in Bamboo's in-memory nonces
+	key, err := rsakey.LoadPrivate(filepath.Join(keys, "demo-consumer.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &ssoSetup{appKey: key}
+	for _, c := range []struct {
+		site, consumer, user, target, want string
+	}{
+		{jira, ssoBambooKey, "alice", "/rest/api/2/myself", `{"name":"alice","uri":"/rest/api/2/myself"}`},
+		{bamboo, ssoJiraKey, "", "/rest/api/latest/result",
+			`{"name":"svc-jira","mode":"2lo-impersonation","consumer":"` + ssoProxyKey + `","uri":"/rest/api/latest/result"}`},
+	} {
+		req := testkit.NewRequest(t, "GET", c.site+c.target, "", "", "X-Forwarded-User", "admin")
+		mode := signer.Mode2LO
+		if c.user != "" {
+			mode = signer.ModeImpersonation
+		}
+		s.sign(t, req, c.consumer, c.site, mode, c.user)
+		resp, body := do(t, tester.Client, req)
+		if resp.StatusCode != 200 || strings.TrimSpace(body) != c.want {
+			t.Errorf("%s on %s: %s %q %q, want %s", c.consumer, c.site, resp.Status, resp.Header.Get("WWW-Authenticate"), body, c.want)
+		}
+	}
+}
