@@ -572,7 +572,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if s := h.series[res.Consumer]; s != nil {
 		s.observeVerified(res.Mode, started, res.Skew)
-		h.observeKey(res.Consumer, res.PublicKey)
+		h.observeKeyIn(s, res.Consumer, res.PublicKey)
 	} else {
 		observe(res.Consumer.Key, string(res.Mode), "ok", started)
 		observeSkew(res.Consumer.Key, res.Skew)
@@ -584,8 +584,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // has two, the first use of each is logged: the log of a rotation shows
 // when the consumer moved to its new key.
 func (h *Handler) observeKey(c *oauth1.Consumer, publicKey int) {
-	s := h.series[c]
-	if s == nil || !s.observeKey(publicKey) || c.SecondPublicKey == nil {
+	if s := h.series[c]; s != nil {
+		h.observeKeyIn(s, c, publicKey)
+	}
+}
+
+// observeKeyIn is observeKey with c's series s.
+func (h *Handler) observeKeyIn(s *verifiedSeries, c *oauth1.Consumer, publicKey int) {
+	if !s.observeKey(publicKey) || c.SecondPublicKey == nil {
 		return
 	}
 	h.logger.Info("public key in use",
@@ -613,7 +619,7 @@ func (h *Handler) forwardVerified(w http.ResponseWriter, r *http.Request, next c
 	delete(r.Header, "Cookie")
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	repl.Set("applink.consumer", c.Key)
-	caddyhttp.SetVar(r.Context(), verifiedVar, c.Key)
+	caddyhttp.SetVar(r.Context(), verifiedVar, c)
 	if res != nil {
 		if res.User != "" {
 			r.Header[h.identity] = []string{res.User}

@@ -7,6 +7,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 )
 
 func init() {
@@ -14,8 +16,10 @@ func init() {
 }
 
 // verifiedVar is the request variable the applink handler sets, to the
-// consumer key, on a request it verified and passes on.
-const verifiedVar = "applink_consumer"
+// *oauth1.Consumer, on a request it verified and passes on (a pointer:
+// boxing the key string would cost every request an allocation).
+// {applink.consumer} is the placeholder for the key.
+const verifiedVar = "applink.verified_consumer"
 
 // MatchVerified matches a request the applink handler verified and is
 // passing on (an application link's, or a token endpoint's with
@@ -49,11 +53,11 @@ func (m MatchVerified) Match(r *http.Request) bool {
 
 // MatchWithError is Match; it has no error to return.
 func (m MatchVerified) MatchWithError(r *http.Request) (bool, error) {
-	key, _ := caddyhttp.GetVar(r.Context(), verifiedVar).(string)
-	if key == "" {
+	c, _ := caddyhttp.GetVar(r.Context(), verifiedVar).(*oauth1.Consumer)
+	if c == nil {
 		return false, nil
 	}
-	return len(m.Consumers) == 0 || slices.Contains(m.Consumers, key), nil
+	return len(m.Consumers) == 0 || slices.Contains(m.Consumers, c.Key), nil
 }
 
 // UnmarshalCaddyfile reads `applink_verified [<consumer key>...]`.
