@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -55,5 +56,38 @@ func TestImpersonationBlockParses(t *testing.T) {
 	p := h.Consumers[0].ImpersonationPolicy
 	if !h.Consumers[0].Impersonation || p == nil || strings.Join(p.Deny, ",") != "admin,root" || strings.Join(p.Allow, ",") != "alice,bob" || strings.Join(p.Map, ",") != "strip_domain,lowercase" {
 		t.Errorf("parsed %+v %+v", h.Consumers[0], p)
+	}
+}
+
+// TestVerifiedMatcher: after applink, `applink_verified` matches what it
+// verified, by consumer if asked, and nothing else: unsigned requests go
+// the other way, and a forged one never gets past applink.
+func TestVerifiedMatcher(t *testing.T) {
+	rec := newRecorder(t)
+	tester := startProxy(t, rec, "", `@browsers not applink_verified
+	respond @browsers "to sso" 403
+	@confluence applink_verified `+noImpKey+`
+	respond @confluence "confluence" 418`)
+	mark := rec.Mark()
+	if resp, body := do(t, tester, signSpec{}.build(t)); resp.StatusCode != 200 {
+		t.Errorf("signed by %s: %d %s", rsaKey, resp.StatusCode, body)
+	}
+	if n := len(rec.Since(mark)); n != 1 {
+		t.Errorf("the product got %d requests, want the signed one", n)
+	}
+	if resp, body := do(t, tester, signSpec{Consumer: noImpKey}.build(t)); resp.StatusCode != 418 || body != "confluence" {
+		t.Errorf("signed by %s: %d %q; want the consumer's route", noImpKey, resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("GET", proxyBase+"/rest/api/2/myself", nil)
+	if resp, body := do(t, tester, req); resp.StatusCode != 403 || body != "to sso" {
+		t.Errorf("unsigned: %d %q; want the SSO route", resp.StatusCode, body)
+	}
+	forged := signSpec{}.build(t)
+	forged.Header.Set("Authorization", strings.Replace(forged.Header.Get("Authorization"), `oauth_signature="`, `oauth_signature="AAAA`, 1))
+	if resp, _ := do(t, tester, forged); resp.StatusCode != 401 || problemOf(resp) != "signature_invalid" {
+		t.Errorf("forged: %d %s; want applink's 401 signature_invalid, never the SSO route", resp.StatusCode, problemOf(resp))
+	}
+	if n := len(rec.Since(mark)); n != 1 {
+		t.Errorf("the product got %d requests, want 1", n)
 	}
 }
