@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -53,6 +55,23 @@ func TestImpersonationBlockParses(t *testing.T) {
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   deny admin root\n   allow alice bob\n   map strip_domain lowercase\n  }\n }\n}")); err != nil {
 		t.Fatal(err)
 	}
+	own := "applink {\n base_url https://x\n consumer k {\n  secret s\n  impersonation {\n   ldap ldaps://dir.example.com {\n    search_base dc=example,dc=com\n    search_filter (uid={user})\n    bind_dn cn=proxy,dc=example,dc=com\n    bind_password {env.DIR_PW}\n    cache 1m\n    disabled_filter (employeeType=left)\n   }\n  }\n }\n}"
+	var o Handler
+	if err := o.UnmarshalCaddyfile(caddyfile.NewTestDispenser(own)); err != nil {
+		t.Fatal(err)
+	}
+	l := o.Consumers[0].ImpersonationPolicy.LDAP
+	if l == nil || l.Directory == nil || *l.Directory != (LDAPConfig{URL: "ldaps://dir.example.com", SearchBase: "dc=example,dc=com", SearchFilter: "(uid={user})",
+		BindDN: "cn=proxy,dc=example,dc=com", BindPassword: "{env.DIR_PW}"}) || l.Cache != caddy.Duration(time.Minute) || l.DisabledFilter != "(employeeType=left)" {
+		t.Errorf("ldap with a directory of its own parsed as %+v", l)
+	}
+	// Bare ldap without login ldap: a provision error that says what to do.
+	o = Handler{BaseURL: "https://x", Consumers: []*ConsumerConfig{{Key: "k", Secret: "s", ImpersonationPolicy: &ImpersonationConfig{LDAP: &ImpersonationLDAPConfig{}}}}}
+	if err := provision(&o); err == nil || !strings.Contains(err.Error(), `consumer "k": impersonation ldap: it asks login ldap's directory, and this handler has no login ldap`) {
+		t.Errorf("bare ldap without login ldap: %v", err)
+	}
+	o.Cleanup()
+
 	p := h.Consumers[0].ImpersonationPolicy
 	if !h.Consumers[0].Impersonation || p == nil || strings.Join(p.Deny, ",") != "admin,root" || strings.Join(p.Allow, ",") != "alice,bob" || strings.Join(p.Map, ",") != "strip_domain,lowercase" {
 		t.Errorf("parsed %+v %+v", h.Consumers[0], p)

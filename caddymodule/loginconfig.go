@@ -127,7 +127,11 @@ func (h *Handler) buildDirectory(repl *caddy.Replacer, cfg *ImpersonationLDAPCon
 		}
 		return login.NewDirectory(src, dc)
 	}
-	return login.NewLDAPDirectory(ldapSettings(repl, cfg.Directory), dc)
+	d, err := login.NewLDAPDirectory(ldapSettings(repl, cfg.Directory), dc)
+	if err == nil && d.Plaintext() {
+		h.logger.Warn("impersonation ldap sends its bind password in clear text: use ldaps:// or starttls")
+	}
+	return d, err
 }
 
 // ldapSettings are the connection settings of cfg, placeholders resolved.

@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/caddy-applink/caddy-applink/internal/oauth1"
 	"golang.org/x/sync/singleflight"
 )
 
 // Why a Directory refuses a user (the impersonation policy's rule names).
 const (
-	RuleUnknownUser  = "directory_unknown_user"
-	RuleDisabledUser = "directory_disabled_user"
+	RuleUnknownUser  = oauth1.RuleUnknownUser
+	RuleDisabledUser = oauth1.RuleDisabledUser
 )
 
 // DirectoryConfig configures [Directory].
@@ -83,6 +85,10 @@ func NewLDAPDirectory(cfg LDAPConfig, dc DirectoryConfig) (*Directory, error) {
 	}
 	return NewDirectory(l, dc)
 }
+
+// Plaintext reports whether the bind password crosses the network
+// unencrypted (ldap:// without StartTLS).
+func (d *Directory) Plaintext() bool { return d.l.Plaintext() }
 
 // disabledAttributes are read from a user's entry; each marks the account
 // disabled in one family of directories.

@@ -34,6 +34,10 @@ const (
 	RuleEmptyName = "empty_name"
 	RuleDeny      = "deny"
 	RuleAllow     = "allow"
+	// A UserDirectory's: no entry (or several) for the name; an entry
+	// that is locked or disabled.
+	RuleUnknownUser  = "directory_unknown_user"
+	RuleDisabledUser = "directory_disabled_user"
 )
 
 // RuleAdvice says, for the client, what a rule refused.
@@ -45,9 +49,9 @@ func RuleAdvice(rule string) string {
 		return "the user is on the consumer's deny list"
 	case RuleAllow:
 		return "the user is not on the consumer's allow list"
-	case "directory_unknown_user":
+	case RuleUnknownUser:
 		return "the user is not in the directory"
-	case "directory_disabled_user":
+	case RuleDisabledUser:
 		return "the user is disabled in the directory"
 	}
 	return "the consumer's impersonation policy refuses the user"
