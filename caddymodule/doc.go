@@ -12,6 +12,9 @@
 //     consumer-side 3-legged dance for local users;
 //   - http.handlers.applink_publish (directive applink_publish): serves our
 //     consumer-info and applinks manifest;
+//   - http.matchers.applink_verified (matcher applink_verified): requests
+//     the applink handler verified, so that `not applink_verified` sends
+//     only the others to an SSO handler such as forward_auth;
 //   - admin.api.applink: token administration on Caddy's admin endpoint;
 //   - applink, an app the others load: a state file another process holds
 //     fails the start, not a validation (validate-then-reload);
