@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	dghubble "github.com/dghubble/oauth1"
 
 	"github.com/caddy-applink/caddy-applink/internal/rsakey"
 	"github.com/caddy-applink/caddy-applink/internal/signer"
@@ -162,8 +165,8 @@ func setUpSSO(t *testing.T) *ssoSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(prod), ssoOAuth2Hop); n != 3 {
-		t.Fatalf("examples/sso/Caddyfile names oauth2-proxy's %s %d times, want 3 (a comment and the two addresses the test moves)", ssoOAuth2Hop, n)
+	if n := strings.Count(string(prod), ssoOAuth2Hop); n != 5 {
+		t.Fatalf("examples/sso/Caddyfile names oauth2-proxy's %s %d times, want 5 (a comment and the four addresses the test moves)", ssoOAuth2Hop, n)
 	}
 	cfg := strings.ReplaceAll(string(prod), ssoOAuth2Hop, s.oauth2.addr())
 	for k, v := range map[string]string{
@@ -456,6 +459,61 @@ func TestSSOBesideApplicationLinks(t *testing.T) {
 		}
 		if got := s.oauth2.since(markA); len(got) != 0 {
 			t.Errorf("refused link requests were sent to oauth2-proxy: %v", got)
+		}
+	})
+
+	t.Run("3LO: a user approves a linked app after the SSO login", func(t *testing.T) {
+		// The approval page is applink's (before forward_auth): its `login
+		// upstream` asks oauth2-proxy's /oauth2/userinfo who the session
+		// is, and sends a browser without one through the SSO login.
+		requireChromium(t)
+		b := startChromedriver(t).newBrowser(t)
+		app := &dghubble.Config{
+			ConsumerKey: ssoBambooKey,
+			CallbackURL: "oob",
+			Endpoint: dghubble.Endpoint{
+				RequestTokenURL: s.jira + requestTokenPath,
+				AuthorizeURL:    s.jira + authorizePath,
+				AccessTokenURL:  s.jira + accessTokenPath,
+			},
+			Signer:     &dghubble.RSASigner{PrivateKey: s.appKey},
+			HTTPClient: newClient(false),
+		}
+		token, secret, err := app.RequestToken()
+		if err != nil {
+			t.Fatalf("request token: %v", err)
+		}
+		authURL, _ := app.AuthorizationURL(token)
+		b.open(authURL.String())
+		user := b.waitFor(testsso.UsernameSelector, 10*time.Second)
+		b.typeInto(user, "bob")
+		b.typeInto(b.waitFor(testsso.PasswordSelector, time.Second), "bob-password")
+		b.click(b.waitFor(testsso.SubmitSelector, time.Second))
+		allow := b.waitFor("button#allow", 10*time.Second)
+		if u, _ := url.Parse(b.currentURL()); u.Path != authorizePath || u.Query().Get("oauth_token") != token {
+			t.Errorf("after the SSO login the browser is at %s, want the approval page", u)
+		}
+		if got := b.textOf("#user"); got != "bob" {
+			t.Errorf("the approval page names %q, want bob, the SSO session's user", got)
+		}
+		b.click(allow)
+		verifier := b.textOf("code#verifier")
+		access, accessSecret, err := app.AccessToken(token, secret, verifier)
+		if err != nil {
+			t.Fatalf("access token: %v", err)
+		}
+		api := app.Client(context.WithValue(context.Background(), dghubble.HTTPClient, newClient(false)), dghubble.NewToken(access, accessSecret))
+		api.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		markP, markA := s.product.Mark(), s.oauth2.mark()
+		resp, body := do(t, api, mustRequest(t, http.MethodGet, s.jira+"/rest/api/2/myself?case=3lo", nil))
+		if resp.StatusCode != 200 || body != "user=bob" {
+			t.Errorf("the linked app's 3LO request: %s %q, want 200 as bob", resp.Status, body)
+		}
+		if got := find(s.product, markP, "3lo"); len(got) != 1 || strings.Join(identities(got[0].Header), ",") != "X-Forwarded-User=bob" {
+			t.Errorf("Jira got %v, want one request as bob", got)
+		}
+		if n := authCalls(s.oauth2.since(markA)); n != 0 {
+			t.Errorf("the signed 3LO request was sent to oauth2-proxy's /oauth2/auth %d times", n)
 		}
 	})
 	t.Logf("done in %s", time.Since(start).Round(time.Millisecond))

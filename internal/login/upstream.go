@@ -18,7 +18,8 @@ import (
 
 // UpstreamConfig configures [Upstream].
 type UpstreamConfig struct {
-	// WhoAmIURL is the product's "current user" resource, absolute, reached
+	// WhoAmIURL is the product's "current user" resource (or an SSO
+	// proxy's, such as oauth2-proxy's /oauth2/userinfo), absolute, reached
 	// directly (not through this proxy): Jira
 	// http://jira:8080/rest/api/2/myself, Bamboo
 	// http://bamboo:8085/rest/api/latest/currentUser, Confluence
@@ -215,8 +216,11 @@ func (u *Upstream) ask(ctx context.Context, cookies string) (string, error) {
 	return user, nil
 }
 
-// whoAmIFields are the JSON fields read for the user name, in order.
-var whoAmIFields = []string{"name", "username", "slug", "key"}
+// whoAmIFields are the JSON fields read for the user name, in order: the
+// products' (Jira and Bamboo name, Confluence username, Bitbucket slug,
+// key), then an SSO proxy's (oauth2-proxy's /oauth2/userinfo: user, the
+// X-Auth-Request-User its forward_auth answers carry).
+var whoAmIFields = []string{"name", "username", "slug", "key", "user"}
 
 func parseWhoAmI(contentType string, body []byte) (string, error) {
 	mt, _, _ := mime.ParseMediaType(contentType)

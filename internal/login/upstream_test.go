@@ -251,6 +251,8 @@ func TestParseWhoAmI(t *testing.T) {
 		{"confluence anonymous", "application/json", `{"type":"anonymous","displayName":"Anonymous"}`, "", false},
 		{"bitbucket", "application/json", `{"slug":"dave","id":3}`, "dave", false},
 		{"key only", "application/json", `{"key":"erin"}`, "erin", false},
+		{"oauth2-proxy userinfo", "application/json", `{"user":"ivy","email":"ivy@example.org","preferredUsername":"Ivy"}` + "\n", "ivy", false},
+		{"product name before user", "application/json", `{"user":"x","name":"jo"}`, "jo", false},
 		{"null name, username", "application/json", `{"name":null,"username":"frank"}`, "frank", false},
 		{"empty object", "application/json", `{}`, "", false},
 		{"no content type", "", `{"name":"gina"}`, "gina", false},
