@@ -86,7 +86,7 @@ func TestVerifiedMatcher(t *testing.T) {
 	tester := startProxy(t, rec, "", `@browsers not applink_verified
 	respond @browsers "to sso" 403
 	@confluence applink_verified `+noImpKey+`
-	respond @confluence "confluence" 418`)
+	respond @confluence "{http.vars.applink.verified_consumer}" 418`)
 	mark := rec.Mark()
 	if resp, body := do(t, tester, signSpec{}.build(t)); resp.StatusCode != 200 {
 		t.Errorf("signed by %s: %d %s", rsaKey, resp.StatusCode, body)
@@ -94,8 +94,8 @@ func TestVerifiedMatcher(t *testing.T) {
 	if n := len(rec.Since(mark)); n != 1 {
 		t.Errorf("the product got %d requests, want the signed one", n)
 	}
-	if resp, body := do(t, tester, signSpec{Consumer: noImpKey}.build(t)); resp.StatusCode != 418 || body != "confluence" {
-		t.Errorf("signed by %s: %d %q; want the consumer's route", noImpKey, resp.StatusCode, body)
+	if resp, body := do(t, tester, signSpec{Consumer: noImpKey}.build(t)); resp.StatusCode != 418 || body != noImpKey {
+		t.Errorf("signed by %s: %d %q; want the consumer's route, its variable the consumer key (never the consumer's fields)", noImpKey, resp.StatusCode, body)
 	}
 	req, _ := http.NewRequest("GET", proxyBase+"/rest/api/2/myself", nil)
 	if resp, body := do(t, tester, req); resp.StatusCode != 403 || body != "to sso" {

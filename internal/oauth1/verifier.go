@@ -77,6 +77,13 @@ func (c *Consumer) verifyRSASHA1(base, sig []byte) (int, error) {
 	return 1, err
 }
 
+// String is the consumer key: a Consumer printed (in a log, or as the
+// value of a Caddy variable in a placeholder) never shows its secret.
+func (c *Consumer) String() string { return c.Key }
+
+// GoString is String, for %#v.
+func (c *Consumer) GoString() string { return "oauth1.Consumer(" + strconv.Quote(c.Key) + ")" }
+
 // Methods lists the signature methods this consumer may use.
 func (c *Consumer) Methods() []string {
 	var m []string
