@@ -62,16 +62,11 @@ type chromedriver struct {
 // with this test's profile) as a cleanup.
 func startChromedriver(t *testing.T) *chromedriver {
 	t.Helper()
-	var last error
-	for try := 0; try < 3; try++ { // a free port can be taken before chromedriver binds it
-		d, err := startChromedriverOnce(t)
-		if err == nil {
-			return d
-		}
-		last = err
+	d, err := testproc.OnFreePorts(func() (*chromedriver, error) { return startChromedriverOnce(t) })
+	if err != nil {
+		t.Fatalf("starting chromedriver: %v", err)
 	}
-	t.Fatalf("starting chromedriver: %v", last)
-	return nil
+	return d
 }
 
 func startChromedriverOnce(t *testing.T) (*chromedriver, error) {

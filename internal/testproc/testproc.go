@@ -28,6 +28,22 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// OnFreePorts calls start, which picks its ports with FreePort, up to
+// three times: a port free when picked can be taken before the child
+// binds it. It returns the first success, or the last error.
+func OnFreePorts[S any](start func() (S, error)) (S, error) {
+	var last error
+	for try := 0; try < 3; try++ {
+		s, err := start()
+		if err == nil {
+			return s, nil
+		}
+		last = err
+	}
+	var zero S
+	return zero, last
+}
+
 // Listening reports whether addr accepts a TCP connection.
 func Listening(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, time.Second)

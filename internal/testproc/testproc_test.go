@@ -30,6 +30,30 @@ func TestFreePortAndListening(t *testing.T) {
 	}
 }
 
+// TestOnFreePorts: a start that fails (a port taken) is tried again, three
+// times at most, and the last error is the one returned.
+func TestOnFreePorts(t *testing.T) {
+	calls := 0
+	got, err := OnFreePorts(func() (int, error) {
+		calls++
+		if calls < 2 {
+			return 0, errors.New("address already in use")
+		}
+		return calls, nil
+	})
+	if err != nil || got != 2 || calls != 2 {
+		t.Errorf("second try succeeds: got %d, %v after %d calls", got, err, calls)
+	}
+	calls = 0
+	_, err = OnFreePorts(func() (int, error) {
+		calls++
+		return 0, errors.New("try " + strconv.Itoa(calls))
+	})
+	if calls != 3 || err == nil || err.Error() != "try 3" {
+		t.Errorf("always failing: %d calls, %v; want 3 and the last error", calls, err)
+	}
+}
+
 func TestLogBufferMax(t *testing.T) {
 	b := &LogBuffer{Max: 4}
 	for _, s := range []string{"abc", "de", "fgh"} {

@@ -151,15 +151,7 @@ func (s *Shared) Stop() {
 // Start starts slapd and loads the entries. It retries a few times, as a
 // free port can be taken before slapd binds it.
 func Start(opts Options) (*Server, error) {
-	var last error
-	for try := 0; try < 3; try++ {
-		s, err := startOnce(opts)
-		if err == nil {
-			return s, nil
-		}
-		last = err
-	}
-	return nil, last
+	return testproc.OnFreePorts(func() (*Server, error) { return startOnce(opts) })
 }
 
 func startOnce(opts Options) (*Server, error) {

@@ -155,15 +155,7 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var last error
-	for try := 0; try < 3; try++ {
-		s, err := startOnce(opts, bins)
-		if err == nil {
-			return s, nil
-		}
-		last = err
-	}
-	return nil, last
+	return testproc.OnFreePorts(func() (*Server, error) { return startOnce(opts, bins) })
 }
 
 // usersFile is the example OP's USERS_FILE: its storage.User records by ID.

@@ -154,15 +154,7 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	var last error
-	for try := 0; try < 3; try++ {
-		s, err := startOnce(opts, classes)
-		if err == nil {
-			return s, nil
-		}
-		last = err
-	}
-	return nil, last
+	return testproc.OnFreePorts(func() (*Server, error) { return startOnce(opts, classes) })
 }
 
 // source is the oracle's Java source, next to this file.
