@@ -90,6 +90,9 @@ func NewLDAPDirectory(cfg LDAPConfig, dc DirectoryConfig) (*Directory, error) {
 // unencrypted (ldap:// without StartTLS).
 func (d *Directory) Plaintext() bool { return d.l.Plaintext() }
 
+// errLookupsBusy: every connection slot stayed taken for the timeout.
+var errLookupsBusy = errors.New("user directory: too many lookups in progress")
+
 // disabledAttributes are read from a user's entry; each marks the account
 // disabled in one family of directories.
 var disabledAttributes = []string{
@@ -152,21 +155,11 @@ func (d *Directory) remember(user, rule string, now time.Time) {
 
 func (d *Directory) lookup(ctx context.Context, user string) (string, error) {
 	l := d.l
-	timer := time.NewTimer(l.cfg.Timeout)
-	defer timer.Stop()
-	select {
-	case l.slots <- struct{}{}:
-		defer func() { <-l.slots }()
-	case <-timer.C:
-		return "", errors.New("user directory: too many lookups in progress")
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	conn, err := l.dial()
+	conn, done, err := l.connect(ctx, errLookupsBusy)
 	if err != nil {
 		return "", err
 	}
-	defer conn.Close()
+	defer done()
 	if err := conn.Bind(l.cfg.BindDN, l.cfg.BindPassword); err != nil {
 		return "", fmt.Errorf("user directory: bind as %s: %w", l.cfg.BindDN, err)
 	}

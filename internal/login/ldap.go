@@ -393,21 +393,11 @@ func (l *LDAP) Authenticate(ctx context.Context, user, password string) (string,
 	if password == "" || !validUser(user) {
 		return "", ErrBadCredentials
 	}
-	timer := time.NewTimer(l.cfg.Timeout)
-	defer timer.Stop()
-	select {
-	case l.slots <- struct{}{}:
-		defer func() { <-l.slots }()
-	case <-timer.C:
-		return "", errBusy
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	conn, err := l.dial()
+	conn, done, err := l.connect(ctx, errBusy)
 	if err != nil {
 		return "", err
 	}
-	defer conn.Close()
+	defer done()
 
 	if l.cfg.UserDNTemplate != "" {
 		dn := strings.ReplaceAll(l.cfg.UserDNTemplate, "{user}", escapeDNValue(user))
@@ -482,6 +472,26 @@ func (l *LDAP) tlsConfig() *tls.Config {
 		c.ServerName = l.u.Hostname()
 	}
 	return c
+}
+
+// connect takes one of the connection slots (waiting at most the timeout,
+// then failing with busy) and dials; done closes the connection and frees
+// the slot.
+func (l *LDAP) connect(ctx context.Context, busy error) (conn *ldap.Conn, done func(), err error) {
+	timer := time.NewTimer(l.cfg.Timeout)
+	defer timer.Stop()
+	select {
+	case l.slots <- struct{}{}:
+	case <-timer.C:
+		return nil, nil, busy
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	if conn, err = l.dial(); err != nil {
+		<-l.slots
+		return nil, nil, err
+	}
+	return conn, func() { conn.Close(); <-l.slots }, nil
 }
 
 func (l *LDAP) dial() (*ldap.Conn, error) {
